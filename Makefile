@@ -1,0 +1,55 @@
+# Two commands on a fresh machine:  `make lab` (set up + open the quickstart on the local
+# workspace) and `make test` (set up + lint + the whole test suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+LOCK   := requirements/lock.txt
+export MLFLOW_DISABLE_TELEMETRY := true
+
+.PHONY: setup browser test test-fast lint lab workspace bench lock clean
+
+setup: $(VENV)/.installed
+
+# pip first: the machine's old pip backtracks for many minutes on the databricks-openai tree.
+$(VENV)/.installed: pyproject.toml $(LOCK)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip
+	$(BIN)/python -m pip install -q -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+# Debian Chromium for the browser tests (Playwright's own browser download does not work here).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; \
+	  else echo "browser tests need Debian chromium: sudo apt-get install chromium chromium-driver"; fi; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup browser lint
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not browser"
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/quickstart.ipynb
+
+workspace: setup
+	$(BIN)/agent-magics workspace
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+# Re-resolve the lock (slow; needs the registries): only when changing dependencies.
+lock:
+	rm -rf /tmp/agent-magics-lock && $(PYTHON) -m venv /tmp/agent-magics-lock
+	/tmp/agent-magics-lock/bin/python -m pip install -q -U pip
+	/tmp/agent-magics-lock/bin/python -m pip install -q -e ".[test,lab]" playwright hatchling editables
+	/tmp/agent-magics-lock/bin/python -m pip freeze --exclude-editable | grep -v '^agent.magics' > $(LOCK)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

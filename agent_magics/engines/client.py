@@ -1,0 +1,151 @@
+"""The OpenAI-compatible client path: ``responses.create`` and ``chat.completions.create``.
+
+By default this is the ``openai`` package with databricks-sdk auth, which sends exactly what
+``DatabricksOpenAI`` sends (base URL ``<host>/serving-endpoints``, the app URL from the Apps API
+for ``apps/<name>``, OAuth required for apps, ids over 64 characters cut) without importing
+databricks-openai's ~5 s of dependencies. ``client_library="databricks-openai"`` uses
+``DatabricksOpenAI`` itself. Wire objects are dumped to the same dicts the REST path parses, so
+both paths end in the same events.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from ..events import Done, ErrorEvent, Event, TextDelta
+from ..wire import chat as chat_wire
+from ..wire import responses as responses_wire
+from .failures import describe_exception, describe_http_error, html_page_message
+from .request import AgentRequest
+from .retry import RETRY_STATUSES, RetryPolicy, sleep_until
+
+
+def _dump(obj: Any) -> dict[str, Any]:
+    # exclude_unset keeps exactly what the server sent, extras (custom_outputs, trace_id) included
+    return obj.model_dump(mode="json", exclude_unset=True, warnings=False)
+
+
+def make_openai_client(base_url: str, http_client: Any, api_key: str = "unused") -> Any:
+    from openai import OpenAI
+
+    # max_retries=0: retries are ours, identical on every path
+    return OpenAI(base_url=base_url, api_key=api_key, http_client=http_client, max_retries=0)
+
+
+def run_client(request: AgentRequest, client: Any, model: str, policy: RetryPolicy) -> Iterator[Event]:
+    """Events for ``request`` through an OpenAI(-compatible) client object."""
+    import openai
+
+    deadline = time.monotonic() + request.timeouts.total if request.timeouts.total else None
+    kwargs: dict[str, Any] = {
+        "model": model,
+        "stream": request.stream,
+        "extra_body": request.extra_body() or None,
+        "extra_headers": request.extra_headers() or None,
+        "timeout": _timeout(request),
+    }
+    if request.api == "responses":
+        call, kwargs["input"] = client.responses.create, request.responses_input()
+    else:
+        call, kwargs["messages"] = client.chat.completions.create, request.chat_messages()
+
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            answer = call(**kwargs)
+            break
+        except openai.APIStatusError as exc:
+            status = exc.status_code
+            retryable = status in RETRY_STATUSES and attempt <= policy.max_retries
+            if retryable and sleep_until(policy.wait_for(attempt, exc.response.headers), deadline):
+                continue
+            text = exc.response.text if exc.response is not None else str(exc.message)
+            yield ErrorEvent(describe_http_error(request.target, status, text, exc.response.headers))
+            yield Done("failed")
+            return
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            timed_out = isinstance(exc, openai.APITimeoutError)
+            if not timed_out and attempt <= policy.max_retries and sleep_until(policy.wait_for(attempt), deadline):
+                continue
+            yield ErrorEvent(describe_exception(request.target, cause, timeouts=request.timeouts))
+            yield Done("failed")
+            return
+        except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
+            yield ErrorEvent(f"{request.target}: {exc}")
+            yield Done("failed")
+            return
+
+    if not request.stream:
+        if isinstance(answer, str):  # openai returns raw text when the body is not JSON
+            yield ErrorEvent(html_page_message(request.target))
+            yield Done("failed")
+            return
+        body = _dump(answer)
+        translate = responses_wire.body_events if request.api == "responses" else chat_wire.completion_body_events
+        yield from translate(body)
+        return
+    yield from _stream(request, answer, deadline)
+
+
+def _stream(request: AgentRequest, stream: Any, deadline: float | None) -> Iterator[Event]:
+    import httpx
+    import openai
+
+    translator: Any = (
+        responses_wire.ResponsesStream() if request.api == "responses" else chat_wire.ChatCompletionsStream()
+    )
+    failed = False
+    try:
+        with stream:
+            for wire_event in stream:
+                if deadline is not None and time.monotonic() > deadline:
+                    yield ErrorEvent(
+                        f"{request.target}: stopped at the --timeout of {request.timeouts.total:g} s. "
+                        "Partial answer kept."
+                    )
+                    yield Done("failed")
+                    return
+                if getattr(wire_event, "type", None) == "response.output_text.delta":  # hot path
+                    yield TextDelta(wire_event.item_id, wire_event.delta)
+                    continue
+                for event in translator.feed(_dump(wire_event)):
+                    failed = failed or isinstance(event, ErrorEvent)
+                    yield event
+    except openai.APIError as exc:
+        # {"error": ...} mid-stream: the SDK raises; the agent's own message is in .body
+        body = getattr(exc, "body", None)
+        detail = body if isinstance(body, str) else (body or {}).get("message") if isinstance(body, dict) else None
+        yield ErrorEvent(
+            f"{request.target}: the agent reported an error: {detail or exc.message}. Partial answer kept."
+        )
+        yield Done("failed")
+        return
+    except (httpx.HTTPError, ValueError) as exc:  # dropped connection, malformed JSON in the stream
+        yield ErrorEvent(
+            describe_exception(request.target, exc, timeouts=request.timeouts)
+            if isinstance(exc, httpx.HTTPError)
+            else f"{request.target}: the stream was malformed ({exc}). Partial answer kept."
+        )
+        yield Done("failed")
+        return
+    close = getattr(translator, "close", None)
+    if close is not None:
+        yield from close()
+    yield Done("failed" if failed else "completed")
+
+
+def _timeout(request: AgentRequest) -> Any:
+    import httpx
+
+    return httpx.Timeout(request.timeouts.read, connect=request.timeouts.connect)
+
+
+def url_token(request: AgentRequest) -> str:
+    if request.token_env:
+        return os.environ.get(request.token_env, "")
+    return "unused"

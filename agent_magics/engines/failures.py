@@ -1,0 +1,113 @@
+"""Turn transport failures into one clear line: what failed, for which target, and what to do.
+
+Classification is by HTTP status and exception type, never by searching message text.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+MAX_DETAIL = 300
+
+_HINTS = {
+    400: "the endpoint rejected the request; check --api, --custom-inputs and the question format",
+    401: "authentication failed; check your token or profile (`databricks auth login`), or --profile",
+    403: "permission denied; you need CAN QUERY on the endpoint (CAN USE on an app)",
+    404: "not found; check the name (`%agent --list` shows the workspace's endpoints and apps)",
+    405: "method not allowed; the target may not implement this API (try --api or --via rest)",
+    408: "the server timed out the request; try again or raise --timeout",
+    413: "the request is too large; shorten the question or the conversation (--continue)",
+    429: "rate limited; wait and retry, or lower --concurrency",
+    500: "the agent failed with an internal error; check the endpoint or app logs",
+    502: "bad gateway; the endpoint or app may be restarting, try again shortly",
+    503: "the endpoint is unavailable or scaling from zero; try again shortly",
+    504: "the gateway timed out waiting for the agent; try again or raise --timeout",
+}
+
+
+def server_message(text: str) -> str:
+    """The human part of an error body: Databricks ``message``, FastAPI ``detail``, OpenAI ``error``."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("detail")
+            if value:
+                return _short(str(value))
+    if text.lstrip().lower().startswith(("<!doctype html", "<html")):
+        return "an HTML page"
+    return _short(text)
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
+
+
+def describe_http_error(target: str, status: int, body: str, headers: Mapping[str, str] | None = None) -> str:
+    detail = server_message(body) if body else ""
+    hint = _HINTS.get(status) or ("the server failed; try again later" if status >= 500 else "the request failed")
+    if status == 429 and headers and headers.get("retry-after"):
+        hint += f" (the server asked to wait {headers['retry-after']} s)"
+    detail_part = f": {detail}" if detail else ""
+    return f"{target}: HTTP {status}{detail_part}. {hint[0].upper()}{hint[1:]}."
+
+
+def describe_exception(target: str, exc: BaseException, *, timeouts: Any = None) -> str:
+    """A transport exception (httpx or openai) as one line."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return (
+            f"{target}: could not connect within the connect timeout. "
+            "Check the host, or raise %config AgentMagics.connect_timeout."
+        )
+    if isinstance(exc, httpx.ReadTimeout):
+        limit = getattr(timeouts, "read", None)
+        limit_text = f" {limit:g} s" if isinstance(limit, (int, float)) else ""
+        return (
+            f"{target}: no data for{limit_text} (read timeout). The agent may still be thinking: raise it with "
+            "--timeout SECONDS or %config AgentMagics.read_timeout."
+        )
+    if isinstance(exc, httpx.ConnectError):
+        reason = str(exc) or "connection refused"
+        if _caused_by(exc, socket.gaierror):
+            return f"{target}: unknown host ({reason}). Check the workspace URL / app URL."
+        return f"{target}: could not connect ({reason}). Is the host right and the endpoint or app running?"
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+        reason = str(exc) or type(exc).__name__
+        return f"{target}: the connection dropped mid-answer ({reason}). Partial answer kept; run the cell again."
+    if isinstance(exc, httpx.HTTPError):
+        return f"{target}: {type(exc).__name__}: {exc}"
+    return f"{target}: {type(exc).__name__}: {exc}"
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):  # bounded walk of the exception chain
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def is_html(content_type: str | None, text_start: str = "") -> bool:
+    if content_type and "text/html" in content_type.lower():
+        return True
+    return text_start.lstrip().lower().startswith(("<!doctype html", "<html"))
+
+
+def html_page_message(target: str) -> str:
+    return (
+        f"{target}: the server answered with an HTML page instead of the agent (usually a login page). "
+        "Databricks Apps need an OAuth token: run `databricks auth login` or use OAuth client credentials."
+    )

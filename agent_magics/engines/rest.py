@@ -1,0 +1,161 @@
+"""Plain REST with httpx and our own SSE parser: apps ``/responses``, ``/serving-endpoints/responses``,
+``/serving-endpoints/chat/completions`` and ``/serving-endpoints/{name}/invocations``."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from ..events import Done, ErrorEvent, Event
+from ..wire import chat as chat_wire
+from ..wire import responses as responses_wire
+from ..wire.sse import DONE, MalformedStream, iter_sse_payloads
+from .failures import describe_exception, describe_http_error, html_page_message, is_html
+from .request import AgentRequest
+from .retry import RETRY_STATUSES, RetryPolicy, sleep_until
+
+
+def url_for(request: AgentRequest, base: str) -> str:
+    base = base.rstrip("/")
+    if request.kind == "endpoint":
+        if request.api == "invocations":
+            return f"{base}/serving-endpoints/{request.name}/invocations"
+        return f"{base}/serving-endpoints/" + ("responses" if request.api == "responses" else "chat/completions")
+    if base.endswith(("/responses", "/chat/completions", "/invocations")):
+        return base
+    return base + {"responses": "/responses", "chat": "/chat/completions", "invocations": "/invocations"}[request.api]
+
+
+def stream_translator(request: AgentRequest) -> Any:
+    if request.api == "responses" or (request.api == "invocations" and request.interface == "responses"):
+        return responses_wire.ResponsesStream()
+    if request.api == "invocations" and request.interface == "chat_agent":
+        return chat_wire.ChatAgentStream()
+    return chat_wire.ChatCompletionsStream()
+
+
+def body_translator(request: AgentRequest) -> Any:
+    if request.api == "responses" or (request.api == "invocations" and request.interface == "responses"):
+        return responses_wire.body_events
+    return chat_wire.completion_body_events
+
+
+def open_response(
+    client: httpx.Client,
+    request: AgentRequest,
+    url: str,
+    headers: dict[str, str],
+    policy: RetryPolicy,
+    deadline: float | None,
+) -> httpx.Response | str:
+    """Send the request, retrying 429/503/connection errors before any byte is read.
+
+    Returns an open streaming response with status 2xx, or an error message.
+    """
+    timeout = httpx.Timeout(request.timeouts.read, connect=request.timeouts.connect)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = client.send(
+                client.build_request("POST", url, json=request.body(), headers=headers, timeout=timeout),
+                stream=True,
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if attempt <= policy.max_retries and sleep_until(policy.wait_for(attempt), deadline):
+                continue
+            return describe_exception(request.target, exc, timeouts=request.timeouts)
+        except httpx.HTTPError as exc:
+            return describe_exception(request.target, exc, timeouts=request.timeouts)
+        if response.status_code < 300:
+            return response
+        status, response_headers = response.status_code, response.headers
+        text = response.read().decode("utf-8", "replace")
+        response.close()
+        if 300 <= status < 400:
+            return html_page_message(request.target)
+        retryable = status in RETRY_STATUSES and attempt <= policy.max_retries
+        if retryable and sleep_until(policy.wait_for(attempt, response_headers), deadline):
+            continue
+        message = describe_http_error(request.target, status, text, response_headers)
+        if status in RETRY_STATUSES and attempt > 1:
+            message += f" (gave up after {attempt} attempts)"
+        return message
+
+
+def run_rest(request: AgentRequest, client: httpx.Client, base: str, policy: RetryPolicy) -> Iterator[Event]:
+    """Events for ``request`` over plain HTTP. Never raises for transport trouble: it yields errors."""
+    deadline = time.monotonic() + request.timeouts.total if request.timeouts.total else None
+    headers = {"Accept": "text/event-stream" if request.stream else "application/json", **request.extra_headers()}
+    if request.kind == "url" and request.token_env:
+        headers["Authorization"] = f"Bearer {os.environ.get(request.token_env, '')}"
+    opened = open_response(client, request, url_for(request, base), headers, policy, deadline)
+    if isinstance(opened, str):
+        yield ErrorEvent(opened)
+        yield Done("failed")
+        return
+    response = opened
+    try:
+        content_type = response.headers.get("content-type", "")
+        if is_html(content_type):
+            yield ErrorEvent(html_page_message(request.target))
+            yield Done("failed")
+            return
+        if "text/event-stream" in content_type:
+            yield from _stream_events(request, response, deadline)
+        else:
+            yield from _body_events(request, response.read())
+    except (httpx.HTTPError, MalformedStream, TimeoutError) as exc:
+        message = (
+            f"{request.target}: {exc}. Partial answer kept."
+            if isinstance(exc, (MalformedStream, TimeoutError))
+            else describe_exception(request.target, exc, timeouts=request.timeouts)
+        )
+        yield ErrorEvent(message)
+        yield Done("failed")
+    finally:
+        response.close()  # also when the consumer stops early (interrupt): drops the connection
+
+
+def _stream_events(request: AgentRequest, response: httpx.Response, deadline: float | None) -> Iterator[Event]:
+    translator = stream_translator(request)
+    failed = False
+    for payload in iter_sse_payloads(response.iter_lines()):
+        if payload is DONE:
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"stopped at the --timeout of {request.timeouts.total:g} s")
+        if not isinstance(payload, dict):
+            continue
+        for event in translator.feed(payload):
+            failed = failed or isinstance(event, ErrorEvent)
+            yield event
+    close = getattr(translator, "close", None)
+    if close is not None:
+        yield from close()
+    yield Done("failed" if failed else "completed")
+
+
+def _body_events(request: AgentRequest, raw: bytes) -> Iterator[Event]:
+    import json
+
+    text = raw.decode("utf-8", "replace")
+    if is_html(None, text[:200]):
+        yield ErrorEvent(html_page_message(request.target))
+        yield Done("failed")
+        return
+    try:
+        body = json.loads(text)
+    except ValueError:
+        yield ErrorEvent(f"{request.target}: the answer was not JSON ({text[:80]!r}).")
+        yield Done("failed")
+        return
+    if not isinstance(body, dict):
+        yield ErrorEvent(f"{request.target}: unexpected answer shape ({type(body).__name__}).")
+        yield Done("failed")
+        return
+    yield from body_translator(request)(body)

@@ -1,0 +1,65 @@
+"""``%agent --list``: the workspace's serving endpoints and apps, with interface and state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .view.sanitize import escape
+from .workspace import ENDPOINT_TASK_TO_INTERFACE, Workspace
+
+COLUMNS = ("target", "kind", "interface", "task", "state")
+
+
+@dataclass
+class AgentList:
+    rows: list[dict[str, str]]
+    host: str
+
+    def to_pandas(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    def __repr__(self) -> str:
+        widths = {c: max([len(c)] + [len(r[c]) for r in self.rows]) for c in COLUMNS}
+        lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS)]
+        lines += ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS) for r in self.rows]
+        return f"Agents on {self.host}\n" + "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td style='text-align:left'>{escape(r[c])}</td>" for c in COLUMNS) + "</tr>"
+            for r in self.rows
+        )
+        table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return f"<div><b>Agents on {escape(self.host)}</b>{table}</div>"
+
+
+def list_agents(workspace: Workspace) -> AgentList:
+    rows: list[dict[str, str]] = []
+    for endpoint in workspace.api("GET", "/api/2.0/serving-endpoints").get("endpoints", []):
+        task = endpoint.get("task") or ""
+        state = endpoint.get("state") or {}
+        rows.append(
+            {
+                "target": endpoint.get("name", ""),
+                "kind": "serving endpoint",
+                "interface": ENDPOINT_TASK_TO_INTERFACE.get(task, "unknown"),
+                "task": task,
+                "state": str(state.get("ready", "")),
+            }
+        )
+    for app in workspace.api("GET", "/api/2.0/apps").get("apps", []):
+        status = app.get("app_status") or app.get("compute_status") or {}
+        rows.append(
+            {
+                "target": f"apps/{app.get('name', '')}",
+                "kind": "app",
+                "interface": "responses",
+                "task": "",
+                "state": str(status.get("state", "")),
+            }
+        )
+    return AgentList(rows, workspace.host)

@@ -1,0 +1,123 @@
+"""Databricks Apps: the Apps API on the workspace host, and the apps themselves on their own ports.
+
+``demo-app`` is MLflow's real ``AgentServer("ResponsesAgent")`` (``/responses``, ``/invocations``,
+``/agent/info``, ``/health``, ``x-mlflow-return-trace-id``) behind an OAuth-only gate, like an app's
+front door. ``fault-login`` answers everything with an HTML login page and status 200, which is
+what the front door does with a bad or expired browser session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from .agents import DemoAgent
+from .auth import AppAuth, ASGIApp, Scope
+from .catalog import app_json
+from .config import DEMO_APP, LOGIN_FAULT_APP
+from .errors import not_found
+from .pacing import Pace
+from .state import WorkspaceState
+from .threads import call_in_thread, iterate_in_thread
+from .tracing import TraceStore, capture
+
+
+def api_routes(state: WorkspaceState) -> list[Route]:
+    async def list_apps(request: Request) -> JSONResponse:
+        return JSONResponse({"apps": [app_json(name, url) for name, url in state.app_urls.items()]})
+
+    async def get_app(request: Request) -> JSONResponse:
+        name = request.path_params["name"]
+        if name not in state.app_urls:
+            return not_found(f"App '{name}'")
+        return JSONResponse(app_json(name, state.app_urls[name]))
+
+    return [
+        Route("/api/2.0/apps", list_apps, methods=["GET"]),
+        Route("/api/2.0/apps/{name}", get_app, methods=["GET"]),
+    ]
+
+
+class TraceEachRequest:
+    """Gives each app request a request id for MLflow's trace capture and keeps its trace."""
+
+    def __init__(self, app: ASGIApp, traces: TraceStore) -> None:
+        self.app = app
+        self.traces = traces
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        self.traces.begin()
+        try:
+            with capture(request_id):
+                await self.app(scope, receive, send)
+        finally:
+            self.traces.collect(request_id)
+            self.traces.end()
+
+
+def _register_agent(agent: DemoAgent) -> None:
+    """Register the app's handlers with AgentServer's module-level ``@invoke`` / ``@stream`` registry.
+
+    That registry holds one function each per process, which is why this process hosts one
+    AgentServer app. The handlers are async so AgentServer awaits them instead of running blocking
+    agent code on the event loop; the agent itself runs in a worker thread.
+    """
+    from mlflow.genai.agent_server import get_invoke_function, get_stream_function, invoke, stream
+    from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
+
+    async def demo_app_invoke(request: ResponsesAgentRequest) -> ResponsesAgentResponse:
+        return await call_in_thread(agent.predict, request)
+
+    async def demo_app_stream(request: ResponsesAgentRequest) -> AsyncIterator[ResponsesAgentStreamEvent]:
+        async for event in iterate_in_thread(lambda: agent.predict_stream(request)):
+            yield event
+
+    if get_invoke_function() is None:
+        invoke()(demo_app_invoke)
+    if get_stream_function() is None:
+        stream()(demo_app_stream)
+
+
+def build_demo_app(state: WorkspaceState, pace: Pace) -> ASGIApp:
+    from mlflow.genai.agent_server import AgentServer
+
+    _register_agent(DemoAgent(pace))
+    server = AgentServer("ResponsesAgent")
+    traced = TraceEachRequest(server.app, state.traces)
+    return AppAuth(traced, state.tokens, DEMO_APP, state.host)
+
+
+LOGIN_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Databricks - Sign in</title></head>
+<body>
+  <main>
+    <h1>Sign in to Databricks</h1>
+    <p>Your session has expired. Sign in to continue to this app.</p>
+    <form method="post" action="/oidc/login">
+      <label>Email <input type="email" name="email"></label>
+      <label>Password <input type="password" name="password"></label>
+      <button type="submit">Continue</button>
+    </form>
+  </main>
+</body>
+</html>
+"""
+
+
+async def login_page_app(scope: Scope, receive: Any, send: Any) -> None:
+    if scope["type"] == "http":
+        await HTMLResponse(LOGIN_PAGE, status_code=200)(scope, receive, send)
+
+
+def build_apps(state: WorkspaceState, pace: Pace) -> dict[str, ASGIApp]:
+    return {DEMO_APP: build_demo_app(state, pace), LOGIN_FAULT_APP: login_page_app}

@@ -1,0 +1,146 @@
+"""How Model Serving calls a model of each agent interface: body in, dicts out.
+
+One adapter per interface (ResponsesAgent, ChatAgent, ChatModel), doing what MLflow's pyfunc
+wrappers do for a served model: validate the request body into the interface's types, call
+``predict`` / ``predict_stream``, and dump results to JSON-ready dicts. Each adapter can also read a
+chat-completions body, for ``POST /serving-endpoints/chat/completions``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pydantic
+from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import ChatAgent, ChatModel, ResponsesAgent
+from mlflow.types.agent import ChatAgentMessage, ChatAgentRequest
+from mlflow.types.llm import ChatMessage, ChatParams
+from mlflow.types.responses import ResponsesAgentRequest
+
+from .agents import text_of
+
+
+class InvalidRequest(ValueError):
+    """The body does not fit the endpoint's interface (HTTP 400)."""
+
+
+def _dump(value: Any) -> dict[str, Any]:
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(exclude_none=True)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return dict(value)
+
+
+def _validated(build: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return build(*args, **kwargs)
+    except (pydantic.ValidationError, MlflowException, TypeError, ValueError) as exc:
+        raise InvalidRequest(str(exc)) from exc
+
+
+class ResponsesAdapter:
+    interface: ClassVar[str] = "responses"
+
+    def __init__(self, agent: ResponsesAgent) -> None:
+        self.agent = agent
+
+    def parse(self, body: dict[str, Any]) -> ResponsesAgentRequest:
+        if isinstance(body.get("input"), str):
+            # The OpenAI client sends ``input="text"`` as a bare string; it means one user message.
+            body = {**body, "input": [{"role": "user", "content": body["input"]}]}
+        return _validated(ResponsesAgentRequest, **body)
+
+    def parse_chat(self, body: dict[str, Any]) -> ResponsesAgentRequest:
+        items: list[dict[str, Any]] = []
+        for message in body.get("messages") or []:
+            role = message.get("role")
+            if role == "tool":
+                items.append(
+                    {
+                        "type": "function_call_output",
+                        "call_id": message.get("tool_call_id", ""),
+                        "output": text_of(message.get("content")),
+                    }
+                )
+                continue
+            if message.get("content"):
+                items.append({"role": role, "content": text_of(message.get("content"))})
+            for call in message.get("tool_calls") or []:
+                function = call.get("function", {})
+                items.append(
+                    {
+                        "type": "function_call",
+                        "call_id": call.get("id", ""),
+                        "name": function.get("name", ""),
+                        "arguments": function.get("arguments", "{}"),
+                    }
+                )
+        rest = {k: body[k] for k in ("custom_inputs", "context") if body.get(k) is not None}
+        return _validated(ResponsesAgentRequest, input=items, **rest)
+
+    def predict(self, request: ResponsesAgentRequest) -> dict[str, Any]:
+        return _dump(self.agent.predict(request))
+
+    def stream(self, request: ResponsesAgentRequest) -> Iterator[dict[str, Any]]:
+        for event in self.agent.predict_stream(request):
+            yield _dump(event)
+
+
+class ChatAgentAdapter:
+    interface: ClassVar[str] = "chat_agent"
+
+    def __init__(self, agent: ChatAgent) -> None:
+        self.agent = agent
+
+    def parse(self, body: dict[str, Any]) -> ChatAgentRequest:
+        return _validated(ChatAgentRequest, **body)
+
+    def parse_chat(self, body: dict[str, Any]) -> ChatAgentRequest:
+        messages = []
+        for message in body.get("messages") or []:
+            fields = {k: message[k] for k in ("role", "name", "tool_calls", "tool_call_id") if message.get(k)}
+            fields["content"] = text_of(message.get("content")) if message.get("content") is not None else None
+            messages.append(_validated(ChatAgentMessage, **fields))
+        rest = {k: body[k] for k in ("custom_inputs", "context") if body.get(k) is not None}
+        return _validated(ChatAgentRequest, messages=messages, **rest)
+
+    def predict(self, request: ChatAgentRequest) -> dict[str, Any]:
+        return _dump(self.agent.predict(request.messages, request.context, request.custom_inputs))
+
+    def stream(self, request: ChatAgentRequest) -> Iterator[dict[str, Any]]:
+        for chunk in self.agent.predict_stream(request.messages, request.context, request.custom_inputs):
+            yield _dump(chunk)
+
+
+_CHAT_PARAMS = {f.name for f in dataclasses.fields(ChatParams)} - {"stream"}
+
+
+class ChatModelAdapter:
+    interface: ClassVar[str] = "chat_model"
+
+    def __init__(self, model: ChatModel) -> None:
+        self.model = model
+
+    def parse(self, body: dict[str, Any]) -> tuple[list[ChatMessage], ChatParams]:
+        messages = [_validated(ChatMessage.from_dict, dict(m)) for m in body.get("messages") or []]
+        if not messages:
+            raise InvalidRequest("'messages' must be a non-empty list of chat messages.")
+        params = {k: v for k, v in body.items() if k in _CHAT_PARAMS and v is not None}
+        return messages, _validated(ChatParams.from_dict, params)
+
+    parse_chat = parse
+
+    def predict(self, request: tuple[list[ChatMessage], ChatParams]) -> dict[str, Any]:
+        messages, params = request
+        return _dump(self.model.predict(None, messages, params))
+
+    def stream(self, request: tuple[list[ChatMessage], ChatParams]) -> Iterator[dict[str, Any]]:
+        messages, params = request
+        for chunk in self.model.predict_stream(None, messages, params):
+            yield _dump(chunk)
+
+
+Adapter = ResponsesAdapter | ChatAgentAdapter | ChatModelAdapter

@@ -1,0 +1,196 @@
+"""The local workspace server process: the workspace host and one port per app, in one event loop.
+
+Run by ``LocalWorkspace`` as ``python -m agent_magics.local.server --config-stdin``: it reads its
+``ServerConfig`` as one JSON line on stdin, prints one ready line on stdout once every port accepts
+connections, logs to stderr, and exits when stdin closes (its parent is gone) or on SIGTERM/SIGINT.
+The CLI (``agent-magics workspace``) calls ``serve`` in the foreground instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .config import APP_NAMES, READY_MARKER, ServerConfig
+
+logger = logging.getLogger("agent_magics.local")
+
+# Serving-mode tracing: MLflow keeps each finished trace in memory for the request that made it
+# (see tracing.py). Telemetry off, so nothing leaves the machine.
+SERVER_ENVIRONMENT = {
+    "IS_IN_DB_MODEL_SERVING_ENV": "true",
+    "ENABLE_MLFLOW_TRACING": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+    "DATABRICKS_APP_NAME": "demo-app",  # AgentServer reports it in /agent/info
+}
+# Settings that would send traces elsewhere or point MLflow/databricks-sdk at a real workspace.
+_FOREIGN_PREFIXES = ("DATABRICKS_", "MLFLOW_", "OTEL_")
+
+
+def prepare_environment(environ: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Make this process trace like Model Serving and reach nothing outside (before MLflow loads)."""
+    for key in [k for k in environ if k.startswith(_FOREIGN_PREFIXES)]:
+        del environ[key]
+    environ.update(SERVER_ENVIRONMENT)
+
+
+@dataclass(frozen=True)
+class Ready:
+    host: str
+    apps: dict[str, str]
+
+    def to_json(self) -> str:
+        return json.dumps({"host": self.host, "apps": self.apps, "pid": os.getpid()})
+
+
+def _bind(port: int) -> socket.socket:
+    # proto=IPPROTO_TCP matters: asyncio turns Nagle off (TCP_NODELAY) only for sockets that say so;
+    # without it every keep-alive response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))  # loopback only, always
+    return sock
+
+
+def _url(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def build_workspace_app(state: Any) -> Any:
+    from starlette.applications import Starlette
+
+    from . import apps, oidc, serving, tracing
+    from .auth import WorkspaceAuth
+    from .errors import api_error
+    from .faults import KeepRawSend
+
+    async def not_found(request: Any, exc: Exception) -> Any:
+        return api_error(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.url.path}'.")
+
+    async def not_allowed(request: Any, exc: Exception) -> Any:
+        return api_error(405, "BAD_REQUEST", f"Method {request.method} is not allowed for {request.url.path}.")
+
+    routes = oidc.routes(state.tokens) + serving.routes(state) + apps.api_routes(state) + tracing.routes(state.traces)
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    return KeepRawSend(WorkspaceAuth(app, state.tokens))
+
+
+async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: asyncio.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or SIGINT/SIGTERM)."""
+    # Bind first: a taken port fails in milliseconds, before the heavy imports below.
+    workspace_sock = _bind(config.port)
+    app_socks = {name: _bind(config.app_port + i if config.app_port else 0) for i, name in enumerate(APP_NAMES)}
+
+    import uvicorn
+
+    from .apps import build_apps
+    from .auth import TokenRegistry
+    from .catalog import build_endpoints
+    from .pacing import Pace
+    from .state import WorkspaceState
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # several servers share one loop: we own signals
+            yield
+
+    stop = stop or asyncio.Event()
+    pace = Pace(config.first_token_delay, config.tokens_per_second)
+    state = WorkspaceState(
+        config=config,
+        host=_url(workspace_sock),
+        app_urls={name: _url(sock) for name, sock in app_socks.items()},
+        tokens=TokenRegistry(config.token, config.client_id, config.client_secret, config.oauth_token_ttl),
+        endpoints=build_endpoints(pace),
+    )
+    asgi_apps = {"workspace": build_workspace_app(state), **build_apps(state, pace)}
+    sockets = {"workspace": workspace_sock, **app_socks}
+    servers = {
+        name: Server(
+            uvicorn.Config(app, http="h11", lifespan="off", log_config=None, timeout_graceful_shutdown=2, ws="none")
+        )
+        for name, app in asgi_apps.items()
+    }
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows / not main thread
+            loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(server.serve(sockets=[sockets[name]])) for name, server in servers.items()]
+    try:
+        while not all(s.started for s in servers.values()):
+            if any(t.done() for t in tasks):
+                raise RuntimeError("a server failed to start; see the log above")
+            await asyncio.sleep(0.01)
+        logger.info("local workspace ready on %s, apps %s", state.host, state.app_urls)
+        on_ready(Ready(state.host, dict(state.app_urls)))
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+    finally:
+        for server in servers.values():
+            server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sock in sockets.values():
+            sock.close()
+
+
+def _exit_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """The parent keeps our stdin open for its whole life; EOF means it is gone, so stop too."""
+
+    def watch() -> None:
+        with contextlib.suppress(Exception):
+            while sys.stdin.buffer.read(4096):
+                pass
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch, name="stdin-watch", daemon=True).start()
+
+
+def configure_logging(stream: Any) -> None:
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="agent_magics local workspace server (internal).")
+    parser.add_argument("--config-stdin", action="store_true", help="read the ServerConfig JSON line on stdin")
+    args = parser.parse_args(argv)
+    if not args.config_stdin:
+        parser.error("use `agent-magics workspace` to run a workspace in the foreground")
+    prepare_environment()
+    config = ServerConfig.from_json(sys.stdin.readline())
+    configure_logging(sys.stderr)
+
+    def announce(ready: Ready) -> None:
+        sys.stdout.write(READY_MARKER + ready.to_json() + "\n")
+        sys.stdout.flush()
+        # Nobody reads stdout after this line: send any later output to the log, not a full pipe.
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        _exit_when_stdin_closes(asyncio.get_running_loop(), stop)
+        await serve(config, announce, stop)
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

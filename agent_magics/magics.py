@@ -1,0 +1,152 @@
+"""``%%agent`` / ``%agent``: parse, resolve, run, show. No HTTP and no HTML in this module."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from traitlets import Bool, Enum, Float, Int, Unicode
+
+from .errors import AgentError, AgentUsageError
+from .interpolate import interpolate
+from .options import AgentCommand, _HelpShown, help_text, parse_cell, parse_line
+
+TARGET_ENV = "AGENT_MAGICS_TARGET"
+
+
+@magics_class
+class AgentMagics(Magics):
+    """Query AI agents deployed on Databricks. Configure with ``%config AgentMagics.<name> = ...``."""
+
+    default_target = Unicode(
+        None, allow_none=True, help=f"TARGET used when a cell names none (else ${TARGET_ENV})"
+    ).tag(config=True)
+    stream = Bool(True, help="stream answers by default").tag(config=True)
+    return_trace = Bool(False, help="ask for the MLflow trace by default").tag(config=True)
+    profile = Unicode(None, allow_none=True, help="Databricks config profile to use by default").tag(config=True)
+    via = Enum(["client", "rest"], "client", help="OpenAI-compatible client or plain REST").tag(config=True)
+    client_library = Enum(
+        ["auto", "openai", "databricks-openai"],
+        "auto",
+        help="client path library: auto = databricks-openai if already imported, else openai + databricks-sdk auth",
+    ).tag(config=True)
+    view = Enum(["auto", "widget", "display", "text"], "auto", help="live view kind").tag(config=True)
+    update_rate = Float(15.0, help="maximum live updates per second").tag(config=True)
+    connect_timeout = Float(10.0, help="seconds to connect").tag(config=True)
+    read_timeout = Float(300.0, help="seconds without data before giving up").tag(config=True)
+    max_retries = Int(3, help="retries of 429/503/connection errors before the first byte").tag(config=True)
+    workspace = Enum(["auto", "local"], "auto", help="'local' forces the embedded demo workspace").tag(config=True)
+    debug = Bool(False, help="show full tracebacks").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.conversations: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.last_result: Any = None
+
+    @no_var_expand
+    @line_cell_magic
+    def agent(self, line: str, cell: str | None = None) -> Any:
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        try:
+            command = parse_cell(line, cell, namespace) if cell is not None else parse_line(line, namespace)
+        except _HelpShown:
+            return None
+        try:
+            if command.list:
+                return self._list(command)
+            return self._ask(command, namespace)
+        except (AgentUsageError, AgentError):
+            raise
+        except Exception as exc:
+            if command.debug or self.debug:
+                raise
+            raise AgentError(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)") from None
+
+    def _ask(self, command: AgentCommand, namespace: dict[str, Any]) -> Any:
+        from .engines.request import Timeouts
+        from .engines.retry import RetryPolicy
+        from .runner import build_request, execute
+
+        target = command.target or self.default_target or os.environ.get(TARGET_ENV)
+        if not target:
+            raise AgentUsageError(
+                "no TARGET: write %%agent <endpoint | apps/<name> | URL>, or set %config AgentMagics.default_target."
+            )
+        question, missing = interpolate(command.question, namespace)
+        if missing:
+            warnings.warn(
+                f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}", stacklevel=1
+            )
+        if not question.strip():
+            raise AgentUsageError("the question is empty: write it in the cell body under %%agent TARGET.")
+        workspace = self._workspace(target, command.profile)
+        key = (workspace.label if workspace else "url", target)
+        history = self.conversations.get(key, []) if command.continue_ else []
+        if command.continue_ and not history:
+            warnings.warn(f"--continue: no earlier turn with {target}; starting a new conversation.", stacklevel=1)
+        turn = ([{"role": "system", "content": command.system}] if command.system else []) + [
+            {"role": "user", "content": question}
+        ]
+        total = command.timeout
+        request = build_request(
+            target,
+            history + turn,
+            workspace=workspace,
+            api=command.api,
+            via=command.via or self.via,
+            stream=self.stream if command.stream is None else command.stream,
+            custom_inputs=command.custom_inputs,
+            databricks_options=command.databricks_options,
+            return_trace=self.return_trace if command.return_trace is None else command.return_trace,
+            timeouts=Timeouts(
+                connect=self.connect_timeout,
+                read=min(self.read_timeout, total) if total else self.read_timeout,
+                total=total,
+            ),
+            token_env=command.token_env,
+            client_library=self._client_library(),
+        )
+        view = self._make_view("none" if command.quiet else (command.view or self.view))
+        result = execute(
+            request, workspace, view, RetryPolicy(max_retries=self.max_retries), debug=command.debug or self.debug
+        )
+        if result.output:
+            self.conversations[key] = [*history, *turn, *result.output]
+        self.last_result = result
+        if command.out:
+            namespace[command.out] = result
+        result._shown = not command.quiet  # the view showed it: the cell value is then a one-line summary
+        return result
+
+    def _workspace(self, target: str, profile: str | None) -> Any:
+        from .targets import parse_target
+        from .workspace import get_workspace
+
+        kind, _ = parse_target(target)
+        if kind == "url":
+            return None
+        return get_workspace(profile or self.profile, prefer_local=self.workspace == "local")
+
+    def _client_library(self) -> str:
+        if self.client_library == "auto":
+            return "databricks-openai" if "databricks_openai" in sys.modules else "openai"
+        return self.client_library
+
+    def _make_view(self, mode: str) -> Any:
+        if mode == "none":
+            return None
+        from .view.live import make_view
+
+        return make_view(mode, max_rate=self.update_rate)
+
+    def _list(self, command: AgentCommand) -> Any:
+        from .listing import list_agents
+
+        workspace = self._workspace("x", command.profile)
+        return list_agents(workspace)
+
+
+AgentMagics.agent.__doc__ = help_text()

@@ -1,0 +1,239 @@
+"""Option parsing for ``%%agent`` / ``%agent``: one object owns the whole command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import AgentUsageError
+
+EXAMPLES = """\
+Examples:
+  %%agent demo-agent
+  What does Databricks do?
+
+  %%agent apps/demo-app --custom-inputs '{"id": 5}'
+  Summarise {report}            <- {name} is filled in from the notebook; {{ }} for literal braces
+
+  %%agent demo-agent --return-trace --out answer --no-stream
+  Which tools did you use?
+
+  %%agent demo-agent --continue
+  And how do I pass custom inputs?
+
+  %agent demo-chat-agent What is MLflow?
+  %agent --list
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises a clean one-line usage error instead of exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise AgentUsageError(f"{self.prog}: {message}. See {self.prog}? for the options.")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            raise AgentUsageError(message.strip())
+        raise _HelpShown
+
+
+class _HelpShown(Exception):
+    """--help was printed; nothing else to do."""
+
+
+def build_parser(prog: str = "%%agent") -> _Parser:
+    parser = _Parser(
+        prog=prog,
+        description="Ask an AI agent deployed on Databricks (Model Serving endpoint, app, or URL).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=True,
+    )
+    parser.add_argument(
+        "target",
+        nargs="?",
+        help="serving endpoint name, apps/<name>, or an http(s):// URL of a Responses-compatible server "
+        "(default: %%config AgentMagics.default_target or $AGENT_MAGICS_TARGET)",
+    )
+    stream = parser.add_mutually_exclusive_group()
+    stream.add_argument("--stream", dest="stream", action="store_true", default=None, help="stream (default)")
+    stream.add_argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
+    parser.add_argument("--custom-inputs", metavar="JSON|NAME", help="custom_inputs: JSON text or a dict variable")
+    trace = parser.add_mutually_exclusive_group()
+    trace.add_argument(
+        "--return-trace",
+        dest="return_trace",
+        action="store_true",
+        default=None,
+        help="ask for the MLflow trace (databricks_options.return_trace)",
+    )
+    trace.add_argument("--no-return-trace", dest="return_trace", action="store_false")
+    parser.add_argument("--databricks-options", metavar="JSON|NAME", help="databricks_options: JSON or a dict variable")
+    parser.add_argument("--out", metavar="NAME", help="store the AgentResult in this variable")
+    parser.add_argument("--profile", metavar="NAME", help="Databricks config profile (~/.databrickscfg)")
+    parser.add_argument(
+        "--continue", dest="continue_", action="store_true", help="next turn of the conversation with this target"
+    )
+    parser.add_argument("--system", metavar="TEXT", help="system prompt for this turn")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, help="total time limit for the answer")
+    parser.add_argument("--quiet", action="store_true", help="no display; the result is returned only")
+    parser.add_argument("--via", choices=["client", "rest"], help="OpenAI-compatible client (default) or plain REST")
+    parser.add_argument(
+        "--api",
+        choices=["auto", "responses", "chat", "invocations"],
+        help="agent interface (default: auto, from the endpoint's task)",
+    )
+    parser.add_argument(
+        "--token-env", metavar="NAME", help="for URL targets: environment variable holding the bearer token"
+    )
+    parser.add_argument("--view", choices=["auto", "widget", "display", "text"], help="how to show the answer live")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument("--list", action="store_true", help="list the workspace's agent endpoints and apps")
+    return parser
+
+
+@dataclass
+class AgentCommand:
+    """A parsed ``%%agent`` invocation (before the target is resolved)."""
+
+    target: str | None
+    question: str
+    stream: bool | None
+    custom_inputs: dict[str, Any] | None
+    return_trace: bool | None
+    databricks_options: dict[str, Any] | None
+    out: str | None
+    profile: str | None
+    continue_: bool
+    system: str | None
+    timeout: float | None
+    quiet: bool
+    via: str | None
+    api: str | None
+    token_env: str | None
+    view: str | None
+    debug: bool
+    list: bool
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def json_option(name: str, value: str | None, namespace: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A JSON-object option: JSON text, or the name of a dict in the user namespace."""
+    if value is None:
+        return None
+    text = value.strip()
+    if _IDENTIFIER.match(text) and text not in ("null", "true", "false"):
+        if text not in namespace:
+            raise AgentUsageError(f"{name}: no variable named {text!r}; pass JSON like '{{\"id\": 5}}' or a dict name.")
+        found = namespace[text]
+        if not isinstance(found, Mapping):
+            raise AgentUsageError(f"{name}: {text!r} is a {type(found).__name__}, not a dict.")
+        return dict(found)
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AgentUsageError(
+            f"{name}: not valid JSON ({exc.msg} at character {exc.pos}); quote it like '{{\"id\": 5}}'."
+        ) from None
+    if not isinstance(parsed, dict):
+        raise AgentUsageError(f"{name}: expected a JSON object like '{{\"id\": 5}}', got {type(parsed).__name__}.")
+    return parsed
+
+
+def split_line(line: str) -> list[str]:
+    try:
+        return shlex.split(line, posix=True)
+    except ValueError as exc:
+        raise AgentUsageError(f"could not parse the options ({exc}); check the quotes.") from None
+
+
+def parse_cell(line: str, cell: str, namespace: Mapping[str, Any]) -> AgentCommand:
+    """Parse ``%%agent <line>`` with ``cell`` as the question."""
+    return _to_command(build_parser("%%agent").parse_args(split_line(line)), cell, namespace)
+
+
+def parse_line(line: str, namespace: Mapping[str, Any]) -> AgentCommand:
+    """Parse ``%agent [options] TARGET question...``: the question is the rest of the line, as typed."""
+    parser = build_parser("%agent")
+    options, rest = _split_options(line, parser)
+    args = parser.parse_args(split_line(options))
+    question = rest
+    if args.target is None and not args.list and rest:
+        target, _, question = rest.partition(" ")
+        args.target = target
+    return _to_command(args, question.strip(), namespace)
+
+
+def _split_options(line: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    """Cut ``line`` into leading options (and the TARGET) and the free-text question.
+
+    The question may contain apostrophes and quotes, so it must not go through shlex.
+    """
+    takes_value = {opt for action in parser._actions if _takes_value(action) for opt in action.option_strings}
+    pos, seen_target = 0, False
+    token_re = re.compile(r"\s*('(?:[^']*)'|\"(?:[^\"\\]|\\.)*\"|\S+)")
+    while pos < len(line):
+        match = token_re.match(line, pos)
+        if not match:
+            break
+        token = match.group(1)
+        if token.startswith("-"):
+            pos = match.end()
+            if token.split("=", 1)[0] in takes_value and "=" not in token:
+                value = token_re.match(line, pos)
+                if value:
+                    pos = value.end()
+            continue
+        if not seen_target:
+            seen_target = True
+            pos = match.end()
+            continue
+        break
+    return line[:pos], line[pos:]
+
+
+def _takes_value(action: argparse.Action) -> bool:
+    return (
+        bool(action.option_strings)
+        and action.nargs != 0
+        and not isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._HelpAction))
+    )
+
+
+def _to_command(args: argparse.Namespace, question: str, namespace: Mapping[str, Any]) -> AgentCommand:
+    if args.timeout is not None and args.timeout <= 0:
+        raise AgentUsageError("--timeout must be a positive number of seconds.")
+    if args.out is not None and not _IDENTIFIER.match(args.out):
+        raise AgentUsageError(f"--out: {args.out!r} is not a valid Python variable name.")
+    return AgentCommand(
+        target=args.target,
+        question=question,
+        stream=args.stream,
+        custom_inputs=json_option("--custom-inputs", args.custom_inputs, namespace),
+        return_trace=args.return_trace,
+        databricks_options=json_option("--databricks-options", args.databricks_options, namespace),
+        out=args.out,
+        profile=args.profile,
+        continue_=args.continue_,
+        system=args.system,
+        timeout=args.timeout,
+        quiet=args.quiet,
+        via=args.via,
+        api=args.api,
+        token_env=args.token_env,
+        view=args.view,
+        debug=args.debug,
+        list=args.list,
+    )
+
+
+def help_text() -> str:
+    return build_parser().format_help()

@@ -1,0 +1,96 @@
+"""AgentResult: what one query to an agent produced, complete or not."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import Reduction, Status, message_text
+
+
+@dataclass
+class AgentResult:
+    """The finished answer of ``%%agent`` (also what a failed or interrupted call left behind).
+
+    ``status`` is ``completed``, ``failed``, ``interrupted`` or ``incomplete``; on anything but
+    ``completed`` the text holds whatever arrived before the stop, and ``error`` says why.
+    """
+
+    target: str
+    text: str
+    output: list[dict[str, Any]] = field(default_factory=list)
+    custom_outputs: dict[str, Any] | None = None
+    trace_dict: dict[str, Any] | None = field(default=None, repr=False)
+    trace_id: str | None = None
+    status: Status = "completed"
+    error: str | None = None
+    request_info: dict[str, Any] = field(default_factory=dict)
+    interface: str | None = None  # responses | chat | invocations
+    via: str | None = None  # client | rest
+    elapsed: float | None = None  # seconds
+    input: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what was sent
+    raw: Any = field(default=None, repr=False)  # the last raw wire object, for debugging
+
+    @classmethod
+    def from_reduction(cls, target: str, state: Reduction, **extra: Any) -> AgentResult:
+        return cls(
+            target=target,
+            text=state.text,
+            output=list(state.output),
+            custom_outputs=state.custom_outputs,
+            trace_dict=state.trace,
+            trace_id=state.trace_id,
+            status=state.status or "completed",
+            error=state.error,
+            request_info=dict(state.request_info),
+            **extra,
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed" and self.error is None
+
+    @property
+    def trace(self) -> Any:
+        """The returned trace as a parsed ``Trace`` (span tree), or None."""
+        if self.trace_dict is None:
+            return None
+        from .trace import parse_trace
+
+        return parse_trace(self.trace_dict)
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [item for item in self.output if item.get("type") == "function_call"]
+
+    @property
+    def messages(self) -> list[str]:
+        return [message_text(item) for item in self.output if item.get("type", "message") == "message"]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def summary(self) -> str:
+        """One line: target, status, size, tool calls, trace."""
+        parts = [self.status, f"{len(self.text):,} chars"]
+        if self.tool_calls:
+            parts.append(f"{len(self.tool_calls)} tool call(s)")
+        if self.trace_dict is not None or self.trace_id:
+            parts.append("trace")
+        if self.elapsed is not None:
+            parts.append(f"{self.elapsed:.2f} s")
+        return f"<AgentResult {self.target}: {', '.join(parts)}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        # Right after %%agent the live view already shows the answer: the cell value is then only a
+        # one-line summary, so the answer is not displayed twice. Shown in full any later time.
+        if self.__dict__.pop("_shown", False):
+            return {"text/plain": self.summary()}
+        from .view.render import render_result_html, render_result_text
+
+        return {"text/plain": render_result_text(self), "text/html": render_result_html(self)}
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        from .view.render import render_result_text
+
+        printer.text(render_result_text(self))

@@ -1,0 +1,136 @@
+"""The concurrency of ai_query: one bounded thread pool per statement, shared by every call site.
+
+DuckDB hands the ai_query UDF a whole vector of rows (up to 2,048) at a time, possibly from several of
+its threads at once. Every row becomes one task in the statement's pool, so the number of requests in
+flight never exceeds ``concurrency`` whatever DuckDB does, and each vector's answers come back in the
+vector's order. The counters feed the progress display; ``cancel()`` (interrupt, timeout, or the first
+failure under ``failOnError => true``) drops the queued rows at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from .run import MAX_CONCURRENCY
+from .semantics import Answer
+from .transpile import AiCall
+
+AnswerFn = Callable[[AiCall, str], Answer]
+_POLL = 0.05  # seconds between checks for cancellation while a vector is in flight
+
+
+class BatchCancelled(Exception):
+    """Raised inside the UDF when the statement was cancelled; the engine reports why."""
+
+
+@dataclass(frozen=True)
+class RowRecord:
+    """A finished request: which call site, its row number there, what was asked and answered."""
+
+    call: int
+    row: int
+    request: str  # the request as JSON text (as the UDF received it)
+    answer: Answer
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    submitted: int
+    done: int
+    failed: int
+    elapsed: float
+
+
+class Batch:
+    def __init__(self, answer: AnswerFn, concurrency: int = 8) -> None:
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
+        self._answer = answer
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ai_query")
+        self._lock = threading.Lock()
+        self._rows_seen: dict[int, int] = {}
+        self._started = time.monotonic()
+        self.submitted = 0
+        self.done = 0
+        self.failed = 0
+        self.records: list[RowRecord] = []  # in completion order
+        self.failure: str | None = None  # the first fatal row failure (failOnError => true)
+        self.cancel_reason: str | None = None
+        self.cancelled = threading.Event()
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return Snapshot(self.submitted, self.done, self.failed, time.monotonic() - self._started)
+
+    def cancel(self, reason: str) -> None:
+        with self._lock:
+            self.cancel_reason = self.cancel_reason or reason
+        self.cancelled.set()
+
+    def close(self) -> None:
+        """Drop queued rows; rows already on the wire finish in the background and are ignored."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def run_rows(self, call: AiCall, requests: list[str | None]) -> list[Answer | None]:
+        """Answers for one vector of requests (None for a NULL request), in the vector's order."""
+        if self.cancelled.is_set():
+            raise BatchCancelled(self.cancel_reason or "cancelled")
+        with self._lock:
+            first_row = self._rows_seen.get(call.index, 0)
+            self._rows_seen[call.index] = first_row + len(requests)
+            self.submitted += sum(r is not None for r in requests)
+        futures: dict[Future[Answer], int] = {}
+        for offset, request in enumerate(requests):
+            if request is not None:
+                futures[self._pool.submit(self._one, call, first_row + offset, request)] = offset
+        answers: list[Answer | None] = [None] * len(requests)
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=_POLL, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    answer = future.result()
+                    answers[futures[future]] = answer
+                    if call.fail_on_error and answer.error is not None:
+                        row = first_row + futures[future]
+                        self._fail(call, row, requests[futures[future]] or "", answer.error)
+                if self.cancelled.is_set():
+                    raise BatchCancelled(self.cancel_reason or "cancelled")
+        finally:
+            for future in pending:
+                future.cancel()
+        return answers
+
+    def _one(self, call: AiCall, row: int, request: str) -> Answer:
+        if self.cancelled.is_set():
+            return Answer(error="cancelled")
+        started = time.monotonic()
+        try:
+            answer = self._answer(call, request)
+        except Exception as exc:  # a bug in a row must not take the statement's bookkeeping with it
+            answer = Answer(error=f"{call.endpoint}: unexpected {type(exc).__name__}: {exc}")
+        record = RowRecord(call.index, row, request, answer, time.monotonic() - started)
+        with self._lock:
+            self.done += 1
+            self.failed += answer.error is not None
+            self.records.append(record)
+        return answer
+
+    def _fail(self, call: AiCall, row: int, request: str, error: str) -> None:
+        message = (
+            f"ai_query({call.endpoint!r}) failed on row {row} (request {shorten(request)}): {error} "
+            "Add failOnError => false to get an errorMessage per row instead."
+        )
+        with self._lock:
+            self.failure = self.failure or message
+        self.cancel(message)
+        raise BatchCancelled(message)
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

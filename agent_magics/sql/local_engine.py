@@ -1,0 +1,198 @@
+"""The local engine: Databricks SQL on in-process DuckDB over the notebook's DataFrames.
+
+The statement runs on a worker thread so the calling thread stays free to draw progress and to take
+Ctrl-C / Kernel > Interrupt: an interrupt cancels the queued requests, interrupts DuckDB and raises
+:class:`BatchInterrupted`, which carries a DataFrame of the requests that did finish.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AgentError
+from .batch import Batch, BatchCancelled
+from .rows import RowAsker
+from .transpile import Transpiled, transpile
+from .transport import Transport
+from .udf import TraceStore, register
+
+Tick = Callable[[Batch], None]
+
+
+class BatchInterrupted(AgentError):
+    """The statement was stopped (interrupt or --timeout); ``partial`` has the finished requests."""
+
+    def __init__(self, message: str, partial: Any) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+@dataclass
+class LocalOptions:
+    concurrency: int = 8
+    custom_inputs: dict[str, Any] | None = None
+    return_trace: bool = False
+    timeout: float | None = None  # whole statement, seconds
+    parameters: dict[str, Any] | None = None  # named parameters (:name in Databricks SQL)
+    cancel: threading.Event | None = None  # set from another thread to stop the statement
+
+
+def run_local(
+    sql: str,
+    namespace: Mapping[str, Any] | None,
+    transport: Transport,
+    options: LocalOptions | None = None,
+    tick: Tick | None = None,
+    fetch: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Run ``sql`` and return a pandas DataFrame; ``tick(batch)`` is called ~10 times a second.
+
+    ``fetch(cursor)`` replaces the DataFrame fetch (the local warehouse wants DuckDB's column types).
+    """
+    import duckdb
+
+    options = options or LocalOptions()
+    plan = transpile(sql, return_trace=options.return_trace)
+    asker = RowAsker(transport, custom_inputs=options.custom_inputs, return_trace=options.return_trace)
+    for call in plan.calls:
+        asker.prepare(call)  # unknown endpoint / unsupported argument: fail before any request
+    batch = Batch(asker, options.concurrency)
+    con = duckdb.connect()
+    try:
+        con.execute("SET python_enable_replacements = false")  # only the tables we register are visible
+        missing = register_tables(con, plan, namespace or {})
+        traces = TraceStore() if options.return_trace else None
+        for call in plan.calls:
+            register(con, call, batch, traces)
+        result = _execute(con, plan, batch, options, tick, missing, fetch or _fetch_frame)
+    finally:
+        batch.close()
+        con.close()
+    if fetch is not None:
+        return result
+    frame = result
+    for column in plan.trace_columns:
+        frame[column] = [json.loads(v) if isinstance(v, str) else None for v in frame[column]]
+    return frame
+
+
+def register_tables(con: Any, plan: Transpiled, namespace: Mapping[str, Any]) -> list[str]:
+    """Expose the DataFrames (pandas, polars, Arrow) the SQL names, by their variable names.
+
+    Returns the names that are no DataFrame in the namespace (DuckDB may still know them: a CTE, a view).
+    """
+    lowered = {name.lower(): name for name in namespace}
+    missing = []
+    for table in plan.tables:
+        name = table if table in namespace else lowered.get(table.lower())
+        if name is not None and _is_table_like(namespace[name]):
+            con.register(table, namespace[name])
+        else:
+            missing.append(table)
+    return missing
+
+
+def _is_table_like(value: Any) -> bool:
+    module = type(value).__module__.split(".")[0]
+    return module in ("pandas", "polars", "pyarrow", "duckdb") or hasattr(value, "__arrow_c_stream__")
+
+
+def _fetch_frame(cursor: Any) -> Any:
+    return cursor.fetch_df()
+
+
+def _execute(con: Any, plan: Transpiled, batch: Batch, options: LocalOptions, tick: Tick | None,
+             missing: list[str], fetch: Callable[[Any], Any]) -> Any:
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = fetch(con.execute(plan.sql, options.parameters or None))
+        except BaseException as exc:  # handed to the calling thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="agent_sql", daemon=True)
+    deadline = time.monotonic() + options.timeout if options.timeout else None
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+            if tick is not None:
+                tick(batch)
+            if deadline is not None and time.monotonic() > deadline:
+                _stop(con, batch, worker, f"stopped at the --timeout of {options.timeout:g} s")
+                raise BatchInterrupted(_stopped_message(batch, f"timed out after {options.timeout:g} s"),
+                                       partial_frame(batch, plan))
+            if options.cancel is not None and options.cancel.is_set():
+                _stop(con, batch, worker, "cancelled")
+                raise BatchInterrupted(_stopped_message(batch, "cancelled"), partial_frame(batch, plan))
+    except KeyboardInterrupt:
+        _stop(con, batch, worker, "interrupted by the user")
+        raise BatchInterrupted(_stopped_message(batch, "interrupted"), partial_frame(batch, plan)) from None
+    if tick is not None:
+        tick(batch)
+    if "error" in outcome:
+        raise _explain(outcome["error"], batch, plan, missing) from None
+    return outcome["result"]
+
+
+def _stop(con: Any, batch: Batch, worker: threading.Thread, reason: str) -> None:
+    batch.cancel(reason)
+    batch.close()
+    con.interrupt()
+    worker.join(2.0)
+
+
+def _stopped_message(batch: Batch, what: str) -> str:
+    snap = batch.snapshot()
+    return (f"{what}: {snap.done - snap.failed} of {snap.submitted} ai_query requests answered, "
+            f"{snap.failed} failed, {snap.submitted - snap.done} cancelled; the finished ones are returned "
+            "(columns request, result, errorMessage).")
+
+
+def partial_frame(batch: Batch, plan: Transpiled) -> Any:
+    """The requests that finished before a stop, in row order: call site, row, request, result, error."""
+    import pandas as pd
+
+    records = sorted(list(batch.records), key=lambda r: (r.call, r.row))
+    endpoints = {call.index: call.endpoint for call in plan.calls}
+    return pd.DataFrame({
+        "endpoint": [endpoints.get(r.call) for r in records],
+        "row": [r.row for r in records],
+        "request": [_request_value(r.request) for r in records],
+        "result": [r.answer.value if r.answer.error is None else None for r in records],
+        "errorMessage": [r.answer.error for r in records],
+    })
+
+
+def _request_value(request_json: str) -> Any:
+    try:
+        return json.loads(request_json)
+    except ValueError:
+        return request_json
+
+
+def _explain(exc: BaseException, batch: Batch, plan: Transpiled, missing: list[str]) -> BaseException:
+    """A DuckDB failure as one line that says what to do."""
+    import duckdb
+
+    if batch.failure:
+        return AgentError(batch.failure)
+    if isinstance(exc, BatchCancelled):
+        return AgentError(str(exc))
+    if not isinstance(exc, duckdb.Error):
+        return exc
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, duckdb.CatalogException) and missing:
+        return AgentError(
+            f"no DataFrame named {', '.join(missing)} in the notebook: the local engine reads pandas/polars/Arrow "
+            "DataFrames by variable name; for Unity Catalog tables use --engine warehouse or --engine spark."
+        )
+    for call in plan.calls:  # our function names mean nothing to the user
+        message = message.replace(call.function, "ai_query").replace(call.function.upper(), "ai_query")
+    return AgentError(f"SQL error (local DuckDB engine): {message}")

@@ -1,0 +1,71 @@
+"""``%agent_sql`` / ``%%agent_sql``: parse, interpolate, run on an engine, return the DataFrame.
+
+Registered by ``agent_magics.load_ipython_extension`` as ``AgentSqlMagics``. No HTTP and no SQL
+engine code here: ``run.run_sql`` does the work and is usable without IPython.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+
+from ..errors import AgentError, AgentUsageError
+from ..interpolate import interpolate
+
+
+@magics_class
+class AgentSqlMagics(Magics):
+    """Run Databricks ``ai_query(...)`` SQL: locally (DuckDB), on a SQL warehouse, or on Spark."""
+
+    @no_var_expand
+    @line_cell_magic
+    def agent_sql(self, line: str, cell: str | None = None) -> Any:
+        from ..options import _HelpShown
+        from .options import parse_cell, parse_line
+
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        try:
+            command = parse_cell(line, cell, namespace) if cell is not None else parse_line(line, namespace)
+        except _HelpShown:
+            return None
+        try:
+            return self._run(command, namespace)
+        except (AgentUsageError, AgentError):
+            raise
+        except Exception as exc:
+            if command.debug:
+                raise
+            raise AgentError(f"agent_sql: unexpected {type(exc).__name__}: {exc} "
+                             "(rerun with --debug for the traceback)") from None
+
+    def _run(self, command: Any, namespace: dict[str, Any]) -> Any:
+        from .local_engine import BatchInterrupted
+        from .run import run_sql
+
+        sql, missing = interpolate(command.sql, namespace)
+        if missing:
+            warnings.warn(f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}",
+                          stacklevel=1)
+        if not sql.strip():
+            raise AgentUsageError("no SQL: write %agent_sql SELECT ... or put the query under %%agent_sql.")
+        try:
+            frame = run_sql(sql, namespace, command.options)
+        except BatchInterrupted as stopped:
+            # What finished is worth keeping: shown (and stored with --out), with one line saying why.
+            print(f"agent_sql: {stopped}", file=sys.stderr)
+            frame = stopped.partial
+        if command.out:
+            namespace[command.out] = frame
+        return frame
+
+
+def _doc() -> str:
+    from .options import help_text
+
+    return help_text()
+
+
+AgentSqlMagics.agent_sql.__doc__ = _doc()

@@ -1,0 +1,129 @@
+"""Option parsing for ``%agent_sql`` / ``%%agent_sql``: one object owns the command line."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import AgentUsageError
+from ..options import _Parser, json_option, split_line
+from .run import ENGINES, MAX_CONCURRENCY, SqlOptions
+
+EXAMPLES = """\
+Examples:
+  %agent_sql SELECT ai_query("demo-agent", question) FROM (VALUES ('what is MLflow?')) AS t(question)
+
+  %%agent_sql --out answers --concurrency 16
+  SELECT question, ai_query('demo-agent', question, failOnError => false) AS r
+  FROM questions                <- a pandas DataFrame in the notebook, queried by its name
+
+  %%agent_sql --engine warehouse --warehouse 1234567890abcdef
+  SELECT ai_query('my-agent', q) FROM main.default.questions
+
+  %agent_sql --return-trace SELECT ai_query('demo-agent', '{topic}') AS a   <- {name} from the notebook
+"""
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_TOKEN = re.compile(r"\s*('(?:[^']*)'|\"(?:[^\"\\]|\\.)*\"|\S+)")
+
+
+def build_parser(prog: str = "%agent_sql") -> _Parser:
+    parser = _Parser(
+        prog=prog,
+        description="Run Databricks SQL with ai_query(...): locally over the notebook's DataFrames (DuckDB), "
+        "on a SQL warehouse, or on the notebook's Spark session. The result is a pandas DataFrame.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--engine", choices=ENGINES, default="auto",
+                        help="auto (default): Spark inside Databricks, else a configured warehouse, else local")
+    parser.add_argument("--warehouse", metavar="ID", help="SQL warehouse id (default: $DATABRICKS_WAREHOUSE_ID "
+                        "or the profile's warehouse_id)")
+    parser.add_argument("--out", metavar="NAME", help="store the DataFrame in this variable")
+    parser.add_argument("--concurrency", metavar="N", type=int,
+                        help="ai_query requests in flight at once (local engine; default 8)")
+    parser.add_argument("--custom-inputs", metavar="JSON|NAME",
+                        help="custom_inputs sent with every row's request (local engine)")
+    parser.add_argument("--return-trace", action="store_true",
+                        help="add a trace column with each row's MLflow trace (local engine)")
+    parser.add_argument("--stream", action="store_true", help="show rows in a live table as they finish")
+    parser.add_argument("--profile", metavar="NAME", help="Databricks config profile (~/.databrickscfg)")
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, help="time limit for the whole statement")
+    parser.add_argument("--retries", metavar="N", type=int, default=3,
+                        help="retries of 429/503/connection errors per request (local engine; default 3)")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    return parser
+
+
+@dataclass
+class SqlCommand:
+    sql: str
+    options: SqlOptions
+    out: str | None
+    debug: bool
+
+
+def parse_line(line: str, namespace: Mapping[str, Any]) -> SqlCommand:
+    """``%agent_sql [options] SQL``: options first, then the SQL exactly as typed."""
+    parser = build_parser("%agent_sql")
+    options, sql = split_options(line, parser)
+    return _to_command(parser.parse_args(split_line(options)), sql, namespace)
+
+
+def parse_cell(line: str, cell: str, namespace: Mapping[str, Any]) -> SqlCommand:
+    """``%%agent_sql [options]`` with the SQL as the cell body."""
+    parser = build_parser("%%agent_sql")
+    return _to_command(parser.parse_args(split_line(line)), cell, namespace)
+
+
+def split_options(line: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
+    """Cut ``line`` into its leading options and the SQL (which must not go through shlex: quotes)."""
+    takes_value = {opt for action in parser._actions if action.option_strings and action.nargs != 0
+                   and not isinstance(action, (argparse._StoreTrueAction, argparse._HelpAction))
+                   for opt in action.option_strings}
+    pos = 0
+    while pos < len(line):
+        match = _TOKEN.match(line, pos)
+        if not match or not match.group(1).startswith("-"):
+            break
+        token = match.group(1)
+        pos = match.end()
+        if token == "--":  # explicit end of options
+            return line[: match.start(1)], line[pos:]
+        if token.split("=", 1)[0] in takes_value and "=" not in token:
+            value = _TOKEN.match(line, pos)
+            if value:
+                pos = value.end()
+    return line[:pos], line[pos:]
+
+
+def _to_command(args: argparse.Namespace, sql: str, namespace: Mapping[str, Any]) -> SqlCommand:
+    if args.concurrency is not None and not 1 <= args.concurrency <= MAX_CONCURRENCY:
+        raise AgentUsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}.")
+    if args.timeout is not None and args.timeout <= 0:
+        raise AgentUsageError("--timeout must be a positive number of seconds.")
+    if args.retries < 0:
+        raise AgentUsageError("--retries must be 0 or more.")
+    if args.out is not None and not _IDENTIFIER.match(args.out):
+        raise AgentUsageError(f"--out: {args.out!r} is not a valid Python variable name.")
+    options = SqlOptions(
+        engine=args.engine,
+        warehouse=args.warehouse,
+        concurrency=args.concurrency,
+        custom_inputs=json_option("--custom-inputs", args.custom_inputs, namespace),
+        return_trace=args.return_trace,
+        stream=args.stream,
+        profile=args.profile,
+        timeout=args.timeout,
+        retries=args.retries,
+        progress="none" if args.quiet else "auto",
+    )
+    return SqlCommand(sql=sql.strip(), options=options, out=args.out, debug=args.debug)
+
+
+def help_text() -> str:
+    return build_parser().format_help()

@@ -1,0 +1,38 @@
+"""One row of ai_query: request JSON in, Answer out (semantics + transport, never raising)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .semantics import Answer, check_call, decode_request, read_reply, request_body
+from .transpile import AiCall
+from .transport import Transport
+
+
+class RowAsker:
+    """Answers rows of ai_query calls; endpoint interfaces are resolved once, up front (``prepare``)."""
+
+    def __init__(self, transport: Transport, *, custom_inputs: dict[str, Any] | None = None,
+                 return_trace: bool = False) -> None:
+        self.transport = transport
+        self.custom_inputs = custom_inputs
+        self.return_trace = return_trace
+        self.interfaces: dict[str, str] = {}
+
+    def prepare(self, call: AiCall) -> None:
+        """Resolve the endpoint's interface and refuse what it cannot take, before any row is sent."""
+        if call.endpoint not in self.interfaces:
+            self.interfaces[call.endpoint] = self.transport.interface(call.endpoint)
+        check_call(call, self.interfaces[call.endpoint])
+
+    def __call__(self, call: AiCall, request_json: str) -> Answer:
+        try:
+            request = decode_request(request_json)
+            body = request_body(call, self.interfaces[call.endpoint], request,
+                                custom_inputs=self.custom_inputs, return_trace=self.return_trace)
+        except ValueError as exc:
+            return Answer(error=f"{call.endpoint}: {exc}")
+        reply = self.transport.post(call.endpoint, body)
+        if isinstance(reply, str):
+            return Answer(error=reply)
+        return read_reply(call, request, reply)

@@ -1,0 +1,202 @@
+"""Pick the engine for a statement, check the options it can honour, run it: a pandas DataFrame.
+
+``auto``: the notebook's Spark session inside a Databricks runtime, else a configured SQL warehouse
+(``--warehouse``, ``$DATABRICKS_WAREHOUSE_ID`` or the profile's ``warehouse_id``), else the local engine.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import AgentUsageError
+
+ENGINES = ("auto", "local", "warehouse", "spark")
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 256
+
+
+@dataclass
+class SqlOptions:
+    engine: str = "auto"
+    warehouse: str | None = None
+    concurrency: int | None = None  # None: DEFAULT_CONCURRENCY on the local engine
+    custom_inputs: dict[str, Any] | None = None
+    return_trace: bool = False
+    stream: bool = False
+    profile: str | None = None
+    timeout: float | None = None
+    retries: int = 3
+    progress: str = "auto"  # auto | widget | display | text | none
+
+
+def in_databricks_runtime() -> bool:
+    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
+
+
+def choose_engine(options: SqlOptions, namespace: Mapping[str, Any]) -> str:
+    if options.engine != "auto":
+        return options.engine
+    if in_databricks_runtime():
+        from .spark_engine import find_spark
+
+        if find_spark(namespace) is not None:
+            return "spark"
+    if options.warehouse or os.environ.get("DATABRICKS_WAREHOUSE_ID"):
+        return "warehouse"
+    from ..workspace import workspace_configured
+
+    if workspace_configured() and _profile_warehouse(options.profile):
+        return "warehouse"
+    return "local"
+
+
+def _profile_warehouse(profile: str | None) -> str | None:
+    from ..workspace import get_workspace
+
+    try:
+        return getattr(get_workspace(profile).config, "warehouse_id", None)
+    except Exception:  # no usable profile: the local engine will say what is wrong, if anything
+        return None
+
+
+def run_sql(sql: str, namespace: Mapping[str, Any] | None = None, options: SqlOptions | None = None,
+            **kwargs: Any) -> Any:
+    """Run ``sql`` (Databricks SQL with ai_query) on the chosen engine; a pandas DataFrame."""
+    options = replace(options or SqlOptions(), **kwargs)
+    namespace = namespace if namespace is not None else {}
+    if options.engine not in ENGINES:
+        raise AgentUsageError(f"--engine must be one of {', '.join(ENGINES)}, not {options.engine!r}.")
+    engine = choose_engine(options, namespace)
+    if engine == "local":
+        return _run_local(sql, namespace, options)
+    _refuse_local_only(engine, options)
+    if engine == "warehouse":
+        return _run_warehouse(sql, options)
+    return _run_spark(sql, namespace, options)
+
+
+def _refuse_local_only(engine: str, options: SqlOptions) -> None:
+    """Options another engine cannot honour: an error when they change results, a note when not."""
+    if options.return_trace:
+        raise AgentUsageError(f"--return-trace: the {engine} engine cannot return traces (its ai_query returns "
+                              "the answer only); use --engine local.")
+    if options.custom_inputs is not None:
+        raise AgentUsageError(f"--custom-inputs: the {engine} engine's ai_query cannot send custom_inputs; put them "
+                              "in a named_struct request, or use --engine local.")
+    if options.concurrency is not None:
+        print(f"agent_sql: --concurrency applies to the local engine only; the {engine} schedules ai_query "
+              "itself.", file=sys.stderr)
+
+
+def _progress(options: SqlOptions, label: str) -> Any:
+    from .progress import Progress
+
+    if options.progress == "none":
+        return None
+    return Progress(options.progress, stream=options.stream, label=label)
+
+
+def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> Any:
+    from ..engines.request import Timeouts
+    from ..workspace import get_workspace
+    from .local_engine import BatchInterrupted, LocalOptions, run_local
+    from .progress import status_line
+    from .transport import WorkspaceTransport
+
+    concurrency = options.concurrency or DEFAULT_CONCURRENCY
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise AgentUsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}.")
+    transport = _LazyTransport(lambda: WorkspaceTransport(get_workspace(options.profile), retries=options.retries,
+                                                          timeouts=Timeouts()))
+    progress = _progress(options, "ai_query")
+    local = LocalOptions(concurrency=concurrency, custom_inputs=options.custom_inputs,
+                         return_trace=options.return_trace, timeout=options.timeout)
+    last: list[Any] = []
+
+    def tick(batch: Any) -> None:
+        last[:] = [batch]
+        if progress is not None and batch.submitted:  # plain SQL (no ai_query rows) shows no progress
+            progress.tick(batch)
+
+    try:
+        frame = run_local(sql, namespace, transport, local, tick=tick)
+    except BatchInterrupted:
+        if progress is not None and last:
+            progress.tick(last[0], force=True)
+            progress.close(status_line(last[0].snapshot()) + " · stopped")
+        raise
+    except BaseException:
+        if progress is not None and last:
+            progress.close(status_line(last[0].snapshot()) + " · failed")
+        raise
+    if progress is not None and last and last[0].submitted:
+        progress.tick(last[0], force=True)
+        progress.close(status_line(last[0].snapshot()) + " · done")
+    return frame
+
+
+class _LazyTransport:
+    """Resolve the workspace only if the SQL calls ai_query (plain SQL over DataFrames needs none)."""
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._transport: Any = None
+
+    def _get(self) -> Any:
+        if self._transport is None:
+            self._transport = self._build()
+        return self._transport
+
+    def interface(self, endpoint: str) -> str:
+        return self._get().interface(endpoint)  # type: ignore[no-any-return]
+
+    def post(self, endpoint: str, body: dict[str, Any]) -> Any:
+        return self._get().post(endpoint, body)
+
+
+def _run_warehouse(sql: str, options: SqlOptions) -> Any:
+    from ..workspace import get_workspace
+    from .warehouse_engine import configured_warehouse, run_warehouse
+
+    workspace = get_workspace(options.profile)
+    warehouse_id = configured_warehouse(options.warehouse, workspace.config)
+    if warehouse_id is None and workspace.is_local:
+        from ..local.statements import LOCAL_WAREHOUSE_ID
+
+        warehouse_id = LOCAL_WAREHOUSE_ID
+    if warehouse_id is None:
+        raise AgentUsageError("--engine warehouse needs a SQL warehouse id: pass --warehouse ID, set "
+                              "DATABRICKS_WAREHOUSE_ID, or add warehouse_id to your profile "
+                              "(`databricks warehouses list` shows the ids).")
+    progress = _progress(options, "warehouse")
+    outcome = "failed"
+    try:
+        frame = run_warehouse(sql, workspace.workspace_client(), warehouse_id, timeout=options.timeout,
+                              note=progress.note if progress is not None else None)
+        outcome = f"{len(frame):,} rows"
+    finally:
+        if progress is not None:
+            progress.close(f"warehouse {warehouse_id}: {outcome}")
+    return frame
+
+
+def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> Any:
+    from .spark_engine import find_spark, run_spark
+
+    spark = find_spark(namespace)
+    if spark is None:
+        raise AgentUsageError("--engine spark: no Spark session found; define `spark` (in Databricks it is there, "
+                              "elsewhere DatabricksSession.builder.getOrCreate()), or use --engine local.")
+    progress = _progress(options, "spark")
+    outcome = "failed"
+    try:
+        frame = run_spark(sql, spark, timeout=options.timeout, note=progress.note if progress is not None else None)
+        outcome = f"{len(frame):,} rows"
+    finally:
+        if progress is not None:
+            progress.close(f"spark: {outcome}")
+    return frame

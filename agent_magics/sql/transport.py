@@ -1,0 +1,78 @@
+"""How ai_query reaches an endpoint: ``POST /serving-endpoints/{name}/invocations`` on a workspace.
+
+A Transport is the seam the tests swap: ``interface(endpoint)`` says which agent interface the endpoint
+speaks, ``post(endpoint, body)`` returns the reply JSON or a one-line error message. The workspace
+transport reuses the engine's ``open_response`` (so 429/503/connection errors are retried with the
+engine's backoff, honouring Retry-After) and the workspace's pooled, authenticated httpx client.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..engines.request import Timeouts
+from ..engines.retry import RetryPolicy
+from ..errors import AgentError
+
+
+class Transport(Protocol):
+    def interface(self, endpoint: str) -> str: ...
+
+    def post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any] | str: ...
+
+
+@dataclass
+class _Invocation:
+    """The slice of AgentRequest that ``open_response`` reads: target, timeouts and the body."""
+
+    target: str
+    timeouts: Timeouts
+    payload: dict[str, Any] = field(repr=False)
+
+    def body(self) -> dict[str, Any]:
+        return self.payload
+
+
+class WorkspaceTransport:
+    """Invocations on a workspace (real, or the local one), with the engine's retries."""
+
+    def __init__(self, workspace: Any, *, retries: int = 3, timeouts: Timeouts | None = None,
+                 backoff: float = 0.5) -> None:
+        self.workspace = workspace
+        self.policy = RetryPolicy(max_retries=retries, backoff=backoff)
+        self.timeouts = timeouts or Timeouts()
+
+    def interface(self, endpoint: str) -> str:
+        try:
+            return str(self.workspace.endpoint_interface(endpoint))
+        except AgentError as exc:
+            raise AgentError(f"ai_query endpoint {endpoint!r}: {exc}") from None
+
+    def post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any] | str:
+        from ..engines.rest import open_response
+
+        url = f"{self.workspace.host.rstrip('/')}/serving-endpoints/{endpoint}/invocations"
+        deadline = time.monotonic() + self.timeouts.total if self.timeouts.total else None
+        request = _Invocation(endpoint, self.timeouts, body)
+        opened = open_response(self.workspace.http(), request, url, {"Accept": "application/json"},  # type: ignore[arg-type]
+                               self.policy, deadline)
+        if isinstance(opened, str):
+            return opened
+        try:
+            raw = opened.read()
+        except Exception as exc:  # httpx read errors: one line, like the engine's
+            from ..engines.failures import describe_exception
+
+            return describe_exception(endpoint, exc, timeouts=self.timeouts)
+        finally:
+            opened.close()
+        try:
+            reply = json.loads(raw)
+        except ValueError:
+            return f"{endpoint}: the answer was not JSON ({raw[:80]!r})."
+        if not isinstance(reply, dict):
+            return f"{endpoint}: unexpected answer shape ({type(reply).__name__})."
+        return reply

@@ -1,0 +1,254 @@
+"""What the widget and display views share: turning events into view changes, and when to send them.
+
+The answer is tracked from the events themselves (never ``state.text``, which joins the whole
+answer): text deltas go into a ``MarkdownBlocks`` splitter, so finished blocks are rendered and
+sent once and only the tail is re-rendered. Tool calls, reasoning and other items end the current
+text segment and appear in order between the segments, as in the final rendering.
+
+Text deltas are coalesced (``Coalescer``). Milestones (a finished item, custom outputs, a trace,
+an error) are sent at once: they are rare, and with no timer thread a milestone held back could
+stay invisible while the agent waits for a tool.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..events import CustomOutputs, ErrorEvent, ItemDone, TextDelta, TraceReceived, message_text
+from . import render
+from .blocks import MarkdownBlocks
+from .coalesce import Coalescer
+
+if TYPE_CHECKING:
+    from ..events import Event, Reduction
+    from ..result import AgentResult
+
+_LAST = 64  # characters of the streaming item kept to check that its final text extends them
+
+
+class LiveView:
+    """Base of the incremental views; subclasses implement the ``_open`` ... ``_replace`` hooks."""
+
+    OVERHEAD = 600  # bytes an update costs beyond its content (message envelope, header); see Coalescer
+    HEADER_PERIOD = 1.0  # seconds between header refreshes while only the counters change
+    BANDWIDTH = 256_000.0  # bytes/s that stale-display refreshes may use (see Coalescer)
+
+    def __init__(
+        self,
+        *,
+        max_rate: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+        min_rate: float = 4.0,
+        byte_ratio: float = 1.0,
+        bandwidth: float | None = None,
+        min_block: int = 2048,
+        max_tail: int = 4096,
+        plain_limit: int | None = 2000,
+    ) -> None:
+        """``max_rate``/``min_rate``: updates a second at most / when stale; ``byte_ratio``: resent
+        bytes allowed per new answer character; ``min_block``/``max_tail``: see ``MarkdownBlocks``;
+        ``plain_limit``: answer characters in the final text/plain part (None: all)."""
+        self._clock = clock
+        self.coalescer = Coalescer(
+            max_rate, min_rate=min_rate, byte_ratio=byte_ratio, bandwidth=bandwidth or self.BANDWIDTH
+        )
+        self._blocks = MarkdownBlocks(min_block=min_block, max_tail=max_tail)
+        # text/plain of the final bundle shows this much answer; the HTML part has all of it.
+        self.plain_limit = plain_limit
+        self._target = ""
+        self._t0 = 0.0
+        self._state = "connecting"
+        self._started = self._finished = False
+        self._chars = 0  # answer characters so far (as in Reduction.text)
+        self._new_chars = 0  # since the last update
+        self._segment_chars = 0  # in the current text segment (since the last tool call etc.)
+        self._item_id: str | None = None  # message item streaming now
+        self._item_chars = 0
+        self._item_last = ""
+        self._seen_items: set[str] = set()
+        self._calls: dict[str, tuple[Any, dict[str, Any]]] = {}  # call_id -> (entry token, call)
+        self._header_sent = ""
+        self._header_state = ""
+        self._header_at = 0.0
+
+    # -- the View interface ------------------------------------------------------------------------
+    def start(self, target: str) -> None:
+        self._target = target
+        self._t0 = self._clock()
+        self._started = True
+        self._header_sent = self._header_html(self._t0)
+        self._header_state, self._header_at = self._state, self._t0
+        self._open(self._header_sent)
+        render.answer_html("")  # import and build the markdown parser now, not on the first chunk
+
+    def on_event(self, state: Reduction, event: Event) -> None:
+        if self._finished:
+            return
+        if type(event) is TextDelta:  # the hot path: once per token
+            if event.item_id != self._item_id:
+                self._begin_message(event.item_id)
+            self._feed(event.delta)
+            self._maybe_flush()
+            return
+        if isinstance(event, ItemDone):
+            if event.item.get("type", "message") == "message":
+                # Usually the end of the stream: coalesced like text, so that a fast answer is not
+                # sent whole once more just before finish() replaces it.
+                self._on_message_done(event.item)
+                self._maybe_flush()
+                return
+            self._on_item(event.item)
+        elif isinstance(event, CustomOutputs):
+            self._set_section("custom", render.custom_outputs_html(state.custom_outputs or {}))
+        elif isinstance(event, TraceReceived):
+            self._set_section("trace", render.trace_section_html(state.trace, state.trace_id))
+        elif isinstance(event, ErrorEvent):
+            self._set_section("error", render.error_html("failed", state.error, self._chars))
+        else:  # RequestInfo, Done: nothing to show (finish() follows Done)
+            return
+        self._flush(self._clock())
+
+    def finish(self, result: AgentResult) -> None:
+        if not self._started:
+            self.start(result.target)
+        if result.elapsed is None:
+            result = dataclasses.replace(result, elapsed=self._clock() - self._t0)
+        bundle = {
+            "text/plain": render.render_result_text(result, max_answer_chars=self.plain_limit),
+            "text/html": render.render_result_html(result),
+        }
+        self._finished = True
+        self._replace(bundle)
+
+    def flush(self) -> None:
+        """Send what is pending now (the coalescer would have sent it at the next due event)."""
+        if self._started and not self._finished:
+            self._flush(self._clock())
+
+    # -- event handling ----------------------------------------------------------------------------
+    def _feed(self, text: str) -> None:
+        if self._state == "connecting":
+            self._state = "streaming"
+        self._blocks.feed(text)
+        n = len(text)
+        self._chars += n
+        self._new_chars += n
+        self._segment_chars += n
+        self._item_chars += n
+        self._item_last = (self._item_last + text)[-_LAST:]
+
+    def _begin_message(self, item_id: str | None) -> None:
+        if self._segment_chars:  # messages are joined by a blank line, as in Reduction.text
+            self._blocks.feed("\n\n")
+            self._chars += 2
+            self._segment_chars += 2
+        self._item_id = item_id
+        self._item_chars = 0
+        self._item_last = ""
+        if item_id is not None:
+            self._seen_items.add(item_id)
+
+    def _on_item(self, item: dict[str, Any]) -> None:
+        kind = item.get("type", "message")
+        self._end_segment()
+        if kind == "function_call":
+            call_id = item.get("call_id")
+            token = self._add(render.tool_entry_html(item, None, live=True))
+            if call_id is not None:
+                self._calls[call_id] = (token, item)
+        elif kind == "function_call_output":
+            known = self._calls.pop(item.get("call_id"), None)
+            if known is not None:
+                self._set(known[0], render.tool_entry_html(known[1], item))
+            else:
+                self._add(render.tool_entry_html(None, item))
+        elif kind == "reasoning":
+            self._add(render.reasoning_html(item))
+        else:
+            self._add(render.other_item_html(item))
+
+    def _on_message_done(self, item: dict[str, Any]) -> None:
+        """A finished message is authoritative: show text it has beyond what streamed.
+
+        A final text that contradicts the streamed one is left to the static rendering at the end
+        (rare, and re-rendering everything live would cost more than it shows).
+        """
+        final = message_text(item)
+        item_id = item.get("id")
+        if item_id is not None and item_id == self._item_id:
+            n = self._item_chars
+            if len(final) > n and final.startswith(self._item_last, n - len(self._item_last)):
+                self._feed(final[n:])
+        elif (item_id is None or item_id not in self._seen_items) and final:
+            self._begin_message(item_id)
+            self._feed(final)
+
+    def _end_segment(self) -> None:
+        """Freeze all answer text so far (a tool call etc. comes next)."""
+        if self._segment_chars:
+            frozen, _ = self._blocks.take()
+            for source in [*frozen, self._blocks.close()]:
+                if source.strip():
+                    self._add(render.answer_html(source))
+            self._set_tail("")
+        self._segment_chars = 0
+        self._item_id = None
+
+    # -- sending -----------------------------------------------------------------------------------
+    def _maybe_flush(self) -> None:
+        now = self._clock()
+        if self.coalescer.due(now, self._new_chars, self.OVERHEAD + self._cost()):
+            self._flush(now)
+
+    def _flush(self, now: float) -> None:
+        frozen, tail = self._blocks.take()
+        for source in frozen:
+            if source.strip():
+                self._add(render.answer_html(source))
+        self._set_tail(render.answer_html(tail) if tail.strip() else "")
+        if now - self._header_at >= self.HEADER_PERIOD or self._state != self._header_state:
+            header = self._header_html(now)
+            if header != self._header_sent:
+                self._set_header(header)
+                self._header_sent = header
+            self._header_state, self._header_at = self._state, now
+        self._commit()
+        self.coalescer.mark(now)
+        self._new_chars = 0
+
+    def _header_html(self, now: float) -> str:
+        return render.header_html(self._target, self._state, elapsed=now - self._t0, chars=self._chars)
+
+    def _cost(self) -> int:
+        """Bytes the next update would send (beyond OVERHEAD); the tail by default."""
+        return self._blocks.tail_chars
+
+    # -- hooks ---------------------------------------------------------------------------------------
+    def _open(self, header_html: str) -> None:
+        raise NotImplementedError
+
+    def _add(self, html: str) -> Any:
+        """Append a finished piece (answer block or entry) to the body; returns a token for _set."""
+        raise NotImplementedError
+
+    def _set(self, token: Any, html: str) -> None:
+        raise NotImplementedError
+
+    def _set_tail(self, html: str) -> None:
+        raise NotImplementedError
+
+    def _set_header(self, html: str) -> None:
+        raise NotImplementedError
+
+    def _set_section(self, name: str, html: str) -> None:
+        """Set the ``error``, ``custom`` or ``trace`` section."""
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        """End of one update (the display view sends its bundle here)."""
+
+    def _replace(self, bundle: dict[str, str]) -> None:
+        raise NotImplementedError

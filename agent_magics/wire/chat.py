@@ -1,0 +1,181 @@
+"""Chat completions (ChatModel, FMAPI, chat/completions) and ChatAgent -> events.
+
+Both become Responses-shaped items: assistant text -> ``message``, ``tool_calls`` ->
+``function_call``, ``tool`` messages -> ``function_call_output``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..events import Done, ErrorEvent, Event, ItemDone, RequestInfo, TextDelta
+from .common import databricks_extras, error_text, message_item, text_of
+
+
+def tool_call_item(call: dict[str, Any]) -> dict[str, Any]:
+    function = call.get("function") or {}
+    arguments = function.get("arguments", "")
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments)
+    return {
+        "type": "function_call",
+        "id": call.get("id"),
+        "call_id": call.get("id"),
+        "name": function.get("name", ""),
+        "arguments": arguments,
+    }
+
+
+def message_events(message: dict[str, Any], fallback_id: str) -> list[Event]:
+    """A whole chat message (assistant / tool) as finished items."""
+    events: list[Event] = []
+    role = message.get("role", "assistant")
+    if role == "tool":
+        events.append(
+            ItemDone(
+                {
+                    "type": "function_call_output",
+                    "call_id": message.get("tool_call_id"),
+                    "output": text_of(message.get("content")),
+                    **({"name": message["name"]} if message.get("name") else {}),
+                }
+            )
+        )
+        return events
+    if role != "assistant":
+        return events
+    events.extend(ItemDone(tool_call_item(call)) for call in message.get("tool_calls") or [])
+    text = text_of(message.get("content"))
+    if text:
+        events.append(ItemDone(message_item(str(message.get("id") or fallback_id), text)))
+    return events
+
+
+class ChatCompletionsStream:
+    """Translate chat-completion chunks. Tool-call deltas are merged by index."""
+
+    def __init__(self) -> None:
+        self.message_id: str | None = None
+        self.text: list[str] = []
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.chat_agent: ChatAgentStream | None = None  # some servers answer in ChatAgent chunks
+
+    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        if self.chat_agent is not None or ("delta" in chunk and "choices" not in chunk):
+            self.chat_agent = self.chat_agent or ChatAgentStream()
+            return self.chat_agent.feed(chunk)
+        if chunk.get("error"):
+            return [ErrorEvent(error_text(chunk["error"]))]
+        events: list[Event] = []
+        if self.message_id is None:
+            self.message_id = str(chunk.get("id") or "message")
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            content = text_of(delta.get("content"))
+            if content:
+                self.text.append(content)
+                events.append(TextDelta(self.message_id, content))
+            for call in delta.get("tool_calls") or []:
+                slot = self.tool_calls.setdefault(int(call.get("index", len(self.tool_calls))), {"function": {}})
+                if call.get("id"):
+                    slot["id"] = call["id"]
+                function = call.get("function") or {}
+                if function.get("name"):
+                    slot["function"]["name"] = function["name"]
+                slot["function"]["arguments"] = slot["function"].get("arguments", "") + (
+                    function.get("arguments") or ""
+                )
+        if chunk.get("usage"):
+            events.append(RequestInfo({"usage": chunk["usage"]}))  # FMAPI sends partial usage every chunk
+        events.extend(databricks_extras(chunk))
+        return events
+
+    def close(self) -> list[Event]:
+        if self.chat_agent is not None:
+            return self.chat_agent.close()
+        events: list[Event] = [ItemDone(tool_call_item(c)) for _, c in sorted(self.tool_calls.items())]
+        if self.text:
+            events.append(ItemDone(message_item(self.message_id or "message", "".join(self.text))))
+        self.tool_calls.clear()
+        self.text = []
+        return events
+
+
+def completion_body_events(body: dict[str, Any]) -> list[Event]:
+    """A complete chat-completion body (or a ChatAgent body with ``messages``)."""
+    if "messages" in body and "choices" not in body:
+        return chat_agent_body_events(body)
+    events: list[Event] = []
+    for choice in body.get("choices") or []:
+        events.extend(message_events(choice.get("message") or {}, str(body.get("id") or "message")))
+    if body.get("usage"):
+        events.append(RequestInfo({"usage": body["usage"]}))
+    events.extend(databricks_extras(body))
+    return _closed(events, body)
+
+
+class ChatAgentStream:
+    """Translate ChatAgent chunks: ``delta`` messages aggregated by ``delta.id``."""
+
+    def __init__(self) -> None:
+        self.current_id: str | None = None
+        self.current: dict[str, Any] | None = None
+
+    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+        if chunk.get("error"):
+            return [ErrorEvent(error_text(chunk["error"]))]
+        events: list[Event] = []
+        delta = chunk.get("delta")
+        if isinstance(delta, dict):
+            delta_id = str(delta.get("id") or self.current_id or "message")
+            if delta_id != self.current_id:
+                events.extend(self._flush())
+                self.current_id = delta_id
+                self.current = {
+                    "role": delta.get("role", "assistant"),
+                    "id": delta_id,
+                    "content": "",
+                    "tool_calls": [],
+                    "name": delta.get("name"),
+                    "tool_call_id": delta.get("tool_call_id"),
+                }
+            assert self.current is not None
+            content = text_of(delta.get("content"))
+            if content:
+                self.current["content"] += content
+                if self.current["role"] == "assistant":
+                    events.append(TextDelta(delta_id, content))
+            self.current["tool_calls"].extend(delta.get("tool_calls") or [])
+            for key in ("name", "tool_call_id"):
+                self.current[key] = self.current.get(key) or delta.get(key)
+        if chunk.get("usage"):
+            events.append(RequestInfo({"usage": chunk["usage"]}))
+        events.extend(databricks_extras(chunk))
+        return events
+
+    def _flush(self) -> list[Event]:
+        if self.current is None:
+            return []
+        message, self.current = self.current, None
+        return message_events(message, self.current_id or "message")
+
+    def close(self) -> list[Event]:
+        return self._flush()
+
+
+def chat_agent_body_events(body: dict[str, Any]) -> list[Event]:
+    events: list[Event] = []
+    for index, message in enumerate(body.get("messages") or []):
+        if isinstance(message, dict):
+            events.extend(message_events(message, f"message-{index}"))
+    if body.get("usage"):
+        events.append(RequestInfo({"usage": body["usage"]}))
+    events.extend(databricks_extras(body))
+    return _closed(events, body)
+
+
+def _closed(events: list[Event], body: dict[str, Any]) -> list[Event]:
+    if body.get("error"):
+        return [*events, ErrorEvent(error_text(body["error"])), Done("failed")]
+    return [*events, Done("completed")]

@@ -1,0 +1,209 @@
+"""Which Databricks workspace to talk to, and how to authenticate to it.
+
+Auth is databricks-sdk unified auth (environment, ``~/.databrickscfg`` profiles, notebook
+runtime, OAuth U2M/M2M). With nothing configured, the embedded local workspace starts on first
+use. Credentials are attached per request (so OAuth refresh just works) and only to the
+workspace host and the app URLs its Apps API returned: never to any other host.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .errors import AgentError
+
+ENDPOINT_TASK_TO_INTERFACE = {
+    "agent/v1/responses": "responses",
+    "agent/v2/responses": "responses",
+    "agent/v2/chat": "chat_agent",
+    "agent/v1/chat": "chat_model",
+    "llm/v1/chat": "chat_model",
+}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return (parts.scheme, (parts.hostname or "").lower(), parts.port)
+
+
+class _WorkspaceAuth(httpx.Auth):
+    """Adds the SDK's auth headers to requests for the workspace and its apps, and no others."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._workspace.owns_url(str(request.url)):
+            request.headers.update(self._workspace.auth_headers())
+        yield request
+
+
+@dataclass
+class Workspace:
+    """A workspace host plus its credentials (a databricks-sdk ``Config``)."""
+
+    host: str
+    config: Any = field(repr=False)  # databricks.sdk.config.Config
+    label: str = "workspace"
+    is_local: bool = False
+    _app_urls: dict[str, str] = field(default_factory=dict, repr=False)
+    _tasks: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _http: httpx.Client | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def auth_headers(self) -> dict[str, str]:
+        try:
+            return dict(self.config.authenticate())
+        except Exception as exc:  # the SDK raises ValueError / its own errors; messages mask secrets
+            raise AgentError(f"could not authenticate to {self.host}: {_first_line(exc)}") from None
+
+    def owns_url(self, url: str) -> bool:
+        origin = _origin(url)
+        return origin == _origin(self.host) or any(origin == _origin(u) for u in self._app_urls.values())
+
+    def uses_oauth(self) -> bool:
+        """True when the credentials yield OAuth tokens (what Databricks Apps require)."""
+        try:
+            self.config.oauth_token()
+        except Exception:
+            return False
+        return True
+
+    def http(self) -> httpx.Client:
+        """One pooled client per workspace, reused by every call (keep-alive matters for latency)."""
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client(
+                    auth=_WorkspaceAuth(self),
+                    timeout=httpx.Timeout(30.0),
+                    follow_redirects=False,  # a redirect from an app means "log in": report it
+                    headers={"User-Agent": "agent_magics/0.1"},
+                )
+            return self._http
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call a workspace REST API and return its JSON, with Databricks-style errors explained."""
+        from .engines.failures import describe_http_error
+
+        try:
+            response = self.http().request(method, self.host.rstrip("/") + path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise AgentError(f"{self.host}: {_first_line(exc) or type(exc).__name__}") from None
+        if response.status_code >= 400:
+            raise AgentError(describe_http_error(path, response.status_code, response.text, response.headers))
+        return response.json()
+
+    def endpoint_interface(self, name: str) -> str:
+        """responses | chat_agent | chat_model, from the endpoint's ``task`` (cached per endpoint)."""
+        if name not in self._tasks:
+            body = self.api("GET", f"/api/2.0/serving-endpoints/{name}")
+            self._tasks[name] = body.get("task")
+        return ENDPOINT_TASK_TO_INTERFACE.get(self._tasks[name] or "", "responses")
+
+    def app_url(self, name: str) -> str:
+        if name not in self._app_urls:
+            body = self.api("GET", f"/api/2.0/apps/{name}")
+            url = body.get("url")
+            if not url:
+                raise AgentError(f"app {name!r} has no URL: is it deployed and running? (databricks apps get {name})")
+            self._app_urls[name] = url.rstrip("/")
+        return self._app_urls[name]
+
+    def workspace_client(self) -> Any:
+        from databricks.sdk import WorkspaceClient
+
+        return WorkspaceClient(config=self.config)
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def workspace_configured(env: dict[str, str] | None = None) -> bool:
+    """Is a real workspace configured (env vars, a config profile, or a Databricks runtime)?"""
+    env = dict(os.environ if env is None else env)
+    if any(env.get(k) for k in ("DATABRICKS_HOST", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_RUNTIME_VERSION")):
+        return True
+    config_file = Path(env.get("DATABRICKS_CONFIG_FILE") or Path.home() / ".databrickscfg").expanduser()
+    try:
+        text = config_file.read_text()
+    except OSError:
+        return False
+    return "[DEFAULT]" in text and "host" in text.split("[DEFAULT]", 1)[1].split("[", 1)[0]
+
+
+_workspaces: dict[str, Workspace] = {}
+_workspaces_lock = threading.Lock()
+LOCAL_NOTICE = (
+    "agent_magics: no Databricks workspace configured, so using the local demo workspace at {host}. "
+    "Point at a real one with DATABRICKS_HOST (+ token or OAuth), a ~/.databrickscfg profile, or --profile."
+)
+
+
+def get_workspace(profile: str | None = None, *, prefer_local: bool = False, notice: Any = print) -> Workspace:
+    """The workspace for ``profile`` (or the default one), built once and reused."""
+    key = f"profile:{profile}" if profile else ("local" if prefer_local else "default")
+    with _workspaces_lock:
+        if key in _workspaces:
+            return _workspaces[key]
+    if profile:
+        workspace = _sdk_workspace(profile=profile, label=f"profile {profile}")
+    elif not prefer_local and workspace_configured():
+        workspace = _sdk_workspace(label="default")
+    else:
+        workspace = local_workspace()
+        notice(LOCAL_NOTICE.format(host=workspace.host))
+    with _workspaces_lock:
+        return _workspaces.setdefault(key, workspace)
+
+
+def _sdk_workspace(label: str, **kwargs: Any) -> Workspace:
+    from databricks.sdk.config import Config
+
+    try:
+        config = Config(**kwargs)
+    except Exception as exc:
+        raise AgentError(
+            f"Databricks auth is not configured ({_first_line(exc)}). "
+            "Run `databricks auth login --host <workspace-url>` or set DATABRICKS_HOST and DATABRICKS_TOKEN."
+        ) from None
+    return Workspace(host=config.host.rstrip("/"), config=config, label=label)
+
+
+def local_workspace() -> Workspace:
+    """The embedded local workspace (started once per process), with OAuth M2M credentials."""
+    from databricks.sdk.config import Config
+
+    from .local import shared_workspace
+
+    server = shared_workspace()
+    config = Config(
+        host=server.host,
+        client_id=server.client_id,
+        client_secret=server.client_secret,
+        auth_type="oauth-m2m",
+        retry_timeout_seconds=30,
+    )
+    return Workspace(host=server.host, config=config, label="local", is_local=True)
+
+
+def forget_workspaces() -> None:
+    """Drop cached workspaces (tests, or after changing credentials)."""
+    with _workspaces_lock:
+        for workspace in _workspaces.values():
+            workspace.close()
+        _workspaces.clear()

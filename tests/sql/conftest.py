@@ -1,0 +1,70 @@
+"""Fixtures of the %agent_sql tests: a Workspace on the session's local workspace, an ai_query transport,
+and a small starlette app serving the Statement Execution routes (its ai_query goes to the local
+workspace), run by uvicorn on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+@pytest.fixture(scope="session")
+def sql_workspace(local_workspace: Any) -> Iterator[Any]:
+    from databricks.sdk.config import Config
+
+    from agent_magics.workspace import Workspace
+
+    config = Config(host=local_workspace.host, token=local_workspace.token, auth_type="pat", retry_timeout_seconds=15)
+    workspace = Workspace(host=local_workspace.host, config=config, label="sql tests", is_local=True)
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture(scope="session")
+def transport(sql_workspace: Any) -> Any:
+    from agent_magics.sql.transport import WorkspaceTransport
+
+    return WorkspaceTransport(sql_workspace, retries=3, backoff=0.05)
+
+
+@pytest.fixture(scope="session")
+def statement_server(local_workspace: Any) -> Iterator[Any]:
+    """``(url, service)`` of a server with only the statement routes, 7 rows per chunk."""
+    import uvicorn
+    from starlette.applications import Starlette
+
+    from agent_magics.local.statements import StatementService, statement_routes
+
+    service = StatementService(chunk_rows=7, concurrency=16, serving=(local_workspace.host, local_workspace.token))
+    app = Starlette(routes=statement_routes(service))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="statement-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the statement test server did not start")
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}", service
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture
+def warehouse_client(statement_server: Any) -> Any:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
+
+    url, _ = statement_server
+    return WorkspaceClient(config=Config(host=url, token="dapi-test", auth_type="pat", retry_timeout_seconds=15))

@@ -1,0 +1,131 @@
+"""%%agent / %agent in a real InteractiveShell against the local workspace over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from agent_magics.result import AgentResult
+from agent_magics.workspace import forget_workspaces
+
+
+@pytest.fixture
+def shell(local_workspace, monkeypatch):
+    for name in list(__import__("os").environ):
+        if name.startswith("DATABRICKS_"):
+            monkeypatch.delenv(name)
+    for name, value in local_workspace.env(auth="oauth").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
+    forget_workspaces()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "agent_magics")
+    ip.run_line_magic("config", "AgentMagics.view = 'text'")
+    magics = ip.magics_manager.registry["AgentMagics"]
+    magics.conversations.clear()
+    yield ip
+    forget_workspaces()
+
+
+def ask(ip, line, body=None):
+    if body is None:
+        return ip.run_line_magic("agent", line)
+    return ip.run_cell_magic("agent", line, body)
+
+
+@pytest.mark.parametrize("stream", ["--stream", "--no-stream"])
+@pytest.mark.parametrize("via", ["client", "rest"])
+def test_responses_agent_answers_with_tool_calls(shell, stream, via, capsys):
+    result = ask(shell, f"demo-agent {stream} --via {via}", "What is MLflow?")
+    assert isinstance(result, AgentResult) and result.ok, result.error
+    assert "MLflow" in result.text
+    assert [i["type"] for i in result.output][:2] == ["function_call", "function_call_output"]
+    assert result.tool_calls[0]["name"] == "search_docs"
+    out = capsys.readouterr().out
+    assert "MLflow" in out  # the text view printed the answer
+
+
+def test_custom_inputs_and_trace_come_back(shell):
+    result = ask(
+        shell, "demo-agent --custom-inputs '{\"id\": 5}' --return-trace --quiet", "How do I pass custom inputs?"
+    )
+    assert result.ok, result.error
+    assert (result.custom_outputs and result.custom_outputs.get("id") == 5) or "5" in str(result.custom_outputs)
+    assert result.trace_dict is not None and result.trace_id
+    assert "spans" in result.trace_dict["data"]
+
+
+def test_app_target_uses_oauth_and_returns_trace_id(shell):
+    result = ask(shell, "apps/demo-app --return-trace --quiet", "What does Databricks do?")
+    assert result.ok, result.error
+    assert result.text and result.trace_id and result.trace_id.startswith("tr-")
+
+
+@pytest.mark.parametrize("target", ["demo-chat-agent", "demo-chat-model"])
+def test_legacy_chat_endpoints(shell, target):
+    streamed = ask(shell, f"{target} --quiet", "What is MLflow?")
+    whole = ask(shell, f"{target} --quiet --no-stream", "What is MLflow?")
+    assert streamed.ok and whole.ok, (streamed.error, whole.error)
+    assert streamed.text == whole.text and "MLflow" in streamed.text
+    assert streamed.interface in ("chat_agent", "chat_model")
+
+
+def test_line_magic_and_out(shell):
+    result = shell.run_line_magic("agent", "--out ans --quiet demo-agent What's MLflow?")
+    assert shell.user_ns["ans"] is result and result.ok
+
+
+def test_interpolation_from_the_namespace(shell):
+    shell.user_ns["topic"] = "MLflow tracing"
+    result = ask(shell, "demo-agent --quiet", "Tell me about {topic} {{literally}}")
+    assert result.input[-1]["content"] == "Tell me about MLflow tracing {literally}"
+
+
+def test_continue_sends_previous_turns(shell):
+    first = ask(shell, "demo-agent --quiet", "What is MLflow?")
+    second = ask(shell, "demo-agent --quiet --continue", "And how do I trace with it?")
+    assert second.ok, second.error
+    assert second.input[: len(first.input)] == first.input
+    assert second.input[len(first.input) : -1] == first.output
+    chat_first = ask(shell, "demo-chat-agent --quiet", "What is MLflow?")
+    chat_second = ask(shell, "demo-chat-agent --quiet --continue", "More please")
+    assert chat_second.ok and chat_second.input[len(chat_first.input) : -1] == chat_first.output
+
+
+def test_cell_value_does_not_repeat_the_answer(shell):
+    result = ask(shell, "demo-agent --view text", "What is MLflow?")
+    bundle = result._repr_mimebundle_()
+    assert set(bundle) == {"text/plain"} and bundle["text/plain"].startswith("<AgentResult demo-agent")
+    assert "text/html" in result._repr_mimebundle_()  # shown in full when asked again
+
+
+@pytest.mark.parametrize(
+    ("line", "body", "fragment"),
+    [
+        ("", "q", "no TARGET"),
+        ("demo-agent --custom-inputs '{oops'", "q", "not valid JSON"),
+        ("demo-agent", "   ", "the question is empty"),
+        ("'bad name!'", "q", "not a valid target"),
+        ("demo-chat-agent --api responses", "q", "--api chat"),
+    ],
+)
+def test_usage_errors(shell, line, body, fragment):
+    with pytest.raises(UsageError, match=fragment.replace("(", r"\(")):
+        ask(shell, line, body)
+
+
+def test_unknown_endpoint_is_one_clear_line(shell):
+    with pytest.raises(UsageError) as info:
+        ask(shell, "no-such-endpoint --quiet", "q")
+    message = str(info.value)
+    assert "404" in message and "--list" in message and "\n" not in message
+
+
+def test_list_shows_endpoints_and_apps(shell):
+    listing = shell.run_line_magic("agent", "--list")
+    targets = {row["target"]: row for row in listing.rows}
+    assert targets["demo-agent"]["interface"] == "responses"
+    assert targets["demo-chat-agent"]["interface"] == "chat_agent"
+    assert "apps/demo-app" in targets
+    assert "demo-agent" in repr(listing) and "<table>" in listing._repr_html_()

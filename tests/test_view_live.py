@@ -1,0 +1,562 @@
+"""Live views (view/live*.py, blocks.py, coalesce.py): coalescing, bytes, final bundle, safety.
+
+Widgets run on a recording comm (what ipykernel would send is captured, not sent) and displays on a
+recording display publisher; time is a fake clock. One test drives the widget view in a real kernel.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import comm
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.interactiveshell import InteractiveShell
+from test_view_render import XSS, html_problems, message
+
+from agent_magics.events import (
+    CustomOutputs,
+    Done,
+    ErrorEvent,
+    Event,
+    ItemDone,
+    Reduction,
+    TextDelta,
+    TraceReceived,
+    finish,
+    reduce_event,
+)
+from agent_magics.result import AgentResult
+from agent_magics.view import render
+from agent_magics.view.blocks import MarkdownBlocks
+from agent_magics.view.coalesce import Coalescer
+from agent_magics.view.live import NullView, detect_mode, make_view
+from agent_magics.view.live_display import DisplayView
+from agent_magics.view.live_text import TextView
+from agent_magics.view.live_widget import WidgetView
+from agent_magics.view.sanitize import markdown_to_html
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+# -- test doubles ------------------------------------------------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Wire:
+    """What the widgets' comms would have sent to the frontend."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, str, dict[str, Any]]] = []  # (msg_type, comm_id, data)
+        self.models: dict[str, str] = {}
+
+    def record(self, msg_type: str, comm_id: str, data: dict[str, Any] | None) -> None:
+        data = data or {}
+        if msg_type == "comm_open":
+            self.models[comm_id] = data.get("state", {}).get("_model_name", "")
+        self.messages.append((msg_type, comm_id, data))
+
+    def html_values(self) -> list[str]:
+        """Every value assigned to an HTML widget, in order (at creation and by updates)."""
+        return [
+            data["state"]["value"]
+            for _, comm_id, data in self.messages
+            if self.models.get(comm_id) == "HTMLModel" and "value" in data.get("state", {})
+        ]
+
+    def updates(self) -> int:
+        return sum(1 for kind, _, data in self.messages if kind == "comm_msg" and data.get("method") == "update")
+
+    def closed(self) -> set[str]:
+        return {comm_id for kind, comm_id, _ in self.messages if kind == "comm_close"}
+
+    def json_bytes(self) -> int:
+        return sum(len(json.dumps(data, ensure_ascii=False)) for _, _, data in self.messages)
+
+
+class Publisher(DisplayPublisher):
+    """Records display_data / update_display_data instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs) -> None:  # type: ignore[override]
+        self.published.append({"data": data, "transient": transient or {}, "update": update})
+
+    def clear_output(self, wait: bool = False) -> None:
+        pass
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
+    record = Wire()
+
+    class RecordingComm(comm.DummyComm):
+        def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):  # type: ignore[override]
+            record.record(msg_type, self.comm_id, data)
+
+    monkeypatch.setattr(comm, "create_comm", lambda *args, **kwargs: RecordingComm(*args, **kwargs))
+    return record
+
+
+@pytest.fixture
+def displays(monkeypatch: pytest.MonkeyPatch) -> Publisher:
+    publisher = Publisher()
+    monkeypatch.setattr(InteractiveShell.instance(), "display_pub", publisher)
+    return publisher
+
+
+# -- driving a view ----------------------------------------------------------------------------------
+def chunks(text: str, size: int, item_id: str = "m1") -> list[Event]:
+    return [TextDelta(item_id, text[i : i + size]) for i in range(0, len(text), size)]
+
+
+def drive(view: Any, events: Iterable[Event], clock: Clock | None = None, step: float = 0.0) -> Reduction:
+    state = Reduction()
+    for event in events:
+        if clock is not None:
+            clock.now += step
+        reduce_event(state, event)
+        view.on_event(state, event)
+    return state
+
+
+def end(view: Any, state: Reduction, status: str | None = None, target: str = "demo") -> AgentResult:
+    finish(state, status)  # type: ignore[arg-type]
+    result = AgentResult.from_reduction(target, state)
+    view.finish(result)
+    return result
+
+
+def prose(size: int, seed: int = 1) -> str:
+    rng = random.Random(seed)
+    words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor".split()
+    parts: list[str] = []
+    total = 0
+    while total < size:
+        para = " ".join(rng.choice(words) for _ in range(rng.randint(10, 90))) + "."
+        if parts and rng.random() < 0.2:
+            para = f"## Heading {len(parts)}"
+        parts.append(para)
+        total += len(para) + 2
+    return "\n\n".join(parts) + "\n"
+
+
+def widget_answer_html(view: WidgetView) -> str:
+    """The answer as the widgets show it now: all pieces in order, then the tail."""
+    pieces = [w.value for group in view._groups for w in group.children]
+    return "".join(pieces) + view._tail.value
+
+
+def strip_wrappers(fragment: str) -> str:
+    return re.sub(r'<div class="am-answer" style="[^"]*">|</div>', "", fragment)
+
+
+# -- the widget view -----------------------------------------------------------------------------------
+def test_first_delta_shows_at_once_then_updates_are_coalesced(wire: Wire, displays: Publisher) -> None:
+    clock = Clock()
+    view = make_view("widget", clock=clock)
+    assert isinstance(view, WidgetView)
+    view.start("demo")
+    text = prose(30_000)
+    events = chunks(text, max(1, len(text) // 5000))
+    assert len(events) >= 5000
+
+    drive(view, events[:1], clock)
+    assert view.coalescer.updates == 1
+    assert markdown_to_html(events[0].delta) in view._tail.value  # the first chunk shows with no delay
+    before = wire.updates()
+
+    drive(view, events[1:], clock, step=0.1 / len(events))  # 5,000 deltas in 0.1 s
+    assert view.coalescer.updates <= 3 + 15 * 0.1
+    assert wire.updates() - before <= 12  # comm messages carrying state, all widgets together
+
+    view.flush()  # what finish() would show: the complete answer
+    assert strip_wrappers(widget_answer_html(view)) == markdown_to_html(text)
+    print(f"\nfast stream: {len(events)} deltas in 0.1 s -> {view.coalescer.updates} updates")
+
+
+@pytest.mark.parametrize(("duration", "limit"), [(0.1, 3.0), (20.0, 3.0)])
+def test_bytes_sent_stay_near_the_answer_size(wire: Wire, displays: Publisher, duration: float, limit: float) -> None:
+    clock = Clock()
+    view = make_view("widget", clock=clock)
+    view.start("demo")
+    text = prose(100_000)
+    events = chunks(text, 20)
+    state = drive(view, events, clock, step=duration / len(events))
+    streamed = sum(len(value) for value in wire.html_values())
+    result = end(view, state)
+    final = displays.published[-1]["data"]
+    final_bytes = len(final["text/html"]) + len(final["text/plain"])
+    ratio, total_ratio = streamed / len(text), (streamed + final_bytes) / len(text)
+    print(
+        f"\n100 KB answer, {len(events)} deltas over {duration} s: {view.coalescer.updates} updates, "
+        f"HTML values sent {ratio:.2f}x, with the final bundle {total_ratio:.2f}x, "
+        f"comm JSON {wire.json_bytes() / len(text):.2f}x in {len(wire.messages)} messages"
+    )
+    assert ratio <= limit
+    assert view.coalescer.updates <= 3 + 15 * duration
+    assert result.text in final["text/html"] or len(result.text) > 0
+    if duration < 1:
+        assert total_ratio <= 3.0
+
+
+def test_markdown_is_rendered_only_when_an_update_is_due(
+    wire: Wire, displays: Publisher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    original = render.answer_html
+    monkeypatch.setattr(render, "answer_html", lambda source: calls.append(len(source)) or original(source))
+    clock = Clock()
+    view = make_view("widget", clock=clock)
+    view.start("demo")
+    text = prose(50_000)
+    drive(view, chunks(text, 10), clock, step=1 / 2000)  # 5,000 deltas in 2.5 s
+    rendered = sum(calls)
+    assert len(calls) <= 2 * view.coalescer.updates + len(view._widgets)
+    assert rendered <= 3 * len(text)  # the frozen part is rendered once, the tail stays short
+    print(f"\nmarkdown rendered for {len(calls)} updates/blocks, {rendered / len(text):.2f}x the answer")
+
+
+def test_finish_replaces_the_widget_with_a_static_bundle(wire: Wire, displays: Publisher) -> None:
+    clock = Clock()
+    view = make_view("widget", clock=clock)
+    view.start("demo")
+    first = displays.published[0]
+    assert WIDGET_VIEW in first["data"] and not first["update"]
+    display_id = first["transient"]["display_id"]
+
+    state = drive(view, [*chunks("Hello **world**. " * 20, 7), Done()], clock, step=0.01)
+    end(view, state)
+
+    last = displays.published[-1]
+    assert last["update"] and last["transient"]["display_id"] == display_id
+    assert set(last["data"]) == {"text/html", "text/plain"}
+    assert "<strong>world</strong>" in last["data"]["text/html"] and "Hello **world**." in last["data"]["text/plain"]
+    assert all(p["transient"]["display_id"] == display_id for p in displays.published)  # one output only
+    assert set(wire.models) <= wire.closed()  # every widget closed: no state left behind
+    assert view._root.comm is None
+
+
+def test_tool_calls_show_as_they_finish_and_outputs_join_their_call(wire: Wire, displays: Publisher) -> None:
+    clock = Clock()
+    view = make_view("widget", clock=clock)
+    view.start("demo")
+    call = {"type": "function_call", "name": "lookup", "arguments": '{"q": "x"}', "call_id": "c1"}
+    drive(view, [TextDelta("m1", "Let me check."), ItemDone(message("Let me check."))], clock)
+    clock.now += 0.001  # well inside the rate limit: milestones still go out at once
+    drive(view, [ItemDone(call)], clock)
+    entries = [w.value for group in view._groups for w in group.children]
+    assert "Let me check." in entries[0] and "lookup" in entries[1] and "running…" in entries[1]
+    assert view._tail.value == ""
+
+    drive(view, [ItemDone({"type": "function_call_output", "call_id": "c1", "output": "42"})], clock)
+    entries = [w.value for group in view._groups for w in group.children]
+    assert len(entries) == 2 and "42" in entries[1] and "running…" not in entries[1]
+
+    drive(view, [TextDelta("m2", "It is 42.")], clock)
+    clock.now += 1
+    view.flush()
+    assert "It is 42." in view._tail.value
+    state = drive(view, [CustomOutputs({"k": 1}), TraceReceived(trace_id="tr-7")], clock)
+    sections = {name: w.value for name, w in view._sections.items()}
+    assert '&quot;k&quot;: 1' in sections["custom"] and "tr-7" in sections["trace"]
+    assert list(view._root.children) == [view._header, view._body, view._sections["custom"], view._sections["trace"]]
+    end(view, state)
+
+
+def test_pieces_are_grouped(wire: Wire, displays: Publisher) -> None:
+    view = WidgetView(clock=Clock())
+    view.start("demo")
+    for i in range(40):
+        view._add(f"<p>{i}</p>")
+    assert [len(g.children) for g in view._groups] == [16, 16, 8]
+    assert list(view._body.children) == [*view._groups, view._tail]
+
+
+def test_non_streamed_and_extended_messages(wire: Wire, displays: Publisher) -> None:
+    clock = Clock()
+    view = WidgetView(clock=clock)
+    view.start("demo")
+    drive(view, [TextDelta("m1", "Hello"), ItemDone(message("Hello, world")), ItemDone(message("Second.", "m2"))], clock)
+    view.flush()
+    shown = widget_answer_html(view)
+    assert "Hello, world" in shown and "Second." in shown and shown.count("Hello") == 1
+
+
+@pytest.mark.parametrize("mode", ["widget", "display"])
+def test_xss_is_neutralised_in_live_and_final_output(wire: Wire, displays: Publisher, mode: str) -> None:
+    clock = Clock()
+    view = make_view(mode, clock=clock)
+    view.start(f"demo{XSS}")
+    events: list[Event] = [
+        *chunks(f"{XSS}\n\n```\n{XSS}\n```\n\n{XSS}", 3),
+        ItemDone({"type": "function_call", "name": XSS, "arguments": XSS, "call_id": "c"}),
+        ItemDone({"type": "function_call_output", "call_id": "c", "output": XSS}),
+        ItemDone({"type": "reasoning", "summary": [{"type": "summary_text", "text": XSS}]}),
+        ItemDone({"type": "web_search_call", "query": XSS}),
+        CustomOutputs({XSS: XSS}),
+        TraceReceived(trace_id=XSS),
+        ErrorEvent(XSS),
+    ]
+    state = drive(view, events, clock, step=0.05)
+    end(view, state, target=f"demo{XSS}")
+    sent = wire.html_values() + [p["data"].get("text/html", "") for p in displays.published]
+    assert len(sent) > 5
+    for fragment in sent:
+        assert html_problems(fragment) == [], fragment
+
+
+def test_failed_stream_shows_the_error_live_and_keeps_partial_text(wire: Wire, displays: Publisher) -> None:
+    clock = Clock()
+    view = make_view("widget", clock=clock)
+    view.start("demo")
+    state = drive(view, [*chunks("The first half of", 4), ErrorEvent("connection reset")], clock, step=0.01)
+    assert "connection reset" in view._sections["error"].value
+    assert view._root.children[1] is view._sections["error"]  # right under the header
+    end(view, state)
+    final = displays.published[-1]["data"]
+    assert ">failed<" in final["text/html"] and "connection reset" in final["text/html"]
+    assert "The first half of" in final["text/html"] and "partial answer kept" in final["text/html"]
+    assert "The first half of" in final["text/plain"]
+
+
+@pytest.mark.parametrize("mode", ["widget", "display"])
+def test_interrupted_stream_keeps_partial_text(wire: Wire, displays: Publisher, mode: str) -> None:
+    clock = Clock()
+    view = make_view(mode, clock=clock)
+    view.start("demo")
+    state = drive(view, chunks("Partial answer that stops", 5), clock, step=0.01)
+    end(view, state, "interrupted")
+    final = displays.published[-1]
+    assert final["update"] and set(final["data"]) == {"text/html", "text/plain"}
+    assert ">interrupted<" in final["data"]["text/html"]
+    assert "Partial answer that stops" in final["data"]["text/html"]
+    assert "partial answer kept" in final["data"]["text/plain"]
+
+
+def test_final_text_plain_is_shortened_for_long_answers(wire: Wire, displays: Publisher) -> None:
+    clock = Clock()
+    view = make_view("widget", clock=clock)
+    view.start("demo")
+    text = prose(20_000)
+    end(view, drive(view, chunks(text, 50), clock, step=0.001))
+    final = displays.published[-1]["data"]
+    assert len(final["text/plain"]) < 2_500 and "more characters of answer" in final["text/plain"]
+    assert strip_wrappers(final["text/html"]).count("lorem") == text.count("lorem")
+
+
+# -- the display view ----------------------------------------------------------------------------------
+def test_display_view_coalesces_and_ends_with_the_static_bundle(displays: Publisher) -> None:
+    clock = Clock()
+    view = make_view("display", clock=clock)
+    assert isinstance(view, DisplayView)
+    view.start("demo")
+    assert displays.published[0]["data"]["text/plain"].startswith("[demo · connecting")
+    text = prose(30_000)
+    events = chunks(text, 6)
+    state = Reduction()
+    for i, event in enumerate(events):
+        clock.now += 2.0 / len(events)
+        view.on_event(reduce_event(state, event), event)
+        if i == 0:
+            assert len(displays.published) == 2 and event.delta in displays.published[1]["data"]["text/html"]
+    live = displays.published[1:]
+    assert len(live) <= 3 + 15 * 2.0
+    assert all(len(p["data"]["text/plain"]) < 100 for p in live)  # a status line, not the answer
+    end(view, state)
+    last = displays.published[-1]
+    ids = {p["transient"]["display_id"] for p in displays.published}
+    assert len(ids) == 1 and last["update"] and WIDGET_VIEW not in last["data"]
+    assert strip_wrappers(last["data"]["text/html"]).count("lorem") == text.count("lorem")
+
+
+# -- the text view ---------------------------------------------------------------------------------------
+def test_text_view_prints_each_piece_once() -> None:
+    out = io.StringIO()
+    clock = Clock()
+    view = TextView(clock=clock, stream=out)
+    view.start("demo")
+    events: list[Event] = [
+        *chunks("Let me check.", 3),
+        ItemDone(message("Let me check.")),
+        ItemDone({"type": "function_call", "name": "lookup", "arguments": '{"q": "x"}', "call_id": "c"}),
+        ItemDone({"type": "function_call_output", "call_id": "c", "output": "42"}),
+        *chunks("The answer", 4, "m2"),
+        ItemDone(message("The answer is 42.", "m2")),  # longer than what streamed: print the rest
+        ItemDone(message("A non-streamed note.", "m3")),
+        CustomOutputs({"k": 1}),
+        Done(),
+    ]
+    state = drive(view, events, clock, step=0.001)
+    end(view, state)
+    printed = out.getvalue()
+    assert printed.count("Let me check.") == 1 and printed.count("The answer") == 1
+    assert printed.splitlines() == [
+        "Let me check.",
+        '⚙ lookup({ "q": "x" })',
+        "  → 42",
+        "The answer is 42.",
+        "",
+        "A non-streamed note.",
+        'custom outputs: { "k": 1 }',
+        "[demo · completed · 0.0 s · 54 chars]",
+    ]
+
+
+def test_text_view_reports_interruption() -> None:
+    out = io.StringIO()
+    view = TextView(clock=Clock(), stream=out)
+    view.start("demo")
+    end(view, drive(view, chunks("partial", 3)), "interrupted")
+    assert out.getvalue().endswith("partial\n[demo · interrupted · 0.0 s · 7 chars] — partial answer kept\n")
+
+
+# -- choosing a view -----------------------------------------------------------------------------------
+def test_auto_picks_text_in_a_plain_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    shell = InteractiveShell.instance()
+    assert detect_mode() == "text"
+    assert isinstance(make_view("auto"), TextView)
+    monkeypatch.setattr(shell, "kernel", object(), raising=False)  # as in ipykernel
+    assert detect_mode() == "widget"
+
+
+def test_other_modes() -> None:
+    assert isinstance(make_view("none"), NullView)
+    assert isinstance(make_view("text"), TextView)
+    with pytest.raises(ValueError, match="unknown view mode"):
+        make_view("fancy")
+
+
+# -- the coalescer -----------------------------------------------------------------------------------
+def test_coalescer_rules() -> None:
+    c = Coalescer(10.0, min_rate=4.0, byte_ratio=1.0, bandwidth=1000.0)
+    assert c.due(0.0, 1, 10_000)  # the first update goes at once, whatever it costs
+    c.mark(0.0)
+    assert not c.due(0.05, 10_000, 0)  # never above max_rate
+    assert c.due(0.1, 500, 500)  # cheap for what it shows
+    assert not c.due(0.1, 10, 500)  # costly for what it shows ...
+    assert c.due(0.25, 10, 200)  # ... until the view has been stale for 1 / min_rate
+    assert not c.due(0.25, 10, 1000) and c.due(1.0, 10, 1000)  # a costly update waits for the bandwidth
+
+
+# -- the block splitter --------------------------------------------------------------------------------
+def split_all(source: str, step: int, **options: int) -> tuple[list[str], str]:
+    blocks = MarkdownBlocks(**options)
+    frozen: list[str] = []
+    for i in range(0, len(source), step):
+        blocks.feed(source[i : i + step])
+        new, tail = blocks.take()
+        frozen += new
+    new, tail = blocks.take()
+    return frozen + new, tail
+
+
+def test_blocks_never_cut_inside_a_fence_or_before_indented_lines() -> None:
+    source = "Intro para.\n\n```python\nx = 1\n\n\ny = 2\n```\n\n- item\n\n    indented code\n\nEnd.\n"
+    frozen, tail = split_all(source, 1, min_block=1, max_tail=10_000)
+    assert "".join(frozen) + tail == source
+    assert frozen == ["Intro para.\n\n", "```python\nx = 1\n\n\ny = 2\n```\n\n", "- item\n\n    indented code\n\n"]
+    assert "".join(markdown_to_html(b) for b in frozen) + markdown_to_html(tail) == markdown_to_html(source)
+
+
+def test_blocks_split_long_code_with_synthetic_fences() -> None:
+    code = "".join(f"line {i}\n" for i in range(400))
+    source = f"~~~~sql\n{code}~~~~\n\nAfter.\n"
+    frozen, tail = split_all(source, 13, min_block=100, max_tail=500)
+    assert len(frozen) > 3
+    for block in [*frozen, tail]:  # each piece renders as complete code blocks on its own
+        fences = [line for line in block.splitlines() if line.startswith("~~~~")]
+        assert len(fences) % 2 == 0 or block is tail
+    rendered = "".join(markdown_to_html(b) for b in [*frozen, tail])
+    assert rendered.count("line ") == 400 and "After." in rendered
+    assert rendered.count('<code class="language-sql">') == len(re.findall("<pre>", rendered))
+
+
+def test_blocks_fall_back_to_list_items_for_long_lists() -> None:
+    source = "".join(f"{i}. item number {i} with some words\n" for i in range(1, 200))
+    frozen, tail = split_all(source, 17, min_block=100, max_tail=600)
+    assert len(frozen) > 3 and all(re.match(r"\d+\. ", b) for b in frozen)
+    rendered = "".join(markdown_to_html(b) for b in [*frozen, tail])
+    assert rendered.count("<li>") == 199 and '<ol start="' in rendered
+
+
+def test_blocks_close_returns_the_rest() -> None:
+    blocks = MarkdownBlocks(min_block=1)
+    blocks.feed("a\n\nb")
+    assert blocks.take() == (["a\n\n"], "b")
+    blocks.feed(" c")
+    assert blocks.close() == "b c" and blocks.tail_chars == 0
+
+
+_LINES = st.sampled_from(
+    ["", "", "Some text.", "More *words* here.", "# Title", "```", "```py", "~~~", "    indented",
+     "   three spaces", "> quote", "| a | b |", "|---|---|", "***", "Setext", "===="]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_LINES, max_size=40), step=st.integers(1, 30), min_block=st.integers(1, 80))
+def test_blocks_reassemble_the_source_and_render_the_same(lines: list[str], step: int, min_block: int) -> None:
+    source = "\n".join(lines)
+    frozen, tail = split_all(source, step, min_block=min_block, max_tail=100_000)  # hard boundaries only
+    assert "".join(frozen) + tail == source
+    assert "".join(markdown_to_html(b) for b in frozen) + markdown_to_html(tail) == markdown_to_html(source)
+
+
+# -- a real kernel ---------------------------------------------------------------------------------------
+KERNEL_CELL = """
+from agent_magics.events import Done, ItemDone, Reduction, TextDelta, finish, reduce_event
+from agent_magics.result import AgentResult
+from agent_magics.view.live import detect_mode, make_view
+
+assert detect_mode() == "widget", detect_mode()
+view = make_view()
+state = Reduction()
+view.start("kernel-agent")
+events = [TextDelta("m1", w + " ") for w in "Hello from the **kernel** <script>x()</script>".split()]
+events += [
+    ItemDone({"type": "function_call", "name": "lookup", "arguments": "{}", "call_id": "c1"}),
+    ItemDone({"type": "function_call_output", "call_id": "c1", "output": "42"}),
+    TextDelta("m2", "The answer is 42."),
+    Done(),
+]
+for event in events:
+    reduce_event(state, event)
+    view.on_event(state, event)
+finish(state)
+view.finish(AgentResult.from_reduction("kernel-agent", state))
+"""
+
+
+def test_widget_view_in_a_real_kernel_leaves_only_the_static_bundle() -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(KERNEL_CELL))
+    repo = Path(__file__).resolve().parents[1]
+    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(repo)}})
+    client.execute()
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["display_data"], outputs
+    data = outputs[0].data
+    assert WIDGET_VIEW not in data and set(data) == {"text/html", "text/plain"}
+    assert "<strong>kernel</strong>" in data["text/html"] and "The answer is 42." in data["text/html"]
+    assert "lookup" in data["text/html"] and html_problems(data["text/html"]) == []
+    assert data["text/plain"].startswith("[kernel-agent · completed")
+    # nbclient keeps the last state of closed widgets in the notebook metadata (it ignores
+    # comm_close); JupyterLab saves only live models. Nothing displays that state any more.
