@@ -93,25 +93,34 @@ class Reduction:
     error: str | None = None
     error_code: str | None = None
     status: Status | None = None
-    # Text of message items still streaming (no ItemDone yet), by item id, in arrival order.
-    pending_text: dict[str, str] = field(default_factory=dict)
+    # Chunks of message items still streaming (no ItemDone yet), by item id, in arrival order.
+    # Kept as lists and joined on demand: appending to a str per token would be quadratic.
+    pending_chunks: dict[str, list[str]] = field(default_factory=dict)
+
+    def pending_text(self, item_id: str) -> str:
+        return "".join(self.pending_chunks.get(item_id, ()))
 
     @property
     def text(self) -> str:
         """All answer text so far: finished messages, then any still-streaming message."""
         done = [message_text(item) for item in self.output if item.get("type", "message") == "message"]
-        return "\n\n".join(t for t in [*done, *self.pending_text.values()] if t)
+        pending = ["".join(chunks) for chunks in self.pending_chunks.values()]
+        return "\n\n".join(t for t in [*done, *pending] if t)
 
 
 def reduce_event(state: Reduction, event: Event) -> Reduction:
     """Fold one event into ``state`` (mutated and returned, so a loop stays cheap)."""
     if isinstance(event, TextDelta):
-        state.pending_text[event.item_id] = state.pending_text.get(event.item_id, "") + event.delta
+        chunks = state.pending_chunks.get(event.item_id)
+        if chunks is None:
+            state.pending_chunks[event.item_id] = [event.delta]
+        else:
+            chunks.append(event.delta)
     elif isinstance(event, ItemDone):
         item = event.item
         item_id = item.get("id")
         if item.get("type", "message") == "message" and item_id is not None:
-            state.pending_text.pop(item_id, None)
+            state.pending_chunks.pop(item_id, None)
         state.output.append(item)
     elif isinstance(event, CustomOutputs):
         state.custom_outputs = {**(state.custom_outputs or {}), **event.value}
@@ -139,7 +148,8 @@ def finish(state: Reduction, status: Status | None = None) -> Reduction:
     Partial text is never dropped: an interrupted or failed stream keeps what arrived as a
     message item, and the status says it is incomplete.
     """
-    for item_id, text in list(state.pending_text.items()):
+    for item_id, chunks in list(state.pending_chunks.items()):
+        text = "".join(chunks)
         state.output.append(
             {
                 "type": "message",
@@ -148,7 +158,7 @@ def finish(state: Reduction, status: Status | None = None) -> Reduction:
                 "content": [{"type": "output_text", "text": text, "annotations": []}],
             }
         )
-    state.pending_text.clear()
+    state.pending_chunks.clear()
     if status is not None:
         state.status = status
     elif state.status is None or (state.error and state.status == "completed"):

@@ -144,7 +144,20 @@ def end(view: Any, state: Reduction, status: str | None = None, target: str = "d
 
 def prose(size: int, seed: int = 1) -> str:
     rng = random.Random(seed)
-    words = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor".split()
+    words = [
+        "lorem",
+        "ipsum",
+        "dolor",
+        "sit",
+        "amet",
+        "consectetur",
+        "adipiscing",
+        "elit",
+        "sed",
+        "do",
+        "eiusmod",
+        "tempor",
+    ]
     parts: list[str] = []
     total = 0
     while total < size:
@@ -274,7 +287,7 @@ def test_tool_calls_show_as_they_finish_and_outputs_join_their_call(wire: Wire, 
     assert "It is 42." in view._tail.value
     state = drive(view, [CustomOutputs({"k": 1}), TraceReceived(trace_id="tr-7")], clock)
     sections = {name: w.value for name, w in view._sections.items()}
-    assert '&quot;k&quot;: 1' in sections["custom"] and "tr-7" in sections["trace"]
+    assert "&quot;k&quot;: 1" in sections["custom"] and "tr-7" in sections["trace"]
     assert list(view._root.children) == [view._header, view._body, view._sections["custom"], view._sections["trace"]]
     end(view, state)
 
@@ -292,7 +305,9 @@ def test_non_streamed_and_extended_messages(wire: Wire, displays: Publisher) -> 
     clock = Clock()
     view = WidgetView(clock=clock)
     view.start("demo")
-    drive(view, [TextDelta("m1", "Hello"), ItemDone(message("Hello, world")), ItemDone(message("Second.", "m2"))], clock)
+    drive(
+        view, [TextDelta("m1", "Hello"), ItemDone(message("Hello, world")), ItemDone(message("Second.", "m2"))], clock
+    )
     view.flush()
     shown = widget_answer_html(view)
     assert "Hello, world" in shown and "Second." in shown and shown.count("Hello") == 1
@@ -549,7 +564,9 @@ def test_widget_view_in_a_real_kernel_leaves_only_the_static_bundle() -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_code_cell(KERNEL_CELL))
     repo = Path(__file__).resolve().parents[1]
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(repo)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(repo)}}
+    )
     client.execute()
     outputs = nb.cells[0].outputs
     assert [o.output_type for o in outputs] == ["display_data"], outputs
@@ -560,3 +577,16 @@ def test_widget_view_in_a_real_kernel_leaves_only_the_static_bundle() -> None:
     assert data["text/plain"].startswith("[kernel-agent · completed")
     # nbclient keeps the last state of closed widgets in the notebook metadata (it ignores
     # comm_close); JupyterLab saves only live models. Nothing displays that state any more.
+
+
+def test_display_view_outside_ipython_prints_text(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(InteractiveShell, "initialized", classmethod(lambda cls: False))
+    view = make_view("display", clock=Clock())
+    view.start("demo")
+    end(view, drive(view, chunks("Hello.", 2)))
+    printed = capsys.readouterr().out
+    assert printed.startswith("[demo · connecting")
+    assert printed.rstrip().endswith("[demo · completed · 0.0 s · 6 chars]\nHello.")
+    assert "{" not in printed  # no mimebundle repr

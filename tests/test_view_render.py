@@ -98,7 +98,9 @@ def test_html_uses_inline_styles_only() -> None:
     ],
 )
 def test_unfinished_results_keep_the_partial_answer(status: str, error: str | None, head: str) -> None:
-    result = AgentResult(target="ep", text="The first half", output=[message("The first half")], status=status, error=error)
+    result = AgentResult(
+        target="ep", text="The first half", output=[message("The first half")], status=status, error=error
+    )
     page = render_result_html(result)
     assert f">{status}<" in page and "am-error" in page and f"<strong>{head}</strong>" in page
     assert "partial answer kept (14 chars)" in page and "The first half" in page

@@ -10,6 +10,7 @@ import sys
 import warnings
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
 from ..errors import AgentError, AgentUsageError
@@ -31,14 +32,19 @@ class AgentSqlMagics(Magics):
             command = parse_cell(line, cell, namespace) if cell is not None else parse_line(line, namespace)
         except _HelpShown:
             return None
+        except (AgentUsageError, AgentError) as exc:
+            raise UsageError(str(exc)) from None
         try:
             return self._run(command, namespace)
-        except (AgentUsageError, AgentError):
-            raise
+        except (AgentUsageError, AgentError) as exc:
+            if command.debug:
+                raise
+            # IPython prints a bare line only for UsageError itself (`etype is UsageError`), not subclasses.
+            raise UsageError(str(exc)) from None
         except Exception as exc:
             if command.debug:
                 raise
-            raise AgentError(f"agent_sql: unexpected {type(exc).__name__}: {exc} "
+            raise UsageError(f"agent_sql: unexpected {type(exc).__name__}: {exc} "
                              "(rerun with --debug for the traceback)") from None
 
     def _run(self, command: Any, namespace: dict[str, Any]) -> Any:

@@ -5,9 +5,10 @@ answer): text deltas go into a ``MarkdownBlocks`` splitter, so finished blocks a
 sent once and only the tail is re-rendered. Tool calls, reasoning and other items end the current
 text segment and appear in order between the segments, as in the final rendering.
 
-Text deltas are coalesced (``Coalescer``). Milestones (a finished item, custom outputs, a trace,
-an error) are sent at once: they are rare, and with no timer thread a milestone held back could
-stay invisible while the agent waits for a tool.
+Text deltas are coalesced (``Coalescer``), and so is a finished message (it usually ends the
+stream, and ``finish()`` replaces everything anyway). Other milestones (a tool call or output,
+reasoning, custom outputs, a trace, an error) are sent at once: they are rare, and with no timer
+thread one held back could stay invisible while the agent waits for a tool.
 """
 
 from __future__ import annotations
@@ -27,6 +28,25 @@ if TYPE_CHECKING:
     from ..result import AgentResult
 
 _LAST = 64  # characters of the streaming item kept to check that its final text extends them
+
+
+def show_bundle(bundle: dict[str, Any]) -> Any:
+    """Display a raw mimebundle with a display id; the handle, or None outside IPython (text printed)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+
+    if not InteractiveShell.initialized():
+        print(bundle.get("text/plain", ""))
+        return None
+    return display(bundle, raw=True, display_id=True)
+
+
+def replace_bundle(handle: Any, bundle: dict[str, Any]) -> None:
+    """Replace what ``show_bundle`` displayed (or show ``bundle`` if that display failed)."""
+    if handle is not None:
+        handle.update(bundle, raw=True)
+    else:
+        show_bundle(bundle)
 
 
 class LiveView:

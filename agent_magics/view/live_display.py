@@ -8,22 +8,21 @@ only the tail is re-rendered. The live text/plain part is a one-line status, not
 
 from __future__ import annotations
 
-from .live_base import LiveView
+from .live_base import LiveView, replace_bundle, show_bundle
 from .render import ROOT_STYLE, header_text
 
 
 class DisplayView(LiveView):
     BANDWIDTH = 32_000.0  # every update resends everything: refresh a large answer less often
-    def _open(self, header_html: str) -> None:
-        from IPython.display import display
 
+    def _open(self, header_html: str) -> None:
         self._header = header_html
         self._pieces: list[str] = []
         self._tail = ""
         self._sections: dict[str, str] = {}
         self._size = len(header_html)  # of the HTML an update sends
         self._dirty = False
-        self._handle = display(self._bundle(), raw=True, display_id=True)
+        self._handle = show_bundle(self._bundle())
 
     def _bundle(self) -> dict[str, str]:
         sections = self._sections
@@ -65,9 +64,4 @@ class DisplayView(LiveView):
         self._dirty = False
 
     def _replace(self, bundle: dict[str, str]) -> None:
-        from IPython.display import display
-
-        if self._handle is not None:
-            self._handle.update(bundle, raw=True)
-        else:
-            display(bundle, raw=True)
+        replace_bundle(self._handle, bundle)

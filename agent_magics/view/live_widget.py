@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .live_base import LiveView
+from .live_base import LiveView, replace_bundle, show_bundle
 from .render import header_text
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -34,7 +34,6 @@ class WidgetView(LiveView):
 
     def _open(self, header_html: str) -> None:
         import ipywidgets
-        from IPython.display import display
 
         self._ipw = ipywidgets
         self._widgets: list[Any] = []  # everything created, closed at the end
@@ -54,7 +53,7 @@ class WidgetView(LiveView):
             "text/plain": header_text(self._target, self._state, elapsed=None, chars=self._chars),
             WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": self._root.model_id},
         }
-        self._handle = display(bundle, raw=True, display_id=True)
+        self._handle = show_bundle(bundle)
 
     def _html(self, value: str) -> Any:
         widget = self._ipw.HTML(value=value, layout=self._layout, style=self._style, _dom_classes=RENDERED)
@@ -107,12 +106,7 @@ class WidgetView(LiveView):
             self._root.children = tuple(children)
 
     def _replace(self, bundle: dict[str, str]) -> None:
-        from IPython.display import display
-
-        if self._handle is not None:
-            self._handle.update(bundle, raw=True)
-        else:  # no IPython display machinery (a plain script): show the result once
-            display(bundle, raw=True)
+        replace_bundle(self._handle, bundle)
         # Closed widgets leave no state in the kernel or in the saved notebook.
         for widget in (self._root, *self._widgets, self._header, self._layout, self._style):
             widget.close()  # closing twice (root is in _widgets) is a no-op

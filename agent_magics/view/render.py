@@ -21,7 +21,7 @@ from .sanitize import escape, markdown_to_html, pre_block, to_display_text
 # -- inline styles (rgba colours so that light and dark themes both work) --------------------------
 ROOT_STYLE = "line-height:1.5;font-size:var(--jp-content-font-size1, 14px);"
 ANSWER_STYLE = "line-height:1.5;"
-_HEADER = "margin:0 0 .3em 0;font-size:.9em;"
+_HEADER = "margin:0 0 .3em 0;font-size:.9em;line-height:1.5;"
 _MUTED = "opacity:.7;"
 _BADGE = "padding:0 .45em;border-radius:.6em;font-size:.85em;white-space:nowrap;"
 _BADGE_COLOURS = {

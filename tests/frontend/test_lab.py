@@ -44,6 +44,7 @@ JS_CELL_STATE = """(index) => {
   return {
     count: cell.model.executionCount ?? null,
     text: area ? area.innerText : '',
+    answer: area ? Array.from(area.querySelectorAll('.am-answer')).map(e => e.textContent).join(' ') : '',
     live: area ? area.querySelector('.jupyter-widgets') !== null : false,
     errors: area ? Array.from(area.querySelectorAll(
       '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')).map(e => e.innerText) : [],
@@ -69,27 +70,35 @@ JS_RECORD_ANSWER = """(index) => {
   window.__amObserver = new MutationObserver(record);
   window.__amObserver.observe(cell.node, {subtree: true, childList: true, characterData: true});
 }"""
-# Everything in an output area that could run script, load something or escape its box.
+# Everything in our rendered result that could run script, load something or escape its box.
+# Links are listed apart: JupyterLab rewrites relative hrefs to /files/... on its own origin, so a
+# link is only dangerous when its resolved URL has a non-http(s) scheme.
 JS_DANGEROUS_DOM = """(index) => {
   const area = window.jupyterapp.shell.currentWidget.content.widgets[index].node
-    .querySelector('.jp-Cell-outputArea');
-  const found = [];
-  for (const el of area.querySelectorAll('*')) {
+    .querySelector('.jp-Cell-outputArea .agent-magics-result');
+  const found = [], links = [];
+  for (const el of [area, ...area.querySelectorAll('*')]) {
     const tag = el.tagName.toLowerCase();
-    if (['script', 'iframe', 'object', 'embed', 'form', 'input', 'meta', 'style', 'link', 'base',
-         'frame', 'img', 'image', 'video', 'audio', 'source'].includes(tag)) found.push('<' + tag + '>');
+    if (['script', 'iframe', 'object', 'embed', 'form', 'input', 'button', 'meta', 'style', 'link',
+         'base', 'frame', 'img', 'image', 'video', 'audio', 'source', 'svg'].includes(tag))
+      found.push('<' + tag + '>');
     for (const attr of el.attributes) {
       const name = attr.name.toLowerCase(), value = attr.value.replace(/\\s/g, '').toLowerCase();
       if (name.startsWith('on')) found.push(tag + '[' + name + ']');
-      if (['href', 'src', 'action', 'formaction', 'xlink:href', 'srcdoc', 'data'].includes(name)
-          && !value.startsWith('#') && value !== '') found.push(tag + '[' + name + '=' + attr.value + ']');
-      if (name === 'style' && /url\\(|expression|position:fixed|position:absolute/.test(value))
+      if (['src', 'action', 'formaction', 'xlink:href', 'srcdoc', 'data', 'srcset', 'background']
+          .includes(name)) found.push(tag + '[' + name + '=' + attr.value + ']');
+      if (name === 'style' && /url\\(|expression|position:(fixed|absolute|sticky)|behavior/.test(value))
         found.push(tag + '[style=' + attr.value + ']');
     }
-    if (getComputedStyle(el).position === 'fixed') found.push(tag + ' position:fixed');
+    if (tag === 'a' && el.hasAttribute('href')) {
+      links.push(el.href);
+      if (!['http:', 'https:', 'mailto:'].includes(el.protocol)) found.push('a[href=' + el.href + ']');
+    }
+    const position = getComputedStyle(el).position;
+    if (position === 'fixed' || position === 'sticky') found.push(tag + ' position:' + position);
   }
   if (getComputedStyle(document.body).display === 'none') found.push('body display:none');
-  return found;
+  return {found, links};
 }"""
 
 
@@ -331,7 +340,7 @@ def test_interrupt_keeps_partial_answer_marked_interrupted(
     run_all(page)
     # Wait until a partial answer is on screen in the live widget, then Kernel > Interrupt Kernel.
     page.wait_for_function(
-        f"() => {{ const s = ({JS_CELL_STATE})(1); return s.live && s.text.split(' ').length > 20; }}",
+        f"() => {{ const s = ({JS_CELL_STATE})(1); return s.live && s.answer.split(' ').length > 20; }}",
         timeout=AGENT_TIMEOUT_MS,
     )
     page.get_by_role("menuitem", name="Kernel", exact=True).click()
@@ -342,7 +351,8 @@ def test_interrupt_keeps_partial_answer_marked_interrupted(
 
     assert not state["live"], "the live widget was not replaced after the interrupt"
     assert "interrupted" in state["text"].lower(), state["text"][:300]
-    assert "Lakehouse" in state["text"]  # the partial answer is kept
+    partial = normalise(state["answer"])
+    assert partial.startswith("Lakehouse") and len(partial.split()) > 20, partial[:200]  # kept
     assert "KeyboardInterrupt" not in state["text"]
     # Run All stops at the interrupted cell (as JupyterLab does for any interrupted cell) or goes on;
     # either way the kernel is usable: run the check cell explicitly.
@@ -397,8 +407,9 @@ def test_hostile_output_runs_nothing_and_loads_nothing(
     assert foreign == [], foreign
     assert not any(EXFIL_ORIGIN in url for url in page_log.requests)
     assert page.evaluate("() => window.__xss === undefined")
-    dangerous = page.evaluate(JS_DANGEROUS_DOM, 1)
-    assert dangerous == [], dangerous
+    dom = page.evaluate(JS_DANGEROUS_DOM, 1)
+    assert dom["found"] == [], dom["found"]
+    assert not any(EXFIL_ORIGIN in link for link in dom["links"]), dom["links"]
 
     # Still readable as text: every payload's marker is visible in the output.
     text = state["text"] + page.evaluate(
@@ -406,11 +417,13 @@ def test_hostile_output_runs_nothing_and_loads_nothing(
         ".querySelector('.jp-Cell-outputArea').innerText"
     )
     markers = sorted({m for p in PAYLOADS for m in re.findall(r"xss-[a-z-]+", p)})
+    markers += ["a harmless link", "innocent looking link", "remote image", "exfil-html.png", "styled", "overlay"]
     missing = [m for m in markers if m not in text]
     assert not missing, f"payload text lost: {missing}"
     print(
         f"\nhostile: {len(PAYLOADS)} payloads, {len(markers)} markers readable, {opened} <details> opened, "
-        f"{len(page_log.requests)} requests + {len(page_log.websockets)} websockets, all to {lab.url}"
+        f"{len(page_log.requests)} requests + {len(page_log.websockets)} websockets, all to {lab.url}; "
+        f"links left in the answer: {dom['links']}"
     )
     # The saved notebook carries the same sanitised HTML (no live widget leftovers).
     saved = save_notebook(page, lab, name)

@@ -95,9 +95,10 @@ def test_hang_is_bounded(local_workspace: Any) -> None:
 
 def test_drop_mid_stream(http: httpx.Client) -> None:
     lines = []
-    with pytest.raises(httpx.RemoteProtocolError), http.stream(
-        "POST", "/serving-endpoints/fault-drop/invocations", json=unique_body(stream=True)
-    ) as response:
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        http.stream("POST", "/serving-endpoints/fault-drop/invocations", json=unique_body(stream=True)) as response,
+    ):
         assert response.status_code == 200
         lines.extend(line for line in response.iter_lines() if line)
     deltas = [json.loads(line[6:]) for line in lines if "response.output_text.delta" in line]

@@ -167,6 +167,6 @@ def test_concurrent_streams(local_workspace: Any, sse: Any) -> None:
         )
         return sse(response.text)[-1]["item"]["content"][0]["text"]
 
-    with ThreadPoolExecutor(max_workers=24) as pool:
-        answers = list(pool.map(one, range(48)))
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(one, range(32)))
     assert all(answer.startswith("MLflow is an open-source platform") for answer in answers)
