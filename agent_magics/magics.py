@@ -38,6 +38,7 @@ class AgentMagics(Magics):
     connect_timeout = Float(10.0, help="seconds to connect").tag(config=True)
     read_timeout = Float(300.0, help="seconds without data before giving up").tag(config=True)
     max_retries = Int(3, help="retries of 429/503/connection errors before the first byte").tag(config=True)
+    retry_max_wait = Float(20.0, help="longest wait between retries, in seconds (caps Retry-After)").tag(config=True)
     workspace = Enum(["auto", "local"], "auto", help="'local' forces the embedded demo workspace").tag(config=True)
     debug = Bool(False, help="show full tracebacks").tag(config=True)
 
@@ -111,8 +112,10 @@ class AgentMagics(Magics):
         )
         view = self._make_view("none" if command.quiet else (command.view or self.view))
         result = execute(
-            request, workspace, view, RetryPolicy(max_retries=self.max_retries), debug=command.debug or self.debug
+            request, workspace, view, RetryPolicy(max_retries=self.max_retries, max_wait=self.retry_max_wait), debug=command.debug or self.debug
         )
+        if not command.quiet:
+            self._show_databricks_trace(result)
         if result.output:
             self.conversations[key] = [*history, *turn, *result.output]
         self.last_result = result
@@ -120,6 +123,15 @@ class AgentMagics(Magics):
             namespace[command.out] = result
         result._shown = not command.quiet  # the view showed it: the cell value is then a one-line summary
         return result
+
+    def _show_databricks_trace(self, result: Any) -> None:
+        from .view.databricks import trace_bundle
+
+        bundle = trace_bundle(result)
+        if bundle is not None:
+            from IPython.display import display
+
+            display(bundle, raw=True)
 
     def _workspace(self, target: str, profile: str | None) -> Any:
         from .targets import parse_target

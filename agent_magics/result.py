@@ -52,12 +52,16 @@ class AgentResult:
 
     @property
     def trace(self) -> Any:
-        """The returned trace as a parsed ``Trace`` (span tree), or None."""
+        """The returned trace as a parsed ``Trace`` (span tree), or None. Parsed once."""
         if self.trace_dict is None:
             return None
-        from .trace import parse_trace
+        cached = self.__dict__.get("_trace")
+        if cached is None or cached[0] is not self.trace_dict:
+            from .trace import parse_trace
 
-        return parse_trace(self.trace_dict)
+            cached = (self.trace_dict, parse_trace(self.trace_dict))
+            self.__dict__["_trace"] = cached
+        return cached[1]
 
     @property
     def tool_calls(self) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from . import engines
 from .engines.request import AgentRequest, Timeouts
 from .engines.retry import RetryPolicy
-from .events import ErrorEvent, Event, Reduction, finish, reduce_event
+from .events import ErrorEvent, Event, Reduction, RequestInfo, TraceReceived, finish, reduce_event
 from .result import AgentResult
 from .targets import choose_interface, parse_target
 from .workspace import Workspace, get_workspace
@@ -69,6 +69,8 @@ def execute(
         close = getattr(events, "close", None)
         if close is not None:
             close()  # closes the HTTP response if we stopped early
+    if status is None and request.return_trace:
+        _complete_trace(state, workspace, view)
     finish(state, status)  # type: ignore[arg-type]
     result = AgentResult.from_reduction(
         request.target,
@@ -80,6 +82,18 @@ def execute(
     )
     view.finish(result)
     return result
+
+
+def _complete_trace(state: Reduction, workspace: Workspace | None, view: View) -> None:
+    """Apps send only a trace id: fetch the trace itself from the workspace when we can."""
+    if state.trace is not None or not state.trace_id or workspace is None:
+        return
+    from .engines.traces import fetch_trace
+
+    trace, problem = fetch_trace(workspace, state.trace_id)
+    event: Event = TraceReceived(trace=trace) if trace is not None else RequestInfo({"trace_note": problem})
+    reduce_event(state, event)
+    view.on_event(state, event)
 
 
 def build_request(

@@ -129,3 +129,30 @@ def test_list_shows_endpoints_and_apps(shell):
     assert targets["demo-chat-agent"]["interface"] == "chat_agent"
     assert "apps/demo-app" in targets
     assert "demo-agent" in repr(listing) and "<table>" in listing._repr_html_()
+
+
+def test_app_trace_is_fetched_by_id(shell):
+    result = ask(shell, "apps/demo-app --return-trace --quiet", "How do I query an app?")
+    assert result.ok and result.trace_id.startswith("tr-")
+    assert result.trace is not None and result.trace.trace_id == result.trace_id
+    assert {span.span_type for span in result.trace.spans} >= {"AGENT", "TOOL"}
+    assert result.trace is result.trace  # parsed once
+
+
+def test_inside_databricks_the_trace_id_goes_to_databricks_trace_ui(shell, monkeypatch):
+    import json
+
+    from agent_magics.view.databricks import TRACE_MIMETYPE
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append(obj))
+    monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "16.4")
+    monkeypatch.setenv("MLFLOW_TRACING_SQL_WAREHOUSE_ID", "wh-1")
+    result = ask(shell, "demo-agent --return-trace --view text", "What is MLflow?")
+    bundles = [b for b in shown if isinstance(b, dict) and TRACE_MIMETYPE in b]
+    assert len(bundles) == 1
+    assert json.loads(bundles[0][TRACE_MIMETYPE]) == {"trace_id": result.trace_id, "sql_warehouse_id": "wh-1"}
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION")
+    shown.clear()
+    ask(shell, "demo-agent --return-trace --view text", "What is MLflow?")
+    assert not [b for b in shown if isinstance(b, dict) and TRACE_MIMETYPE in b]

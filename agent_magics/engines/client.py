@@ -18,7 +18,7 @@ from typing import Any
 from ..events import Done, ErrorEvent, Event, TextDelta
 from ..wire import chat as chat_wire
 from ..wire import responses as responses_wire
-from .failures import describe_exception, describe_http_error, html_page_message
+from .failures import describe_exception, describe_http_error, html_page_message, is_html
 from .request import AgentRequest
 from .retry import RETRY_STATUSES, RetryPolicy, sleep_until
 
@@ -64,7 +64,7 @@ def run_client(request: AgentRequest, client: Any, model: str, policy: RetryPoli
             if retryable and sleep_until(policy.wait_for(attempt, exc.response.headers), deadline):
                 continue
             text = exc.response.text if exc.response is not None else str(exc.message)
-            yield ErrorEvent(describe_http_error(request.target, status, text, exc.response.headers))
+            yield ErrorEvent(describe_http_error(request.target, status, text, exc.response.headers, attempts=attempt))
             yield Done("failed")
             return
         except openai.APIConnectionError as exc:
@@ -100,6 +100,12 @@ def _stream(request: AgentRequest, stream: Any, deadline: float | None) -> Itera
         responses_wire.ResponsesStream() if request.api == "responses" else chat_wire.ChatCompletionsStream()
     )
     failed = False
+    raw_response = getattr(stream, "response", None)
+    if raw_response is not None and is_html(raw_response.headers.get("content-type")):
+        stream.close()
+        yield ErrorEvent(html_page_message(request.target))
+        yield Done("failed")
+        return
     try:
         with stream:
             for wire_event in stream:
@@ -129,7 +135,7 @@ def _stream(request: AgentRequest, stream: Any, deadline: float | None) -> Itera
         yield ErrorEvent(
             describe_exception(request.target, exc, timeouts=request.timeouts)
             if isinstance(exc, httpx.HTTPError)
-            else f"{request.target}: the stream was malformed ({exc}). Partial answer kept."
+            else f"{request.target}: the stream was malformed (an event was not JSON: {exc}). Partial answer kept."
         )
         yield Done("failed")
         return

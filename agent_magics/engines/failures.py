@@ -53,13 +53,16 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
-def describe_http_error(target: str, status: int, body: str, headers: Mapping[str, str] | None = None) -> str:
-    detail = server_message(body) if body else ""
+def describe_http_error(
+    target: str, status: int, body: str, headers: Mapping[str, str] | None = None, attempts: int = 1
+) -> str:
+    detail = server_message(body).rstrip(". ") if body else ""
     hint = _HINTS.get(status) or ("the server failed; try again later" if status >= 500 else "the request failed")
     if status == 429 and headers and headers.get("retry-after"):
         hint += f" (the server asked to wait {headers['retry-after']} s)"
     detail_part = f": {detail}" if detail else ""
-    return f"{target}: HTTP {status}{detail_part}. {hint[0].upper()}{hint[1:]}."
+    gave_up = f" (gave up after {attempts} attempts)" if attempts > 1 else ""
+    return f"{target}: HTTP {status}{detail_part}. {hint[0].upper()}{hint[1:]}{gave_up}."
 
 
 def describe_exception(target: str, exc: BaseException, *, timeouts: Any = None) -> str:

@@ -81,10 +81,7 @@ def open_response(
         retryable = status in RETRY_STATUSES and attempt <= policy.max_retries
         if retryable and sleep_until(policy.wait_for(attempt, response_headers), deadline):
             continue
-        message = describe_http_error(request.target, status, text, response_headers)
-        if status in RETRY_STATUSES and attempt > 1:
-            message += f" (gave up after {attempt} attempts)"
-        return message
+        return describe_http_error(request.target, status, text, response_headers, attempts=attempt)
 
 
 def run_rest(request: AgentRequest, client: httpx.Client, base: str, policy: RetryPolicy) -> Iterator[Event]:

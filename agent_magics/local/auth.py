@@ -78,6 +78,7 @@ def looks_like_pat(token: str) -> bool:
 class WorkspaceAuth:
     """ASGI gate for the workspace host: PAT or OAuth bearer, except the public OIDC paths."""
 
+    PUBLIC_PATHS = ("/oidc",)
     PUBLIC_PREFIXES = ("/oidc/", "/.well-known/")
 
     def __init__(self, app: ASGIApp, tokens: TokenRegistry) -> None:
@@ -85,7 +86,8 @@ class WorkspaceAuth:
         self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(self.PUBLIC_PREFIXES):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in self.PUBLIC_PATHS or path.startswith(self.PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
         token = bearer_token(scope)

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import hashlib
 import threading
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncGenerator, AsyncIterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,7 +179,7 @@ def _is_text(event: dict[str, Any]) -> bool:
     return bool(choices[0].get("delta", {}).get("content") or event.get("delta", {}).get("content"))
 
 
-async def inject(name: str, events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+async def inject(name: str, events: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
     """Pass ``events`` through until a few text events went out, then break the stream as ``name``."""
     if name not in FAULT_ENDPOINTS:
         async for event in events:

@@ -20,9 +20,16 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .config import APP_NAMES, READY_MARKER, ServerConfig
+
+if TYPE_CHECKING:  # the server's modules import MLflow: keep this module cheap to import
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from .auth import ASGIApp
+    from .state import WorkspaceState
 
 logger = logging.getLogger("agent_magics.local")
 
@@ -68,21 +75,27 @@ def _url(sock: socket.socket) -> str:
     return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def build_workspace_app(state: Any) -> Any:
+def build_workspace_app(state: WorkspaceState) -> ASGIApp:
     from starlette.applications import Starlette
 
-    from . import apps, oidc, serving, tracing
+    from . import apps, identity, oidc, serving, tracing
     from .auth import WorkspaceAuth
     from .errors import api_error
     from .faults import KeepRawSend
 
-    async def not_found(request: Any, exc: Exception) -> Any:
+    async def not_found(request: Request, exc: Exception) -> Response:
         return api_error(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.url.path}'.")
 
-    async def not_allowed(request: Any, exc: Exception) -> Any:
+    async def not_allowed(request: Request, exc: Exception) -> Response:
         return api_error(405, "BAD_REQUEST", f"Method {request.method} is not allowed for {request.url.path}.")
 
-    routes = oidc.routes(state.tokens) + serving.routes(state) + apps.api_routes(state) + tracing.routes(state.traces)
+    routes = [
+        *oidc.routes(state.tokens),
+        *identity.routes(state.tokens, state.config.client_id),
+        *serving.routes(state),
+        *apps.api_routes(state),
+        *tracing.routes(state.traces),
+    ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
     return KeepRawSend(WorkspaceAuth(app, state.tokens))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -113,11 +113,11 @@ async def query(state: WorkspaceState, request: Request, route: str, name: str |
         return api_error(500, "INTERNAL_ERROR", f"Endpoint '{name}' failed: {exc}", headers)
 
 
-async def _encode(events: AsyncIterator[Any], request: Request) -> AsyncIterator[bytes]:
+async def _encode(events: AsyncGenerator[Any, None], request: Request) -> AsyncIterator[bytes]:
     async for event in events:
         if event is faults.DROP:
             await faults.drop_connection(request.scope)
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
             return
         yield sse.raw_line(event.text) if isinstance(event, faults.RawLine) else sse.encode(event)
     yield sse.DONE

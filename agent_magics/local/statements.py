@@ -45,6 +45,8 @@ class Statement:
     columns: list[dict[str, Any]] = field(default_factory=list)
     rows: list[list[str | None]] = field(default_factory=list)
     error: dict[str, str] | None = None
+    row_limit: int | None = None
+    truncated: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -65,8 +67,15 @@ class _BearerConfig:
 class StatementService:
     """Statements by id, each run on its own thread by the local DuckDB engine."""
 
-    def __init__(self, *, warehouse_ids: tuple[str, ...] = (LOCAL_WAREHOUSE_ID,), chunk_rows: int = DEFAULT_CHUNK_ROWS,
-                 concurrency: int = 16, retries: int = 3, serving: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        warehouse_ids: tuple[str, ...] = (LOCAL_WAREHOUSE_ID,),
+        chunk_rows: int = DEFAULT_CHUNK_ROWS,
+        concurrency: int = 16,
+        retries: int = 3,
+        serving: tuple[str, str] | None = None,
+    ) -> None:
         """``serving`` = (host, token) sends ai_query elsewhere (tests); by default it goes to the
         workspace that received the statement, with the caller's token."""
         self.warehouse_ids = warehouse_ids
@@ -79,13 +88,18 @@ class StatementService:
 
     # -- the statement lifecycle ---------------------------------------------------------------
 
-    def start(self, sql: str, parameters: dict[str, Any], host: str, token: str) -> Statement:
+    def start(self, sql: str, parameters: dict[str, Any], host: str, token: str,
+              row_limit: int | None = None) -> Statement:
         self._expire()
-        statement = Statement(id=str(uuid.uuid4()), sql=sql)
+        statement = Statement(id=str(uuid.uuid4()), sql=sql, row_limit=row_limit)
         with self._lock:
             self._statements[statement.id] = statement
-        threading.Thread(target=self._run, args=(statement, parameters, host, token),
-                         name=f"statement-{statement.id[:8]}", daemon=True).start()
+        threading.Thread(
+            target=self._run,
+            args=(statement, parameters, host, token),
+            name=f"statement-{statement.id[:8]}",
+            daemon=True,
+        ).start()
         return statement
 
     def get(self, statement_id: str) -> Statement | None:
@@ -121,9 +135,10 @@ class StatementService:
 
         try:
             transport = WorkspaceTransport(workspace, retries=self.retries, timeouts=Timeouts(read=300.0))
-            options = LocalOptions(concurrency=self.concurrency, parameters=parameters or None,
-                                   cancel=statement.cancel)
+            options = LocalOptions(concurrency=self.concurrency, parameters=parameters or None, cancel=statement.cancel)
             statement.columns, statement.rows = run_local(statement.sql, {}, transport, options, fetch=fetch)
+            if statement.row_limit is not None and len(statement.rows) > statement.row_limit:
+                statement.rows, statement.truncated = statement.rows[: statement.row_limit], True
             self._finish(statement, "SUCCEEDED")
         except (AgentError, AgentUsageError) as exc:  # bad SQL, unknown endpoint, a failed row...
             if statement.cancel.is_set():
@@ -165,20 +180,26 @@ class StatementService:
     def manifest(self, statement: Statement) -> dict[str, Any]:
         total = len(statement.rows)
         count = max(1, -(-total // self.chunk_rows))
-        chunks = [{"chunk_index": i, "row_offset": i * self.chunk_rows,
-                   "row_count": min(self.chunk_rows, total - i * self.chunk_rows)} for i in range(count)]
+        chunks = [
+            {
+                "chunk_index": i,
+                "row_offset": i * self.chunk_rows,
+                "row_count": min(self.chunk_rows, total - i * self.chunk_rows),
+            }
+            for i in range(count)
+        ]
         return {
             "format": "JSON_ARRAY",
             "schema": {"column_count": len(statement.columns), "columns": statement.columns},
             "total_chunk_count": count,
             "chunks": chunks,
             "total_row_count": total,
-            "truncated": False,
+            "truncated": statement.truncated,
         }
 
     def chunk(self, statement: Statement, index: int) -> dict[str, Any]:
         offset = index * self.chunk_rows
-        rows = statement.rows[offset: offset + self.chunk_rows]
+        rows = statement.rows[offset : offset + self.chunk_rows]
         body: dict[str, Any] = {"chunk_index": index, "row_offset": offset, "row_count": len(rows)}
         if rows:
             body["data_array"] = rows
@@ -209,6 +230,14 @@ def _parameter_value(item: dict[str, Any]) -> Any:
     return str(value)
 
 
+def _own_host(request: Request) -> str:
+    """This server's own address (the socket it listens on), never the client-chosen Host header."""
+    server = request.scope.get("server")
+    if server:
+        return f"{request.url.scheme}://{server[0]}:{server[1]}"
+    return str(request.base_url).rstrip("/")
+
+
 def _bearer(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
@@ -234,22 +263,32 @@ def statement_routes(service: StatementService | None = None, **settings: Any) -
         if not warehouse_id:
             return api_error(400, "INVALID_PARAMETER_VALUE", "warehouse_id is required.")
         if warehouse_id not in service.warehouse_ids:
-            return api_error(404, "RESOURCE_DOES_NOT_EXIST",
-                             f"SQL warehouse {warehouse_id} does not exist. The local workspace has "
-                             f"{', '.join(service.warehouse_ids)}.")
+            return api_error(
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                f"SQL warehouse {warehouse_id} does not exist. The local workspace has "
+                f"{', '.join(service.warehouse_ids)}.",
+            )
         wait = _wait_seconds(body.get("wait_timeout"))
         if wait is None:
-            return api_error(400, "INVALID_PARAMETER_VALUE",
-                             "wait_timeout must be 0s or between 5s and 50s (e.g. '10s').")
+            return api_error(
+                400, "INVALID_PARAMETER_VALUE", "wait_timeout must be 0s or between 5s and 50s (e.g. '10s')."
+            )
         disposition, fmt = body.get("disposition") or "INLINE", body.get("format") or "JSON_ARRAY"
         if disposition != "INLINE" or fmt != "JSON_ARRAY":
-            return api_error(400, "INVALID_PARAMETER_VALUE",
-                             f"The local warehouse returns INLINE JSON_ARRAY results only, not {disposition} {fmt}.")
+            return api_error(
+                400,
+                "INVALID_PARAMETER_VALUE",
+                f"The local warehouse returns INLINE JSON_ARRAY results only, not {disposition} {fmt}.",
+            )
         try:
             parameters = {p["name"]: _parameter_value(p) for p in body.get("parameters") or []}
         except (KeyError, TypeError, ValueError) as exc:
             return api_error(400, "INVALID_PARAMETER_VALUE", f"Bad statement parameter: {exc}.")
-        statement = service.start(body["statement"], parameters, str(request.base_url).rstrip("/"), _bearer(request))
+        row_limit = body.get("row_limit")
+        if row_limit is not None and (not isinstance(row_limit, int) or row_limit < 0):
+            return api_error(400, "INVALID_PARAMETER_VALUE", "row_limit must be a non-negative integer.")
+        statement = service.start(body["statement"], parameters, _own_host(request), _bearer(request), row_limit)
         deadline = time.monotonic() + wait
         while not statement.done.is_set() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -262,8 +301,11 @@ def statement_routes(service: StatementService | None = None, **settings: Any) -
     def find(request: Request) -> Statement | Response:
         statement = service.get(request.path_params["statement_id"])
         if statement is None:
-            return api_error(404, "RESOURCE_DOES_NOT_EXIST",
-                             f"Statement {request.path_params['statement_id']} does not exist or its result expired.")
+            return api_error(
+                404,
+                "RESOURCE_DOES_NOT_EXIST",
+                f"Statement {request.path_params['statement_id']} does not exist or its result expired.",
+            )
         return statement
 
     async def get_statement(request: Request) -> Response:

@@ -9,10 +9,11 @@ failure under ``failOnError => true``) drops the queued rows at once.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .run import MAX_CONCURRENCY
@@ -84,26 +85,34 @@ class Batch:
             first_row = self._rows_seen.get(call.index, 0)
             self._rows_seen[call.index] = first_row + len(requests)
             self.submitted += sum(r is not None for r in requests)
-        futures: dict[Future[Answer], int] = {}
+        # Completions arrive on a queue (O(1) each): concurrent.futures.wait() over a whole vector
+        # would re-register a waiter on every pending future after each completion (O(n^2)).
+        finished: queue.SimpleQueue[tuple[int, Future[Answer]]] = queue.SimpleQueue()
+        futures: list[Future[Answer]] = []
         for offset, request in enumerate(requests):
-            if request is not None:
-                futures[self._pool.submit(self._one, call, first_row + offset, request)] = offset
+            if request is None:
+                continue
+            future = self._pool.submit(self._one, call, first_row + offset, request)
+            future.add_done_callback(lambda done, offset=offset: finished.put((offset, done)))
+            futures.append(future)
         answers: list[Answer | None] = [None] * len(requests)
-        pending = set(futures)
+        remaining = len(futures)
         try:
-            while pending:
-                finished, pending = wait(pending, timeout=_POLL, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    answer = future.result()
-                    answers[futures[future]] = answer
+            while remaining:
+                try:
+                    offset, future = finished.get(timeout=_POLL)
+                except queue.Empty:
+                    offset, future = -1, None
+                if future is not None:
+                    remaining -= 1
+                    answer = answers[offset] = future.result()
                     if call.fail_on_error and answer.error is not None:
-                        row = first_row + futures[future]
-                        self._fail(call, row, requests[futures[future]] or "", answer.error)
+                        self._fail(call, first_row + offset, requests[offset] or "", answer.error)
                 if self.cancelled.is_set():
                     raise BatchCancelled(self.cancel_reason or "cancelled")
         finally:
-            for future in pending:
-                future.cancel()
+            for future in futures:
+                future.cancel()  # a no-op for finished ones; queued ones are dropped
         return answers
 
     def _one(self, call: AiCall, row: int, request: str) -> Answer:

@@ -59,7 +59,7 @@ def decode_column(values: list[str | None], type_name: str) -> Any:
         return pd.array(decoded, dtype="boolean" if has_null else "bool")
     if type_name == "TIMESTAMP":
         return pd.to_datetime(pd.Series(decoded, dtype="object"), utc=True).array
-    return pd.array(decoded, dtype="object")
+    return decoded  # strings, dates, decimals, nested values: pandas infers as it does for DuckDB results
 
 
 # -- server side ---------------------------------------------------------------------------------

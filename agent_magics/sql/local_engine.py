@@ -97,9 +97,13 @@ def register_tables(con: Any, plan: Transpiled, namespace: Mapping[str, Any]) ->
     return missing
 
 
+_TABLE_TYPES = {("pandas", "DataFrame"), ("polars", "DataFrame"), ("polars", "LazyFrame"), ("pyarrow", "Table"),
+                ("pyarrow", "RecordBatch"), ("duckdb", "DuckDBPyRelation")}
+
+
 def _is_table_like(value: Any) -> bool:
-    module = type(value).__module__.split(".")[0]
-    return module in ("pandas", "polars", "pyarrow", "duckdb") or hasattr(value, "__arrow_c_stream__")
+    kind = (type(value).__module__.split(".")[0].lstrip("_"), type(value).__name__)
+    return kind in _TABLE_TYPES or hasattr(value, "__arrow_c_stream__")
 
 
 def _fetch_frame(cursor: Any) -> Any:

@@ -49,7 +49,7 @@ def choose_engine(options: SqlOptions, namespace: Mapping[str, Any]) -> str:
         return "warehouse"
     from ..workspace import workspace_configured
 
-    if workspace_configured() and _profile_warehouse(options.profile):
+    if (options.profile or workspace_configured()) and _profile_warehouse(options.profile):
         return "warehouse"
     return "local"
 
@@ -90,6 +90,9 @@ def _refuse_local_only(engine: str, options: SqlOptions) -> None:
     if options.concurrency is not None:
         print(f"agent_sql: --concurrency applies to the local engine only; the {engine} schedules ai_query "
               "itself.", file=sys.stderr)
+    if options.stream:
+        print(f"agent_sql: --stream: the {engine} returns rows only when the statement ends; showing its "
+              "progress instead.", file=sys.stderr)
 
 
 def _progress(options: SqlOptions, label: str) -> Any:

@@ -258,6 +258,8 @@ def test_tool_calls_and_trace_render_and_expand(lab: LabServer, page: Any, noteb
     state = wait_cell_done(page, 1)
     assert not state["live"]
     assert "Databricks is a data and AI platform" in state["text"]
+    if UPDATE_SCREENSHOT:  # the README's picture: refreshed on request, not on every run
+        readme_screenshot(page, 1, REPO / "docs" / "screenshot.png")
 
     tool = expand(page, 1, "search_docs")
     assert tool.locator("pre").first.is_visible()
@@ -268,12 +270,23 @@ def test_tool_calls_and_trace_render_and_expand(lab: LabServer, page: Any, noteb
     assert re.search(r"Trace tr-\w+ · [\d.]+ \S+ · \d+ spans", text), text[-800:]
     span = expand(page, 1, re.compile(r"TOOL\s+search_docs"))
     assert "inputs" in span.inner_text() and "What does Databricks do?" in span.inner_text()
-    page.evaluate("() => document.activeElement?.blur()")
-    cell = cells(page).nth(1)
-    cell.screenshot(path=str(screenshot.directory / "tool-calls-and-trace-cell.png"))
-    if UPDATE_SCREENSHOT:  # the README's picture: refreshed on request, not on every run
-        (REPO / "docs").mkdir(exist_ok=True)
-        cell.screenshot(path=str(REPO / "docs" / "screenshot.png"))
+    cells(page).nth(1).screenshot(path=str(screenshot.directory / "tool-calls-and-trace-cell.png"))
+
+
+def readme_screenshot(page: Any, index: int, path: Path) -> None:
+    """The cell in its default state, whole: a viewport tall enough that Lab's scroller shows it all."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 1100, "height": 2400})
+    try:
+        page.evaluate("() => document.activeElement?.blur()")  # no focus ring / cursor in the picture
+        cell = cells(page).nth(index)
+        cell.scroll_into_view_if_needed()
+        box = cell.bounding_box()
+        assert box is not None
+        path.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(path), clip=box)
+    finally:
+        page.set_viewport_size(size)
 
 
 def test_output_survives_reload_and_kernel_restart(

@@ -108,3 +108,14 @@ def test_unknown_api_path_is_databricks_json(http: httpx.Client) -> None:
     response = http.get("/api/2.0/no/such/api")
     assert response.status_code == 404
     assert response.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+
+
+def test_current_user(local_workspace: Any, pat_client: Any, oauth_client: Any) -> None:
+    assert pat_client.current_user.me().user_name == "local-user@agent-magics.local"
+    assert oauth_client.current_user.me().user_name == local_workspace.client_id
+
+
+def test_discovery_document_is_public_at_the_oidc_endpoint(local_workspace: Any) -> None:
+    # Newer databricks-sdk versions read /.well-known/databricks-config, then its oidc_endpoint.
+    response = httpx.get(f"{local_workspace.host}/oidc", timeout=10)
+    assert response.status_code == 200 and response.json()["token_endpoint"].endswith("/oidc/v1/token")

@@ -97,8 +97,13 @@ def test_return_trace_metadata(http: httpx.Client) -> None:
     trace = http.post("/serving-endpoints/demo-agent/invocations", json=body).json()["databricks_output"]["trace"]
     assert trace["info"]["trace_metadata"]["mlflow.databricks.modelServingEndpointName"] == "demo-agent"
     assert trace["info"]["state"] == "OK"
-    fetched = http.get(f"/api/3.0/mlflow/traces/{trace['info']['trace_id']}").json()["trace"]
-    assert fetched["data"] == trace["data"]
+    trace_id = trace["info"]["trace_id"]
+    assert trace["info"]["client_request_id"]  # the databricks_request_id, as Model Serving keys it
+    fetched = http.get(f"/api/3.0/mlflow/traces/{trace_id}").json()["trace"]
+    assert fetched["data"] == trace["data"] and fetched["trace_info"]["trace_id"] == trace_id
+    assert http.get("/api/3.0/mlflow/traces/get", params={"trace_id": trace_id}).json()["trace"]["spans"]
+    batch = http.get("/api/3.0/mlflow/traces/batchGet", params={"trace_ids": [trace_id, "tr-unknown"]}).json()
+    assert [t["trace_info"]["trace_id"] for t in batch["traces"]] == [trace_id]
 
 
 def test_hostile_agent_puts_payloads_everywhere(http: httpx.Client) -> None:

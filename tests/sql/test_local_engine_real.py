@@ -11,7 +11,8 @@ from agent_magics.errors import AgentError
 from agent_magics.sql.local_engine import LocalOptions, run_local
 from agent_magics.sql.transport import WorkspaceTransport
 
-PAGE = """SELECT ai_query("demo-agent", question) FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)"""
+PAGE = ("""SELECT ai_query("demo-agent", question) """
+        """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)""")
 
 
 def test_page_example_gives_two_answered_rows(transport):
@@ -89,7 +90,7 @@ def test_fault_500_fails_the_query_or_fills_error_message(transport):
 
 
 def test_unknown_endpoint_is_one_clean_line(transport):
-    with pytest.raises(AgentError, match="ai_query endpoint 'no-such-agent'.*404") as info:
+    with pytest.raises(AgentError, match=r"ai_query endpoint 'no-such-agent'.*404") as info:
         run_local("SELECT ai_query('no-such-agent', 'x')", {}, transport)
     assert "\n" not in str(info.value)
 

@@ -13,7 +13,8 @@ from agent_magics.local.statements import LOCAL_WAREHOUSE_ID
 from agent_magics.sql.magics import AgentSqlMagics
 from agent_magics.workspace import forget_workspaces
 
-PAGE = """SELECT ai_query("demo-agent", question) FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)"""
+PAGE = ("""SELECT ai_query("demo-agent", question) """
+        """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)""")
 
 
 def point_at(monkeypatch, env: dict[str, str]) -> None:

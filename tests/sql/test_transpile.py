@@ -11,7 +11,8 @@ from agent_magics.errors import AgentUsageError
 from agent_magics.sql.returntype import CoercionError, parse_return_type
 from agent_magics.sql.transpile import transpile
 
-PAGE = """SELECT ai_query("demo-agent", question) FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)"""
+PAGE = ("""SELECT ai_query("demo-agent", question) """
+        """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)""")
 
 
 def run_with_echo(duck_sql: str, functions: list[str]) -> list[tuple]:

@@ -1,0 +1,63 @@
+"""Kernel-side instrumentation, imported inside a benchmark kernel after its warm-up (stdlib only).
+
+``install()`` wraps ``agent_magics.engines.run`` to note when the first text delta comes out of the
+engine (the chunk has arrived and been parsed: where the view's work starts), and the magics' view
+factory to keep the view (its class and how many updates its coalescer sent). The baseline loops
+set ``state["first_chunk"]`` themselves. ``take()`` returns the notes as JSON and clears them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+state: dict[str, Any] = {}
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    import agent_magics.engines as engines
+    from agent_magics.events import TextDelta
+    from IPython import get_ipython
+
+    original_run = engines.run
+
+    def run(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        events = original_run(*args, **kwargs)
+        try:
+            for event in events:
+                if "first_chunk" not in state and type(event) is TextDelta:
+                    state["first_chunk"] = time.monotonic()
+                yield event
+        finally:
+            events.close()
+
+    engines.run = run  # the runner looks it up as engines.run on every call
+    magics = get_ipython().magics_manager.registry["AgentMagics"]
+    make_view = magics._make_view
+
+    def capture_view(mode: str) -> Any:
+        view = make_view(mode)
+        state["view"] = view
+        return view
+
+    magics._make_view = capture_view
+    _installed = True
+
+
+def take() -> str:
+    """The notes of the last cell as JSON; the state is cleared for the next one."""
+    view = state.pop("view", None)
+    coalescer = getattr(view, "coalescer", None)
+    notes = {
+        "first_chunk": state.pop("first_chunk", None),
+        "view": type(view).__name__ if view is not None else None,
+        "updates": coalescer.updates if coalescer is not None else None,
+    }
+    state.clear()
+    return json.dumps(notes)

@@ -1,0 +1,105 @@
+"""Batch progress: throttled text line, --stream rows, HTML escaping, widget bar replaced at the end."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from agent_magics.sql.batch import Batch, BatchCancelled
+from agent_magics.sql.progress import Progress, status_line
+from agent_magics.sql.semantics import Answer
+from agent_magics.sql.transpile import AiCall
+
+CALL = AiCall(index=0, endpoint="ep", request_sql="q", fail_on_error=False)
+
+
+def finished_batch(answers: dict[str, Answer]) -> Batch:
+    batch = Batch(lambda call, request: answers[request], concurrency=2)
+    batch.run_rows(CALL, list(answers))
+    batch.close()
+    return batch
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_text_line_is_throttled_and_stream_prints_rows():
+    out, clock = io.StringIO(), Clock()
+    batch = finished_batch({'"a"': Answer(value="A", text="A"), '"b"': Answer(error="b: HTTP 503.")})
+    progress = Progress("text", stream=True, clock=clock, out=out)
+    progress.tick(batch)
+    first = out.getvalue()
+    progress.tick(batch)  # same instant: throttled
+    assert out.getvalue() == first
+    assert "[row 0] a -> A" in first and "[row 1] b -> ERROR: b: HTTP 503." in first
+    assert "ai_query: 2/2 rows · 1 error ·" in first
+    clock.now = 1.0
+    progress.close("done")
+    assert out.getvalue().split("\r")[-1].rstrip() == "done" and out.getvalue().endswith("\n")
+
+
+def test_status_line_counts():
+    batch = finished_batch({'"x"': Answer(value="1"), '"y"': Answer(value="2")})
+    line = status_line(batch.snapshot())
+    assert line.startswith("ai_query: 2/2 rows · 0 errors ·") and "rows/s" in line
+
+
+class Recorder:
+    def __init__(self):
+        self.bundles = []
+
+    def __call__(self, bundle, raw=False, display_id=False):
+        self.bundles.append(bundle)
+        recorder = self
+
+        class Handle:
+            def update(self, bundle, raw=False):
+                recorder.bundles.append(bundle)
+
+        return Handle()
+
+
+def test_display_rendering_escapes_agent_text(monkeypatch):
+    recorder = Recorder()
+    monkeypatch.setattr("IPython.display.display", recorder)
+    batch = finished_batch({'"<script>alert(1)</script>"': Answer(value="<img src=x onerror=alert(1)>",
+                                                                  text="<img src=x onerror=alert(1)>")})
+    progress = Progress("display", stream=True, clock=Clock())
+    progress.tick(batch)
+    progress.close("ai_query: 1/1 rows · done")
+    html = recorder.bundles[1]["text/html"]
+    assert "<script>" not in html and "<img" not in html and "&lt;img src=x" in html
+    assert '<progress value="1" max="1">' in html
+    assert recorder.bundles[-1]["text/plain"] == "ai_query: 1/1 rows · done"
+
+
+def test_widget_bar_then_static_summary(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    recorder = Recorder()
+    monkeypatch.setattr("IPython.display.display", recorder)
+    batch = finished_batch({'"q"': Answer(value="<b>x</b>", text="<b>x</b>"), '"r"': Answer(error="r failed")})
+    progress = Progress("widget", stream=True, clock=Clock())
+    progress.tick(batch)
+    renderer = progress._renderer
+    assert renderer.bar.value == 2 and renderer.bar.max == 2 and renderer.bar.bar_style == "warning"
+    assert "&lt;b&gt;x&lt;/b&gt;" in renderer.table.value and "<b>x</b>" not in renderer.table.value
+    progress.close("ai_query: 2/2 rows · 1 error · done")
+    assert recorder.bundles[-1] == {"text/plain": "ai_query: 2/2 rows · 1 error · done",
+                                    "text/html": "<pre>ai_query: 2/2 rows · 1 error · done</pre>"}
+    assert renderer.bar.comm is None  # closed: no widget state left behind
+
+
+def test_batch_refuses_bad_concurrency_and_stops_when_cancelled():
+    with pytest.raises(ValueError):
+        Batch(lambda c, r: Answer(), concurrency=0)
+    batch = Batch(lambda c, r: Answer(value=r), concurrency=1)
+    batch.cancel("stop")
+    with pytest.raises(BatchCancelled, match="stop"):
+        batch.run_rows(CALL, ['"a"'])
+    batch.close()

@@ -1,0 +1,155 @@
+"""Issue 8's fault matrix through %%agent: every failure is one clear line naming the target and
+what to do, partial text is kept and marked, retries recover what can be recovered, and the
+kernel stays usable. Runs on the client and REST paths, streaming and not."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import time
+
+import pytest
+
+from test_magic import shell  # noqa: F401  (fixture)
+
+PATHS = list(itertools.product(["client", "rest"], ["--stream", "--no-stream"]))
+PATH_IDS = [f"{via}{stream}" for via, stream in PATHS]
+
+
+def run(ip, target: str, options: str, question: str):
+    return ip.run_cell_magic("agent", f"{target} {options} --quiet", question)
+
+
+@pytest.fixture
+def fast_retries(shell):  # noqa: F811
+    magics = shell.magics_manager.registry["AgentMagics"]
+    magics.retry_max_wait = 0.05
+    yield shell
+    magics.retry_max_wait = 20.0
+
+
+def assert_clean_failure(result, target: str, *fragments: str) -> None:
+    assert result.status == "failed", result
+    message = result.error or ""
+    assert "\n" not in message and "Traceback" not in message, message
+    assert target in message, message
+    for fragment in fragments:
+        assert fragment.lower() in message.lower(), (fragment, message)
+
+
+def assert_kernel_usable(ip) -> None:
+    assert run(ip, "demo-agent", "", "Is the kernel still fine?").ok
+
+
+@pytest.mark.parametrize(("via", "stream"), PATHS, ids=PATH_IDS)
+@pytest.mark.parametrize(
+    ("target", "fragments"),
+    [
+        ("fault-401", ("401", "authentication")),
+        ("fault-403", ("403", "CAN QUERY")),
+        ("fault-500", ("500", "logs")),
+        ("fault-429-always", ("429", "rate limited", "gave up after 4 attempts")),
+        ("fault-503-always", ("503", "try again", "gave up after 4 attempts")),
+    ],
+)
+def test_http_faults(fast_retries, target, fragments, via, stream):
+    result = run(fast_retries, target, f"--api responses --via {via} {stream}", f"{target} {via} {stream}")
+    assert_clean_failure(result, target, *fragments)
+    assert result.text == ""
+    assert_kernel_usable(fast_retries)
+
+
+@pytest.mark.parametrize(("via", "stream"), PATHS, ids=PATH_IDS)
+@pytest.mark.parametrize("target", ["fault-429", "fault-503"])
+def test_transient_faults_are_retried(fast_retries, target, via, stream):
+    result = run(fast_retries, target, f"--api responses --via {via} {stream}", f"retry {target} {via} {stream}")
+    assert result.ok, result.error
+    assert result.text
+
+
+def test_retry_after_is_honoured(shell):  # noqa: F811
+    started = time.monotonic()
+    result = run(shell, "fault-429", "--api responses", "honour the Retry-After header please")
+    assert result.ok, result.error
+    assert time.monotonic() - started >= 2.0  # two 429s, each asking for 1 s
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
+@pytest.mark.parametrize(
+    ("target", "fragments"),
+    [
+        ("fault-drop", ("dropped",)),
+        ("fault-malformed-sse", ("not json",)),
+        ("fault-error-event", ("simulated by fault-error-event",)),
+        ("fault-error-dict", ("simulated by fault-error-dict",)),
+    ],
+)
+def test_mid_stream_faults_keep_the_partial_answer(shell, target, fragments, via):  # noqa: F811
+    result = run(shell, target, f"--api responses --via {via} --stream", f"{target} mid-stream {via}")
+    assert_clean_failure(result, target, *fragments)
+    assert result.text, "the text that arrived before the fault is kept"
+    assert result.output and result.output[-1]["type"] == "message"
+    assert_kernel_usable(shell)
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
+@pytest.mark.parametrize("target", ["fault-drop", "fault-malformed-sse", "fault-error-event", "fault-error-dict"])
+def test_non_streaming_stream_faults(shell, target, via):  # noqa: F811
+    result = run(shell, target, f"--api responses --via {via} --no-stream", f"{target} whole {via}")
+    assert_clean_failure(result, target)
+    assert_kernel_usable(shell)
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
+def test_timeout_before_first_byte_names_the_limit(shell, via):  # noqa: F811
+    started = time.monotonic()
+    result = run(shell, "fault-hang", f"--api responses --via {via} --timeout 1", f"hang {via}")
+    assert time.monotonic() - started < 2.5
+    assert_clean_failure(result, "fault-hang", "timeout")
+    assert "--timeout" in result.error
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
+def test_connection_refused(shell, via):  # noqa: F811
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    magics = shell.magics_manager.registry["AgentMagics"]
+    magics.retry_max_wait = 0.05
+    try:
+        result = run(shell, f"http://127.0.0.1:{port}", f"--via {via}", "anyone there?")
+    finally:
+        magics.retry_max_wait = 20.0
+    assert_clean_failure(result, f"http://127.0.0.1:{port}", "could not connect")
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
+def test_unknown_host(shell, via):  # noqa: F811
+    magics = shell.magics_manager.registry["AgentMagics"]
+    magics.retry_max_wait = 0.05
+    try:
+        result = run(shell, "http://no-such-host.invalid", f"--via {via}", "hello?")
+    finally:
+        magics.retry_max_wait = 20.0
+    assert_clean_failure(result, "no-such-host.invalid")
+    assert "unknown host" in result.error or "could not connect" in result.error
+
+
+@pytest.mark.parametrize(("via", "stream"), PATHS, ids=PATH_IDS)
+def test_html_login_page_from_an_app(shell, via, stream):  # noqa: F811
+    result = run(shell, "apps/fault-login", f"--via {via} {stream}", "log me in")
+    assert_clean_failure(result, "apps/fault-login", "HTML page", "OAuth")
+
+
+def test_pat_against_an_app_says_apps_need_oauth(shell, local_workspace, monkeypatch):  # noqa: F811
+    from agent_magics.workspace import forget_workspaces
+
+    for name in ("DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_AUTH_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in local_workspace.env(auth="pat").items():
+        monkeypatch.setenv(name, value)
+    forget_workspaces()
+    for via in ("client", "rest"):
+        result = run(shell, "apps/demo-app", f"--via {via}", "PAT please")
+        assert_clean_failure(result, "apps/demo-app", "OAuth tokens only", "databricks auth login")
+    assert run(shell, "demo-agent", "", "PATs still work for serving").ok

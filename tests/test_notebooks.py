@@ -1,0 +1,228 @@
+"""Every demo notebook runs top to bottom on the local workspace, and what it saves is right.
+
+Each ``notebooks/*.ipynb`` is executed with nbclient in a real kernel whose environment has no
+Databricks configuration (so the embedded local workspace is used). The executed copies go to a
+temporary directory (and to ``test-artifacts/notebooks/`` for inspection), never over the
+sources. Then: no errors; every ``%%agent`` cell kept its answer as a static HTML + text/plain
+bundle and no widget view; no secret of the workspace anywhere in the saved JSON; nbconvert's
+HTML and Markdown exports show the answers and the trace, never a widget repr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+ARTIFACTS = REPO / "test-artifacts" / "notebooks"
+CELL_TIMEOUT = 180  # seconds per cell: the first %%agent starts the local workspace
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+# Token-shaped strings: Databricks PATs (dapi + hex), OAuth client secrets (dose + hex), bearer headers.
+TOKEN_PATTERNS = [re.compile(r"dapi[0-9a-f]{8,}"), re.compile(r"dose[0-9a-f]{8,}"), re.compile(r"Bearer\s")]
+WIDGET_REPRS = ("HTML(value=", "VBox(children=", "HBox(children=", "Output(outputs=", WIDGET_VIEW)
+
+# Run in the kernel after the notebook, outside it: the secrets this kernel used, to look for them.
+SECRETS_PROBE = """
+import json as _json
+_secrets = []
+try:
+    from agent_magics.local.workspace import shared_workspace as _sw
+    _ws = _sw()
+    _secrets += [_ws.token, _ws.client_secret]
+except Exception as _exc:
+    _secrets.append("probe-failed: " + repr(_exc))
+try:
+    from agent_magics import workspace as _w
+    for _workspace in list(_w._workspaces.values()):
+        _auth = _workspace.auth_headers().get("Authorization", "")
+        _secrets.append(_auth.split(" ", 1)[-1])
+except Exception as _exc:
+    _secrets.append("probe-failed: " + repr(_exc))
+print(_json.dumps(_secrets))
+"""
+
+
+def kernel_env(base: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "JUPYTER", "IPYTHON"))}
+    env.pop("AGENT_MAGICS_TARGET", None)
+    for name, sub in [("IPYTHONDIR", "ipython"), ("JUPYTER_RUNTIME_DIR", "runtime")]:
+        (base / sub).mkdir(parents=True, exist_ok=True)
+        env[name] = str(base / sub)
+    env["DATABRICKS_CONFIG_FILE"] = str(base / "no-such-databrickscfg")
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    return env
+
+
+@dataclass
+class Executed:
+    name: str
+    nb: nbformat.NotebookNode
+    path: Path
+    seconds: float
+    secrets: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text()
+
+    def agent_cells(self) -> list[nbformat.NotebookNode]:
+        """Code cells that ran ``%%agent`` with a visible answer (not --quiet, not --list)."""
+        return [
+            c
+            for c in self.nb.cells
+            if c.cell_type == "code"
+            and c.source.lstrip().startswith("%%agent")
+            and not re.search(r"--(quiet|list|help)\b", c.source.splitlines()[0])
+        ]
+
+
+def execute(source: Path, workdir: Path) -> Executed:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(source, as_version=4)
+    workdir.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+        allow_errors=True,  # keep going, so one test reports every failing cell
+    )
+    started = time.monotonic()
+    secrets: list[str] = []
+    with client.setup_kernel(env=kernel_env(workdir)):
+        client.execute()
+        # Ask the same kernel which secrets it used (not saved into the notebook).
+        out: list[str] = []
+
+        def hook(msg: dict[str, Any]) -> None:
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+
+        client.kc.execute_interactive(SECRETS_PROBE, output_hook=hook, timeout=60)
+        secrets = json.loads("".join(out).strip().splitlines()[-1])
+    seconds = time.monotonic() - started
+    path = workdir / source.name
+    nbformat.write(nb, path)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, ARTIFACTS / source.name)
+    return Executed(source.stem, nb, path, seconds, secrets)
+
+
+@pytest.fixture(scope="module")
+def run_notebook(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Execute a notebook once per test module, however many tests look at it."""
+    cache: dict[Path, Executed] = {}
+
+    def run(source: Path) -> Executed:
+        if source not in cache:
+            cache[source] = execute(source, tmp_path_factory.mktemp(source.stem))
+        return cache[source]
+
+    return run
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def executed(request: pytest.FixtureRequest, run_notebook: Any) -> Executed:
+    return run_notebook(request.param)
+
+
+def answer_words(plain: str) -> list[str]:
+    """A few words of the answer, from the text/plain bundle (line 1 is the header; tool lines start with ⚙)."""
+    lines = [line for line in plain.splitlines()[1:] if line.strip() and not line.startswith(("⚙", "!", "["))]
+    return re.findall(r"[A-Za-z]{4,}", lines[0])[:5] if lines else []
+
+
+def test_there_are_notebooks() -> None:
+    assert any(p.name == "quickstart.ipynb" for p in NOTEBOOKS)
+
+
+def test_runs_without_errors(executed: Executed) -> None:
+    problems = []
+    for index, cell in enumerate(executed.nb.cells):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                problems.append(f"cell {index}: {output.ename}: {output.evalue}")
+            elif output.output_type == "stream" and output.name == "stderr":
+                if re.search(r"Traceback|Error\b|UsageError", output.text):
+                    problems.append(f"cell {index} stderr: {output.text[:300]}")
+    assert not problems, "\n".join(problems)
+    print(f"\n{executed.name}: {len(executed.nb.cells)} cells in {executed.seconds:.1f} s")
+
+
+def test_agent_cells_keep_static_answers(executed: Executed) -> None:
+    cells = executed.agent_cells()
+    if not cells:
+        pytest.skip(f"{executed.name} has no %%agent cell with a visible answer")
+    for cell in cells:
+        bundles = [o for o in cell.outputs if o.output_type in ("display_data", "execute_result")]
+        mimes = [set(o.data) for o in bundles]
+        assert not any(WIDGET_VIEW in m for m in mimes), f"widget view left in: {cell.source[:80]}"
+        results = [o for o in bundles if "agent-magics-result" in o.data.get("text/html", "")]
+        assert len(results) == 1, f"expected one static result for {cell.source[:80]!r}, got {mimes}"
+        html, plain = results[0].data["text/html"], results[0].data.get("text/plain", "")
+        assert "completed" in html and plain.strip(), cell.source[:80]
+        # The answer itself is there: the text/plain answer's first words are in the HTML too.
+        words = answer_words(plain)
+        assert words, f"no answer text in text/plain: {plain[:300]}"
+        assert all(w in html for w in words), (words, html[:300])
+        if "--return-trace" in cell.source.splitlines()[0]:
+            assert "Trace" in html and "span" in html, "trace not rendered"
+
+
+def test_no_widget_state_saved(executed: Executed) -> None:
+    state = executed.nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    assert not state, f"{len(state)} widget models saved in the notebook metadata"
+
+
+def test_no_secrets_in_saved_notebook(executed: Executed) -> None:
+    text = executed.text
+    for pattern in TOKEN_PATTERNS:
+        match = pattern.search(text)
+        assert match is None, (
+            f"token-like string in {executed.name}: ...{text[max(match.start() - 40, 0) : match.end() + 8]}"
+        )
+    if not executed.agent_cells():
+        return
+    failed = [s for s in executed.secrets if s.startswith("probe-failed")]
+    assert not failed, failed
+    secrets = [s for s in executed.secrets if len(s) >= 16]
+    assert len(secrets) >= 3, f"the probe found only {len(secrets)} secrets"  # PAT, client secret, OAuth token
+    assert not [s for s in secrets if s in text], "a workspace secret is in the saved notebook"
+
+
+@pytest.fixture
+def quickstart(run_notebook: Any) -> Executed:
+    return run_notebook(REPO / "notebooks" / "quickstart.ipynb")
+
+
+@pytest.mark.parametrize("exporter_name", ["html", "markdown"])
+def test_exports_show_answer_and_trace(quickstart: Executed, exporter_name: str) -> None:
+    from nbconvert import HTMLExporter, MarkdownExporter
+
+    exporter = HTMLExporter() if exporter_name == "html" else MarkdownExporter()
+    body, _ = exporter.from_notebook_node(quickstart.nb)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"quickstart.{'html' if exporter_name == 'html' else 'md'}").write_text(body)
+    leftovers = [r for r in WIDGET_REPRS if r in body]
+    assert not leftovers, f"widget reprs in the {exporter_name} export: {leftovers}"
+    assert "agent-magics-result" in body  # the static HTML bundle was chosen, not text/plain
+    for cell in quickstart.agent_cells():
+        plain = next(o.data["text/plain"] for o in cell.outputs if "agent-magics-result" in o.data.get("text/html", ""))
+        words = answer_words(plain)
+        assert words and all(w in body for w in words), (words, cell.source[:80])
+    traced = [c for c in quickstart.agent_cells() if "--return-trace" in c.source.splitlines()[0]]
+    assert traced, "the quickstart should ask for a trace"
+    assert re.search(r"<b>Trace</b>", body) and "predict_stream" in body, "the trace is not in the export"
+    assert "<details" in body and "<summary" in body
