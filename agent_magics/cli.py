@@ -104,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     workspace.add_argument("--tokens-per-second", type=float, default=80.0, help="streaming pace of the demo agents")
     args = parser.parse_args(argv)
     if args.command == "workspace":
-        return _run_workspace(args, sys.stdout)
+        code = _run_workspace(args, sys.stdout)
+        # This process was the server: nothing is left to flush, and tearing down MLflow's module
+        # graph at interpreter exit would keep Ctrl-C waiting another second or two.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -7,6 +7,7 @@ import sys
 import warnings
 from typing import Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Enum, Float, Int, Unicode
 
@@ -51,20 +52,22 @@ class AgentMagics(Magics):
     @line_cell_magic
     def agent(self, line: str, cell: str | None = None) -> Any:
         namespace = self.shell.user_ns if self.shell is not None else {}
+        debug = self.debug
         try:
             command = parse_cell(line, cell, namespace) if cell is not None else parse_line(line, namespace)
+            debug = debug or command.debug
+            return self._list(command) if command.list else self._ask(command, namespace)
         except _HelpShown:
             return None
-        try:
-            if command.list:
-                return self._list(command)
-            return self._ask(command, namespace)
-        except (AgentUsageError, AgentError):
-            raise
-        except Exception as exc:
-            if command.debug or self.debug:
+        except (AgentUsageError, AgentError) as exc:
+            if debug:
                 raise
-            raise AgentError(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)") from None
+            # IPython prints a bare one-line message only for UsageError itself, not for subclasses
+            raise UsageError(str(exc)) from None
+        except Exception as exc:
+            if debug:
+                raise
+            raise UsageError(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)") from None
 
     def _ask(self, command: AgentCommand, namespace: dict[str, Any]) -> Any:
         from .engines.request import Timeouts

@@ -172,7 +172,10 @@ class BenchKernel:
                 result.idle = now
                 break
         result.cpu = self.cpu_seconds() - cpu0
-        reply = kc.get_shell_msg(timeout=max(5.0, deadline - time.monotonic()))
+        while True:  # the reply to this request (a reply to an abandoned earlier one is skipped)
+            reply = kc.get_shell_msg(timeout=max(5.0, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
         if error or reply["content"].get("status") != "ok":
             raise CellError(error or str(reply["content"]))
         for name, value in reply["content"].get("user_expressions", {}).items():

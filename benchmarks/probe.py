@@ -21,9 +21,10 @@ def install() -> None:
     global _installed
     if _installed:
         return
+    from IPython import get_ipython
+
     import agent_magics.engines as engines
     from agent_magics.events import TextDelta
-    from IPython import get_ipython
 
     original_run = engines.run
 

@@ -102,15 +102,14 @@ probe.state["first_chunk"] = _first
     raise ValueError(method)
 
 
-EXPRESSIONS = {
-    "probe": "__import__('benchmarks.probe').probe.take()",
-    "answer": "__import__('json').dumps([_bench.status, len(_bench.text.encode())] if '_bench' in globals() else None)",
-}
+PROBE = {"probe": "__import__('benchmarks.probe').probe.take()"}
+ANSWER = {"answer": "__import__('json').dumps([_bench.status, len(_bench.text.encode())])"}
 
 
 def measure(kernel: BenchKernel, method: str, case: Case) -> dict[str, Any]:
-    kernel.run("_bench = None", expressions={"probe": EXPRESSIONS["probe"]})  # clear the notes
-    ex: Execution = kernel.run(cell(method, case.custom_inputs()), marker=FIRST_WORD, expressions=EXPRESSIONS)
+    kernel.run("", expressions=PROBE)  # clear the notes
+    expressions = {**PROBE, **ANSWER} if method == "agent" else PROBE
+    ex: Execution = kernel.run(cell(method, case.custom_inputs()), marker=FIRST_WORD, expressions=expressions)
     notes = ex.expressions["probe"]
     first_chunk = notes["first_chunk"]
     row: dict[str, Any] = {

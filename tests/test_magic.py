@@ -156,3 +156,12 @@ def test_inside_databricks_the_trace_id_goes_to_databricks_trace_ui(shell, monke
     shown.clear()
     ask(shell, "demo-agent --return-trace --view text", "What is MLflow?")
     assert not [b for b in shown if isinstance(b, dict) and TRACE_MIMETYPE in b]
+
+
+def test_errors_print_one_line_without_traceback(shell, capsys):
+    shell.run_cell("%%agent demo-agent --custom-inputs '{bad'\nq")
+    shell.run_cell("%%agent no-such-endpoint --quiet\nq")
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 2 and all(line.startswith("UsageError: ") for line in lines), err
+    assert "Traceback" not in err

@@ -95,7 +95,11 @@ def run_rest(request: AgentRequest, client: httpx.Client, base: str, policy: Ret
         yield ErrorEvent(opened)
         yield Done("failed")
         return
-    response = opened
+    yield from response_events(request, opened, deadline)
+
+
+def response_events(request: AgentRequest, response: httpx.Response, deadline: float | None) -> Iterator[Event]:
+    """Events of an open 2xx response, which is closed at the end (also used by the client path)."""
     try:
         content_type = response.headers.get("content-type", "")
         if is_html(content_type):

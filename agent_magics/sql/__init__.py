@@ -6,6 +6,26 @@ Public API (plain Python, no IPython needed)::
     df = run_sql("SELECT ai_query('demo-agent', q) AS a FROM questions", {"questions": questions_df})
 
 Nothing heavy is imported here: DuckDB, sqlglot, pandas and the SDK load on first use.
+
+Engines: ``local`` (DuckDB in-process, the notebook's DataFrames by variable name, ai_query sent by
+this package with bounded concurrency), ``warehouse`` (Statement Execution API), ``spark`` (the
+notebook's session). Warehouse and Spark run the SQL as written, with Databricks' own ai_query.
+
+What the local engine does differently from Databricks' ai_query:
+
+* ``failOnError => false`` gives ``STRUCT<result, errorMessage, response>``: ``result`` is the name
+  Databricks' working code reads, ``response`` the one some of its docs use; both hold the value.
+* Without ``returnType`` a STRUCT request returns the endpoint's whole JSON answer as a STRING
+  (Databricks infers a STRUCT from the model signature); a STRING request returns the answer text.
+* A non-STRING ``returnType`` is applied to the endpoint's JSON answer (fields by name, missing fields
+  NULL, extra fields ignored); when the answer has none of the fields, the answer text is parsed as JSON.
+  A value of the wrong kind is a row error (Databricks' ``from_json`` would give NULL).
+* ``modelParameters`` are merged into chat endpoints' requests (Databricks allows them only for
+  foundation/external models) and refused for ResponsesAgent endpoints with Databricks' error class.
+* A NULL request gives NULL without a request. ``files =>`` is not supported.
+* ``--custom-inputs`` and ``--return-trace`` (a ``trace`` column of trace dicts) exist only here.
+* Requests go to ``/serving-endpoints/{name}/invocations`` with the engine's retries (429/503/connection
+  errors, Retry-After honoured); concurrency is ``--concurrency`` (default 8), not autoscaled.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -96,19 +97,21 @@ def test_shared_workspace_outlives_no_parent() -> None:
         "ws = shared_workspace()\n"
         "assert shared_workspace() is ws and ws.running\n"
         "assert httpx.get(ws.host + '/oidc/.well-known/oauth-authorization-server').status_code == 200\n"
-        "print(ws.pid, flush=True)\n"
+        "print(ws.log_path, ws.pid, flush=True)\n"
         "os._exit(0)  # no stop(), no atexit: the parent just vanishes\n"
     )
     parent = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT, check=True
     )
-    server_pid = int(parent.stdout.split()[-1])
+    log_path, pid = parent.stdout.split()[-2:]
+    server_pid = int(pid)
     deadline = time.monotonic() + 10
     while _pid_alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     alive = _pid_alive(server_pid)
     if alive:  # clean up before failing
         os.kill(server_pid, signal.SIGKILL)
+    shutil.rmtree(Path(log_path).parent, ignore_errors=True)  # nobody was left to remove it
     assert not alive
 
 
@@ -161,6 +164,9 @@ def test_cli_serves_in_the_foreground_and_stops_on_ctrl_c() -> None:
             process.wait()
     assert process.returncode == 0, err
     assert "stopped" in out
+    log_path = banner.split("(logs: ", 1)[1].split(")", 1)[0]
+    assert Path(log_path).is_file()  # kept for the user after the CLI stops
+    shutil.rmtree(Path(log_path).parent, ignore_errors=True)
     assert "Traceback" not in err
 
 

@@ -139,3 +139,32 @@ def test_spark_engine_uses_the_notebooks_session(shell, monkeypatch):
     shell.run_line_magic("agent_sql", "--quiet " + PAGE)
     assert len(spark.seen) == 2
     del shell.user_ns["spark"]
+
+
+def test_help_prints_and_returns_nothing(shell, capsys):
+    assert shell.run_line_magic("agent_sql", "--help") is None
+    assert "--engine {auto,local,warehouse,spark}" in capsys.readouterr().out
+
+
+def test_a_real_interrupt_cancels_and_returns_what_finished(shell, capsys):
+    """SIGINT (what Kernel > Interrupt sends) while the batch runs: queued rows dropped, finished ones kept."""
+    import signal
+    import threading
+    import time
+
+    # warm up (imports, the endpoint's interface), so the signal surely lands while the batch runs
+    shell.run_line_magic("agent_sql", "--quiet SELECT ai_query('bench-agent', 'warm up') AS a")
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    started = time.monotonic()
+    try:
+        frame = shell.run_line_magic(
+            "agent_sql", "--quiet --concurrency 4 SELECT ai_query('bench-agent', named_struct('input', array("
+            "named_struct('role', 'user', 'content', concat('q', id))), 'custom_inputs', named_struct("
+            "'first_token_delay', 0.2, 'tokens', 2))) AS a FROM range(200) AS r(id)")
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 6  # 200 rows would take ~10 s
+    err = capsys.readouterr().err
+    assert "interrupted:" in err and "cancelled" in err
+    assert 0 < len(frame) < 200 and frame["errorMessage"].isna().all()

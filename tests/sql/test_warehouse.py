@@ -82,22 +82,21 @@ def test_bad_requests_are_refused(warehouse_client):
 
 
 def test_failed_statement_says_why(warehouse_client):
-    with pytest.raises(AgentError, match="statement failed .*SQL syntax error"):
+    with pytest.raises(AgentError, match=r"statement failed .*SQL syntax error"):
         run_warehouse("SELEC 1", warehouse_client, WH)
     with pytest.raises(AgentError, match=r"failed on row 0 .*HTTP 500"):
         run_warehouse("SELECT ai_query('fault-500', 'x')", warehouse_client, WH)
 
 
-SLOW = ("SELECT ai_query('bench-agent', concat('q', id)) AS a FROM range(40) AS r(id)")
+def slow_sql(delay: float, rows: int = 64) -> str:
+    return (f"SELECT ai_query('bench-agent', named_struct('input', array(named_struct('role', 'user', 'content', "
+            f"'x')), 'custom_inputs', named_struct('first_token_delay', {delay}, 'tokens', 3))) AS a "
+            f"FROM range({rows}) AS r(id)")
 
 
-def test_long_statement_is_pending_then_polled(warehouse_client, statement_server):
+def test_long_statement_is_pending_then_polled(warehouse_client):
     api = warehouse_client.statement_execution
-    # bench-agent with 0.2 s per row, 16 at a time: ~0.6 s, longer than a 0 s wait
-    _, service = statement_server
-    response = api.execute_statement(statement=SLOW.replace("concat('q', id)", "named_struct('input', array("
-                                     "named_struct('role', 'user', 'content', 'x')), 'custom_inputs', named_struct("
-                                     "'first_token_delay', 0.2, 'tokens', 3))"), warehouse_id=WH, wait_timeout="0s")
+    response = api.execute_statement(statement=slow_sql(0.2, 40), warehouse_id=WH, wait_timeout="0s")
     assert response.status.state in (StatementState.PENDING, StatementState.RUNNING)
     assert response.result is None
     while response.status.state in (StatementState.PENDING, StatementState.RUNNING):
@@ -106,10 +105,10 @@ def test_long_statement_is_pending_then_polled(warehouse_client, statement_serve
     assert response.status.state == StatementState.SUCCEEDED and response.manifest.total_row_count == 40
 
 
-def slow_sql(delay: float, rows: int = 64) -> str:
-    return (f"SELECT ai_query('bench-agent', named_struct('input', array(named_struct('role', 'user', 'content', "
-            f"'x')), 'custom_inputs', named_struct('first_token_delay', {delay}, 'tokens', 3))) AS a "
-            f"FROM range({rows}) AS r(id)")
+def test_row_limit_truncates(warehouse_client):
+    response = warehouse_client.statement_execution.execute_statement(
+        statement="SELECT id FROM range(20) AS r(id)", warehouse_id=WH, wait_timeout="10s", row_limit=3)
+    assert response.manifest.total_row_count == 3 and response.manifest.truncated is True
 
 
 def test_on_wait_timeout_cancel(warehouse_client):
@@ -145,7 +144,7 @@ def test_engine_cancels_on_interrupt(warehouse_client, statement_server):
             raise KeyboardInterrupt
         time.sleep(seconds)
 
-    with pytest.raises(AgentError, match="interrupted; statement .* cancelled"):
+    with pytest.raises(AgentError, match=r"interrupted; statement .* cancelled"):
         run_warehouse(slow_sql(0.5, 400), warehouse_client, WH, sleep=interrupting_sleep)
     newest = max(service._statements.values(), key=lambda s: s.created)
     assert newest.done.wait(5) and newest.state == "CANCELED"
