@@ -79,7 +79,7 @@ class AgentMagics(Magics):
             raise AgentUsageError(
                 "no TARGET: write %%agent <endpoint | apps/<name> | URL>, or set %config AgentMagics.default_target."
             )
-        question, missing = interpolate(command.question, namespace)
+        question, missing = interpolate(command.question.strip(), namespace)
         if missing:
             warnings.warn(
                 f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}", stacklevel=1

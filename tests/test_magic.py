@@ -165,3 +165,9 @@ def test_errors_print_one_line_without_traceback(shell, capsys):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 2 and all(line.startswith("UsageError: ") for line in lines), err
     assert "Traceback" not in err
+
+
+def test_help_shows_options_with_examples(shell):
+    text = shell.object_inspect_text("%%agent")
+    for fragment in ("--custom-inputs", "--return-trace", "--continue", "Examples:", "apps/demo-app"):
+        assert fragment in text

@@ -7,6 +7,7 @@ Ctrl-C / Kernel > Interrupt: an interrupt cancels the queued requests, interrupt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -63,16 +64,20 @@ def run_local(
         asker.prepare(call)  # unknown endpoint / unsupported argument: fail before any request
     batch = Batch(asker, options.concurrency)
     con = duckdb.connect()
+    handed_over = False
     try:
         con.execute("SET python_enable_replacements = false")  # only the tables we register are visible
+        con.execute("SET enable_progress_bar = false")  # ours shows rows; DuckDB's would print to stdout
         missing = register_tables(con, plan, namespace or {})
         traces = TraceStore() if options.return_trace else None
         for call in plan.calls:
             register(con, call, batch, traces)
+        handed_over = True  # from here the statement's thread closes the connection
         result = _execute(con, plan, batch, options, tick, missing, fetch or _fetch_frame)
     finally:
         batch.close()
-        con.close()
+        if not handed_over:
+            con.close()
     if fetch is not None:
         return result
     frame = result
@@ -113,30 +118,36 @@ def _fetch_frame(cursor: Any) -> Any:
 def _execute(con: Any, plan: Transpiled, batch: Batch, options: LocalOptions, tick: Tick | None,
              missing: list[str], fetch: Callable[[Any], Any]) -> Any:
     outcome: dict[str, Any] = {}
+    # An Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking finished
+    # while it still runs, and the connection must not be closed under a running statement.
+    finished = threading.Event()
 
     def work() -> None:
         try:
             outcome["result"] = fetch(con.execute(plan.sql, options.parameters or None))
         except BaseException as exc:  # handed to the calling thread
             outcome["error"] = exc
+        finally:
+            with contextlib.suppress(Exception):
+                con.close()
+            finished.set()
 
     worker = threading.Thread(target=work, name="agent_sql", daemon=True)
     deadline = time.monotonic() + options.timeout if options.timeout else None
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.1)
+        while not finished.wait(0.1):
             if tick is not None:
                 tick(batch)
             if deadline is not None and time.monotonic() > deadline:
-                _stop(con, batch, worker, f"stopped at the --timeout of {options.timeout:g} s")
+                _stop(con, batch, finished, f"stopped at the --timeout of {options.timeout:g} s")
                 raise BatchInterrupted(_stopped_message(batch, f"timed out after {options.timeout:g} s"),
                                        partial_frame(batch, plan))
             if options.cancel is not None and options.cancel.is_set():
-                _stop(con, batch, worker, "cancelled")
+                _stop(con, batch, finished, "cancelled")
                 raise BatchInterrupted(_stopped_message(batch, "cancelled"), partial_frame(batch, plan))
     except KeyboardInterrupt:
-        _stop(con, batch, worker, "interrupted by the user")
+        _stop(con, batch, finished, "interrupted by the user")
         raise BatchInterrupted(_stopped_message(batch, "interrupted"), partial_frame(batch, plan)) from None
     if tick is not None:
         tick(batch)
@@ -145,11 +156,12 @@ def _execute(con: Any, plan: Transpiled, batch: Batch, options: LocalOptions, ti
     return outcome["result"]
 
 
-def _stop(con: Any, batch: Batch, worker: threading.Thread, reason: str) -> None:
+def _stop(con: Any, batch: Batch, finished: threading.Event, reason: str) -> None:
     batch.cancel(reason)
     batch.close()
-    con.interrupt()
-    worker.join(2.0)
+    with contextlib.suppress(Exception):  # the statement may have just ended and closed the connection
+        con.interrupt()
+    finished.wait(2.0)
 
 
 def _stopped_message(batch: Batch, what: str) -> str:

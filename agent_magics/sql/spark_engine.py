@@ -43,19 +43,21 @@ def run_spark(sql: str, spark: Any, *, timeout: float | None = None,
               note: Callable[[str], None] | None = None) -> Any:
     """Run ``sql`` with ``spark``; a pandas DataFrame. Errors become one line (the Spark error class)."""
     outcome: dict[str, Any] = {}
+    finished = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C misreports the thread
 
     def work() -> None:
         try:
             outcome["frame"] = spark.sql(sql).toPandas()
         except BaseException as exc:
             outcome["error"] = exc
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=work, name="agent_sql_spark", daemon=True)
     started = time.monotonic()
     worker.start()
     try:
-        while worker.is_alive():
-            worker.join(0.2)
+        while not finished.wait(0.2):
             elapsed = time.monotonic() - started
             if note is not None:
                 note(f"spark: running · {elapsed:.1f} s")

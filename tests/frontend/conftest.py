@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,13 +269,19 @@ def page(browser: Any, page_log: PageLog, request: pytest.FixtureRequest) -> Ite
         report = getattr(request.node, "rep_call", None)
         failed = report is not None and report.failed
         save_screenshot(pg, request.node.name + ("-FAILED" if failed else ""))
+        if not failed:  # a stale failure picture from an earlier run would mislead
+            (ARTIFACTS / _artifact_name(request.node.name + "-FAILED")).unlink(missing_ok=True)
         context.close()
+
+
+def _artifact_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".png"
 
 
 def save_screenshot(pg: Any, name: str) -> Path | None:
     """Keep a full-page screenshot under test-artifacts/ (git-ignored); never fail a test for it."""
     ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".png")
+    path = ARTIFACTS / _artifact_name(name)
     try:
         pg.screenshot(path=str(path), full_page=True, timeout=10_000)
     except Exception:
@@ -306,21 +311,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
     return report
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0.1, message: str = "") -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message or condition}")
-        time.sleep(interval)
-
-
-def copy_into(server: LabServer, source: Path, name: str | None = None) -> Path:
-    target = server.root / (name or source.name)
-    shutil.copy(source, target)
-    return target
