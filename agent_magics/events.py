@@ -116,6 +116,12 @@ def reduce_event(state: Reduction, event: Event) -> Reduction:
             state.pending_chunks[event.item_id] = [event.delta]
         else:
             chunks.append(event.delta)
+            # Merged like a binary counter (sizes decrease along the list): a long answer is a few
+            # dozen strings, not one ~60-byte object per token (8x the text), and each character is
+            # copied O(log n) times.
+            while len(chunks) > 1 and len(chunks[-2]) <= len(chunks[-1]):
+                last = chunks.pop()
+                chunks[-1] += last
     elif isinstance(event, ItemDone):
         item = event.item
         item_id = item.get("id")

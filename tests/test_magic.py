@@ -22,6 +22,8 @@ def shell(local_workspace, monkeypatch):
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "agent_magics")
     ip.run_line_magic("config", "AgentMagics.view = 'text'")
+    # Pinned: "auto" depends on whether another test already imported databricks_openai
+    ip.run_line_magic("config", "AgentMagics.client_library = 'openai'")
     magics = ip.magics_manager.registry["AgentMagics"]
     magics.conversations.clear()
     yield ip
@@ -171,3 +173,14 @@ def test_help_shows_options_with_examples(shell):
     text = shell.object_inspect_text("%%agent")
     for fragment in ("--custom-inputs", "--return-trace", "--continue", "Examples:", "apps/demo-app"):
         assert fragment in text
+
+
+def test_client_library_auto_uses_databricks_openai_only_when_already_imported(shell, monkeypatch):
+    import sys
+
+    magics = shell.magics_manager.registry["AgentMagics"]
+    monkeypatch.setattr(magics, "client_library", "auto")
+    monkeypatch.delitem(sys.modules, "databricks_openai", raising=False)
+    assert magics._client_library() == "openai"
+    monkeypatch.setitem(sys.modules, "databricks_openai", object())
+    assert magics._client_library() == "databricks-openai"

@@ -214,7 +214,7 @@ def test_databricks_openai_library_path_matches(shell, raw_clients):
     try:
         real = [via_magic(shell, t, "", True, {"id": 5}, True) for t in ("demo-agent", "apps/demo-app")]
     finally:
-        magics.client_library = "auto"
+        magics.client_library = "openai"
     for a, b in zip(lean, real):
         assert normalise_items(a.output) == normalise_items(b.output)
         assert a.custom_outputs == b.custom_outputs and trace_shape(a.trace_dict) == trace_shape(b.trace_dict)

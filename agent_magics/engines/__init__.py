@@ -57,8 +57,8 @@ def run(request: AgentRequest, workspace: Workspace | None, policy: RetryPolicy 
     """All events of one call. Transport failures become ErrorEvent + Done("failed")."""
     policy = policy or RetryPolicy()
     try:
-        needs_oauth = request.kind == "app" and request.client_library != "databricks-openai"
-        if needs_oauth and workspace is not None and not workspace.uses_oauth():
+        # Checked here for every client library, so the message is the same whichever one runs
+        if request.kind == "app" and workspace is not None and not workspace.uses_oauth():
             yield ErrorEvent(APPS_NEED_OAUTH.format(target=request.target))
             yield Done("failed")
             return
