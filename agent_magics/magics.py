@@ -114,9 +114,8 @@ class AgentMagics(Magics):
             client_library=self._client_library(),
         )
         view = self._make_view("none" if command.quiet else (command.view or self.view))
-        result = execute(
-            request, workspace, view, RetryPolicy(max_retries=self.max_retries, max_wait=self.retry_max_wait), debug=command.debug or self.debug
-        )
+        policy = RetryPolicy(max_retries=self.max_retries, max_wait=self.retry_max_wait)
+        result = execute(request, workspace, view, policy, debug=command.debug or self.debug)
         if not command.quiet:
             self._show_databricks_trace(result)
         if result.output:

@@ -17,6 +17,8 @@ def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [new_markdown_cell(src) if kind == "md" else new_code_cell(src) for kind, src in cells]
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index}"  # stable ids: regenerating does not rewrite unchanged notebooks
     return nb
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
 
 from agent_magics.local import LocalWorkspace
+from agent_magics.workspace import forget_workspaces
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +23,24 @@ def local_workspace() -> Iterator[LocalWorkspace]:
             env.delenv(key)
         with LocalWorkspace(first_token_delay=0, tokens_per_second=0, hang_seconds=3) as workspace:
             yield workspace
+
+
+@pytest.fixture
+def shell(local_workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A real InteractiveShell with agent_magics loaded, pointed at the local workspace (OAuth)."""
+    for name in list(os.environ):
+        if name.startswith("DATABRICKS_"):
+            monkeypatch.delenv(name)
+    for name, value in local_workspace.env(auth="oauth").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
+    forget_workspaces()
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "agent_magics")
+    ip.run_line_magic("config", "AgentMagics.view = 'text'")
+    # Pinned: "auto" depends on whether another test already imported databricks_openai
+    ip.run_line_magic("config", "AgentMagics.client_library = 'openai'")
+    magics = ip.magics_manager.registry["AgentMagics"]
+    magics.conversations.clear()
+    yield ip
+    forget_workspaces()

@@ -10,8 +10,6 @@ import time
 
 import pytest
 
-from test_magic import shell  # noqa: F401  (fixture)
-
 PATHS = list(itertools.product(["client", "rest"], ["--stream", "--no-stream"]))
 PATH_IDS = [f"{via}{stream}" for via, stream in PATHS]
 
@@ -21,7 +19,7 @@ def run(ip, target: str, options: str, question: str):
 
 
 @pytest.fixture
-def fast_retries(shell):  # noqa: F811
+def fast_retries(shell):
     magics = shell.magics_manager.registry["AgentMagics"]
     magics.retry_max_wait = 0.05
     yield shell
@@ -67,7 +65,7 @@ def test_transient_faults_are_retried(fast_retries, target, via, stream):
     assert result.text
 
 
-def test_retry_after_is_honoured(shell):  # noqa: F811
+def test_retry_after_is_honoured(shell):
     started = time.monotonic()
     result = run(shell, "fault-429", "--api responses", "honour the Retry-After header please")
     assert result.ok, result.error
@@ -84,7 +82,7 @@ def test_retry_after_is_honoured(shell):  # noqa: F811
         ("fault-error-dict", ("simulated by fault-error-dict",)),
     ],
 )
-def test_mid_stream_faults_keep_the_partial_answer(shell, target, fragments, via):  # noqa: F811
+def test_mid_stream_faults_keep_the_partial_answer(shell, target, fragments, via):
     result = run(shell, target, f"--api responses --via {via} --stream", f"{target} mid-stream {via}")
     assert_clean_failure(result, target, *fragments)
     assert result.text, "the text that arrived before the fault is kept"
@@ -94,14 +92,14 @@ def test_mid_stream_faults_keep_the_partial_answer(shell, target, fragments, via
 
 @pytest.mark.parametrize("via", ["client", "rest"])
 @pytest.mark.parametrize("target", ["fault-drop", "fault-malformed-sse", "fault-error-event", "fault-error-dict"])
-def test_non_streaming_stream_faults(shell, target, via):  # noqa: F811
+def test_non_streaming_stream_faults(shell, target, via):
     result = run(shell, target, f"--api responses --via {via} --no-stream", f"{target} whole {via}")
     assert_clean_failure(result, target)
     assert_kernel_usable(shell)
 
 
 @pytest.mark.parametrize("via", ["client", "rest"])
-def test_timeout_before_first_byte_names_the_limit(shell, via):  # noqa: F811
+def test_timeout_before_first_byte_names_the_limit(shell, via):
     started = time.monotonic()
     result = run(shell, "fault-hang", f"--api responses --via {via} --timeout 1", f"hang {via}")
     assert time.monotonic() - started < 2.5
@@ -110,7 +108,7 @@ def test_timeout_before_first_byte_names_the_limit(shell, via):  # noqa: F811
 
 
 @pytest.mark.parametrize("via", ["client", "rest"])
-def test_connection_refused(shell, via):  # noqa: F811
+def test_connection_refused(shell, via):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -124,7 +122,7 @@ def test_connection_refused(shell, via):  # noqa: F811
 
 
 @pytest.mark.parametrize("via", ["client", "rest"])
-def test_unknown_host(shell, via):  # noqa: F811
+def test_unknown_host(shell, via):
     magics = shell.magics_manager.registry["AgentMagics"]
     magics.retry_max_wait = 0.05
     try:
@@ -136,12 +134,12 @@ def test_unknown_host(shell, via):  # noqa: F811
 
 
 @pytest.mark.parametrize(("via", "stream"), PATHS, ids=PATH_IDS)
-def test_html_login_page_from_an_app(shell, via, stream):  # noqa: F811
+def test_html_login_page_from_an_app(shell, via, stream):
     result = run(shell, "apps/fault-login", f"--via {via} {stream}", "log me in")
     assert_clean_failure(result, "apps/fault-login", "HTML page", "OAuth")
 
 
-def test_pat_against_an_app_says_apps_need_oauth(shell, local_workspace, monkeypatch):  # noqa: F811
+def test_pat_against_an_app_says_apps_need_oauth(shell, local_workspace, monkeypatch):
     from agent_magics.workspace import forget_workspaces
 
     for name in ("DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_AUTH_TYPE"):

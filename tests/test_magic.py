@@ -4,30 +4,8 @@ from __future__ import annotations
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from agent_magics.result import AgentResult
-from agent_magics.workspace import forget_workspaces
-
-
-@pytest.fixture
-def shell(local_workspace, monkeypatch):
-    for name in list(__import__("os").environ):
-        if name.startswith("DATABRICKS_"):
-            monkeypatch.delenv(name)
-    for name, value in local_workspace.env(auth="oauth").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
-    forget_workspaces()
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "agent_magics")
-    ip.run_line_magic("config", "AgentMagics.view = 'text'")
-    # Pinned: "auto" depends on whether another test already imported databricks_openai
-    ip.run_line_magic("config", "AgentMagics.client_library = 'openai'")
-    magics = ip.magics_manager.registry["AgentMagics"]
-    magics.conversations.clear()
-    yield ip
-    forget_workspaces()
 
 
 def ask(ip, line, body=None):

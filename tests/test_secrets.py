@@ -28,8 +28,17 @@ CELLS = [
     "%%agent demo-agent --via rest --api invocations\nWhat is MLflow?",
     *[
         f"%%agent {target} --api responses {opts}\nfault {target} {opts}"
-        for target in ("fault-401", "fault-403", "fault-429-always", "fault-500", "fault-503-always",
-                       "fault-drop", "fault-malformed-sse", "fault-error-event", "fault-error-dict")
+        for target in (
+            "fault-401",
+            "fault-403",
+            "fault-429-always",
+            "fault-500",
+            "fault-503-always",
+            "fault-drop",
+            "fault-malformed-sse",
+            "fault-error-event",
+            "fault-error-dict",
+        )
         for opts in ("--via client", "--via rest --no-stream")
     ],
     "%%agent apps/fault-login\nlog in",
@@ -46,14 +55,20 @@ def executed(local_workspace, tmp_path_factory):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
     env.update(local_workspace.env(auth="oauth"))
-    env.update({"DATABRICKS_CONFIG_FILE": str(root / "none.cfg"), "MLFLOW_DISABLE_TELEMETRY": "true",
-                "IPYTHONDIR": str(root / "ipython")})
+    env.update(
+        {
+            "DATABRICKS_CONFIG_FILE": str(root / "none.cfg"),
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "IPYTHONDIR": str(root / "ipython"),
+        }
+    )
     log_file = root / "kernel.log"
     handler = logging.FileHandler(log_file)
     logging.getLogger().addHandler(handler)
     try:
-        client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(root)}})
+        client = NotebookClient(
+            nb, timeout=120, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(root)}}
+        )
         client.execute(env=env)  # passed on to the kernel manager: the kernel uses our workspace
     finally:
         logging.getLogger().removeHandler(handler)
@@ -67,7 +82,7 @@ def secrets_of(ws) -> list[str]:
 
 
 def test_saved_notebook_and_logs_hold_no_credentials(executed, local_workspace):
-    nb, path, log_file = executed
+    _, path, log_file = executed
     texts = {"notebook": path.read_text(), "kernel log": log_file.read_text()}
     if local_workspace.log_path and Path(local_workspace.log_path).exists():
         texts["server log"] = Path(local_workspace.log_path).read_text(errors="replace")
@@ -82,6 +97,15 @@ def test_the_notebook_really_ran_the_cells(executed, local_workspace):
     outputs = json.dumps([cell.get("outputs", []) for cell in nb.cells])
     assert local_workspace.host in outputs  # the kernel talked to the workspace whose secrets we know
     assert "MLflow" in outputs and "search_docs" in outputs  # answers and tool calls are there
-    for fragment in ("HTTP 401", "HTTP 403", "HTTP 429", "HTTP 500", "HTTP 503", "dropped", "not JSON",
-                     "HTML page", "404"):
+    for fragment in (
+        "HTTP 401",
+        "HTTP 403",
+        "HTTP 429",
+        "HTTP 500",
+        "HTTP 503",
+        "dropped",
+        "not JSON",
+        "HTML page",
+        "404",
+    ):
         assert fragment in outputs, fragment

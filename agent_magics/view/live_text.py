@@ -85,7 +85,10 @@ class TextView:
         elif isinstance(event, CustomOutputs):
             self._line("custom outputs: " + render.one_line(json.dumps(event.value, default=str), 200))
         elif isinstance(event, TraceReceived):
-            self._line(f"trace received{': ' + state.trace_id if state.trace_id else ''}")
+            # an app sends the id first and the fetched trace follows: say it once per trace
+            if state.trace_id != getattr(self, "_trace_announced", None):
+                self._trace_announced = state.trace_id
+                self._line(f"trace received{': ' + state.trace_id if state.trace_id else ''}")
         elif isinstance(event, ErrorEvent):
             self._line(f"! {event.message}")
 

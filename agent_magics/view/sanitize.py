@@ -38,7 +38,8 @@ def _markdown():
     from markdown_it import MarkdownIt
 
     # js-default: html=False (raw HTML escaped), linkify off, safe link validation.
-    return MarkdownIt("js-default").enable("table").enable("strikethrough")
+    # images off: `![alt](url)` stays a plain link, never an automatic request to a remote host
+    return MarkdownIt("js-default").enable("table").enable("strikethrough").disable("image")
 
 
 def clean_html(fragment: str) -> str:
@@ -52,7 +53,17 @@ def clean_html(fragment: str) -> str:
         url_schemes=set(ALLOWED_URL_SCHEMES),
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
+        attribute_filter=_absolute_links_only,
     )
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """Relative hrefs are dropped: a frontend resolves them against itself (JupyterLab even adds
+    its XSRF token to /files/ links), and nothing an agent says should point into the notebook
+    server. Only absolute http(s) and mailto links stay."""
+    if attribute == "href" and not value.strip().lower().startswith(("http://", "https://", "mailto:")):
+        return None
+    return value
 
 
 def markdown_to_html(text: str) -> str:
