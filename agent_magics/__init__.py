@@ -13,8 +13,10 @@ __version__ = "0.1.0"
 
 def load_ipython_extension(ipython: Any) -> None:
     from .magics import AgentMagics
+    from .sql.magics import AgentSqlMagics
 
     ipython.register_magics(AgentMagics)
+    ipython.register_magics(AgentSqlMagics)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

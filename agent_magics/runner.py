@@ -5,6 +5,7 @@ Also the plain-Python entry point ``ask()``, for scripts and for ``%agent_sql``'
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any, Protocol
@@ -81,7 +82,28 @@ def execute(
         input=list(request.input),
     )
     view.finish(result)
+    if len(result.text) >= LARGE_ANSWER:
+        release_memory()
     return result
+
+
+# A large answer passes through several transient copies (SSE lines, JSON, markdown tokens, HTML,
+# the display message). glibc keeps freed memory in the process, so without a trim the kernel's RSS
+# would stay at that peak (~4x the answer) after the cell.
+LARGE_ANSWER = 256_000
+
+
+def release_memory() -> None:
+    """Give free heap memory back to the OS (glibc's ``malloc_trim``; a no-op elsewhere)."""
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+
+        trim = ctypes.CDLL(None).malloc_trim  # musl and others have none: AttributeError
+    except (OSError, AttributeError):
+        return
+    trim(0)
 
 
 def _complete_trace(state: Reduction, workspace: Workspace | None, view: View) -> None:

@@ -82,6 +82,7 @@ def build_workspace_app(state: WorkspaceState) -> ASGIApp:
     from .auth import WorkspaceAuth
     from .errors import api_error
     from .faults import KeepRawSend
+    from .statements import statement_routes
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return api_error(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.url.path}'.")
@@ -95,6 +96,7 @@ def build_workspace_app(state: WorkspaceState) -> ASGIApp:
         *serving.routes(state),
         *apps.api_routes(state),
         *tracing.routes(state.traces),
+        *statement_routes(),  # SQL warehouse: ai_query SQL on DuckDB, routed to these endpoints
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
     return KeepRawSend(WorkspaceAuth(app, state.tokens))

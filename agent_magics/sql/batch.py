@@ -13,12 +13,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from .run import MAX_CONCURRENCY
 from .semantics import Answer
 from .transpile import AiCall
+from .workers import DaemonPool
 
 AnswerFn = Callable[[AiCall, str], Answer]
 _POLL = 0.05  # seconds between checks for cancellation while a vector is in flight
@@ -52,7 +53,7 @@ class Batch:
         if not 1 <= concurrency <= MAX_CONCURRENCY:
             raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
         self._answer = answer
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ai_query")
+        self._pool = DaemonPool(concurrency)
         self._lock = threading.Lock()
         self._rows_seen: dict[int, int] = {}
         self._started = time.monotonic()
@@ -75,7 +76,7 @@ class Batch:
 
     def close(self) -> None:
         """Drop queued rows; rows already on the wire finish in the background and are ignored."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
     def run_rows(self, call: AiCall, requests: list[str | None]) -> list[Answer | None]:
         """Answers for one vector of requests (None for a NULL request), in the vector's order."""
@@ -105,6 +106,8 @@ class Batch:
                     offset, future = -1, None
                 if future is not None:
                     remaining -= 1
+                    if future.cancelled():
+                        raise BatchCancelled(self.cancel_reason or "cancelled")
                     answer = answers[offset] = future.result()
                     if call.fail_on_error and answer.error is not None:
                         self._fail(call, first_row + offset, requests[offset] or "", answer.error)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 import json
+import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -66,9 +68,54 @@ def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
     return value
 
 
-def markdown_to_html(text: str) -> str:
-    """Render agent markdown to safe HTML."""
-    return clean_html(_markdown().render(text))
+# A long answer is rendered this many characters at a time: markdown-it's tokens for a whole 1 MB
+# answer take ~6 MB at once, and the kernel would keep that peak (its RSS does not shrink back).
+PIECE = 32_768
+_FENCE_LINE = re.compile(r"(`{3,}|~{3,})(.*)")  # a code fence at column 0
+_INDENTED_FENCE = re.compile(r"^[ \t]+(?:`{3}|~{3})", re.MULTILINE)
+
+
+def markdown_to_html(text: str, piece: int = PIECE) -> str:
+    """Render agent markdown to safe HTML (a long text piece by piece, with the same result)."""
+    if len(text) <= 2 * piece:
+        return clean_html(_markdown().render(text))
+    return "".join(clean_html(_markdown().render(part)) for part in _pieces(text, piece))
+
+
+def _pieces(text: str, size: int) -> Iterator[str]:
+    """``text`` in pieces of at least ``size`` characters that render exactly as the whole does.
+
+    A cut goes only before a line that starts with a letter after a blank line, outside a code
+    fence: no block (list item, quote, table, indented code) goes on over such a line, and inline
+    markup never crosses a blank line. No cut at all when the text has link reference definitions
+    (they apply to the whole document) or an indented fence (it may be inside a list item, which this
+    scan does not follow; unindented fences are always top-level and are followed exactly).
+    """
+    if "]:" in text or _INDENTED_FENCE.search(text):
+        yield text
+        return
+    start = pos = 0
+    fence: tuple[str, int] | None = None  # the open fence's character and length
+    blank = False  # the previous line was blank
+    while pos < len(text):
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        line = text[pos:end]
+        is_blank = not line.strip()
+        if fence is not None:
+            closing = line.rstrip(" \t\r")
+            if len(closing) >= fence[1] and closing == fence[0] * len(closing):
+                fence = None
+        elif not is_blank:
+            if blank and line[0].isalpha() and pos - start >= size:
+                yield text[start:pos]
+                start = pos
+            opened = _FENCE_LINE.match(line)
+            if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
+                fence = (opened.group(1)[0], len(opened.group(1)))
+        blank = is_blank
+        pos = end + 1
+    yield text[start:]
 
 
 def escape(text: Any) -> str:
