@@ -6,7 +6,9 @@ BIN    := $(VENV)/bin
 LOCK   := requirements/lock.txt
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: setup browser test test-fast lint lab workspace bench lock clean
+W7     := .venv-ipywidgets7
+
+.PHONY: setup browser test test-fast test-ipywidgets7 lint lab workspace bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +33,20 @@ lint: setup
 
 test: setup browser lint
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-ipywidgets7
+
+# The view again on ipywidgets 7.8 (Databricks): a small venv holding only ipywidgets 7 whose
+# .pth adds the main venv's packages after its own, so ipywidgets 7 wins.
+$(W7)/.installed: requirements/ipywidgets7.txt $(VENV)/.installed
+	rm -rf $(W7) && $(PYTHON) -m venv $(W7)
+	$(W7)/bin/python -m pip install -q --no-deps -r requirements/ipywidgets7.txt
+	echo "import site; site.addsitedir('$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")')" \
+	  > "$$($(W7)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/zz_main_venv.pth"
+	touch $@
+
+test-ipywidgets7: $(W7)/.installed
+	$(W7)/bin/python -c "import ipywidgets; assert ipywidgets.__version__.startswith('7.'), ipywidgets.__version__"
+	$(W7)/bin/python -m pytest -q -p no:cacheprovider tests/test_view_live.py tests/test_view_render.py
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not browser"
@@ -52,4 +68,4 @@ lock:
 	/tmp/agent-magics-lock/bin/python -m pip freeze --exclude-editable | grep -v '^agent.magics' > $(LOCK)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(W7) .pytest_cache .ruff_cache
