@@ -151,3 +151,9 @@ def test_pat_against_an_app_says_apps_need_oauth(shell, local_workspace, monkeyp
         result = run(shell, "apps/demo-app", f"--via {via}", "PAT please")
         assert_clean_failure(result, "apps/demo-app", "OAuth tokens only", "databricks auth login")
     assert run(shell, "demo-agent", "", "PATs still work for serving").ok
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
+def test_app_that_is_not_responses_compatible(shell, via):
+    result = run(shell, "apps/durable-app", f"--via {via}", "hello?")
+    assert_clean_failure(result, "apps/durable-app", "404", "does not serve the OpenAI Responses API")

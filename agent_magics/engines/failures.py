@@ -53,11 +53,19 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
+_APP_HINTS = {
+    403: "permission denied; you need CAN USE on the app",
+    404: "the app does not serve the OpenAI Responses API (POST /responses); check that it implements it",
+    405: "the app does not serve the OpenAI Responses API (POST /responses); check that it implements it",
+}
+
+
 def describe_http_error(
     target: str, status: int, body: str, headers: Mapping[str, str] | None = None, attempts: int = 1
 ) -> str:
     detail = server_message(body).rstrip(". ") if body else ""
-    hint = _HINTS.get(status) or ("the server failed; try again later" if status >= 500 else "the request failed")
+    hints = {**_HINTS, **_APP_HINTS} if target.startswith("apps/") else _HINTS
+    hint = hints.get(status) or ("the server failed; try again later" if status >= 500 else "the request failed")
     if status == 429 and headers and headers.get("retry-after"):
         hint += f" (the server asked to wait {headers['retry-after']} s)"
     detail_part = f": {detail}" if detail else ""

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
@@ -19,7 +20,7 @@ from starlette.routing import Route
 from .agents import DemoAgent
 from .auth import AppAuth, ASGIApp, Scope
 from .catalog import app_json
-from .config import DEMO_APP, LOGIN_FAULT_APP
+from .config import DEMO_APP, LOGIN_FAULT_APP, NOT_RESPONSES_APP
 from .errors import not_found
 from .pacing import Pace
 from .state import WorkspaceState
@@ -119,5 +120,20 @@ async def login_page_app(scope: Scope, receive: Any, send: Any) -> None:
         await HTMLResponse(LOGIN_PAGE, status_code=200)(scope, receive, send)
 
 
+def build_not_responses_app(state: WorkspaceState) -> ASGIApp:
+    """Like an app on DatabricksAgentKit's DurableAgentServer: its own protocol, no ``/responses``."""
+
+    async def invocations(request: Request) -> JSONResponse:
+        body = await request.json()
+        return JSONResponse({"id": body.get("id"), "status": "completed", "output": "durable answer"})
+
+    app = Starlette(routes=[Route("/api/invocations", invocations, methods=["POST"])])
+    return AppAuth(app, state.tokens, NOT_RESPONSES_APP, state.host)
+
+
 def build_apps(state: WorkspaceState, pace: Pace) -> dict[str, ASGIApp]:
-    return {DEMO_APP: build_demo_app(state, pace), LOGIN_FAULT_APP: login_page_app}
+    return {
+        DEMO_APP: build_demo_app(state, pace),
+        LOGIN_FAULT_APP: login_page_app,
+        NOT_RESPONSES_APP: build_not_responses_app(state),
+    }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .agents import BenchAgent, DemoAgent, DemoChatAgent, DemoChatModel, HostileAgent
-from .config import DEMO_APP, LOCAL_USER, LOGIN_FAULT_APP
+from .config import DEMO_APP, LOCAL_USER, LOGIN_FAULT_APP, NOT_RESPONSES_APP
 from .faults import FAULT_ENDPOINTS, FLAKY_ENDPOINT
 from .interfaces import Adapter, ChatAgentAdapter, ChatModelAdapter, ResponsesAdapter
 from .pacing import Pace
@@ -137,6 +137,7 @@ def build_endpoints(pace: Pace) -> dict[str, Endpoint]:
 APP_DESCRIPTIONS = {
     DEMO_APP: "MLflow AgentServer (ResponsesAgent) with the demo-agent's knowledge.",
     LOGIN_FAULT_APP: "Answers every request with an HTML login page and status 200 (an expired session).",
+    NOT_RESPONSES_APP: "A DurableAgentServer-style app: POST /api/invocations only, no OpenAI /responses.",
 }
 
 

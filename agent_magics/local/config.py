@@ -70,4 +70,5 @@ LOCAL_USER = "local-user@agent-magics.local"
 # The apps this workspace hosts, each on its own port (in this order from ``app_port``).
 DEMO_APP = "demo-app"
 LOGIN_FAULT_APP = "fault-login"
-APP_NAMES = (DEMO_APP, LOGIN_FAULT_APP)
+NOT_RESPONSES_APP = "durable-app"  # speaks another protocol (/api/invocations), not /responses
+APP_NAMES = (DEMO_APP, LOGIN_FAULT_APP, NOT_RESPONSES_APP)

@@ -37,7 +37,7 @@ def test_apps_get_and_list_parse(local_workspace: Any, oauth_client: Any) -> Non
     assert app.app_status.state == ApplicationState.RUNNING
     assert app.compute_status.state == ComputeState.ACTIVE
     assert app.oauth2_app_client_id
-    assert {a.name for a in oauth_client.apps.list()} == {"demo-app", "fault-login"}
+    assert {a.name for a in oauth_client.apps.list()} == {"demo-app", "fault-login", "durable-app"}
 
 
 def test_unknown_endpoint_and_app_are_404(pat_client: Any, http: httpx.Client) -> None:

@@ -24,7 +24,7 @@ def test_handle_exposes_what_clients_need(local_workspace: LocalWorkspace) -> No
     ws = local_workspace
     assert ws.host.startswith("http://127.0.0.1:") and ws.running
     assert all(url.startswith("http://127.0.0.1:") for url in ws.app_urls.values())
-    assert set(ws.app_urls) == {"demo-app", "fault-login"}
+    assert set(ws.app_urls) == {"demo-app", "fault-login", "durable-app"}
     assert ws.token.startswith("dapi") and ws.client_id and ws.client_secret
     assert ws.env("pat") == {"DATABRICKS_HOST": ws.host, "DATABRICKS_TOKEN": ws.token, "DATABRICKS_AUTH_TYPE": "pat"}
     assert ws.env() == {
