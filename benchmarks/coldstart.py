@@ -106,9 +106,9 @@ def run(runs: int, log: Any = print) -> dict[str, Any]:
         # One request first, so that the server's own first-request costs are not charged to a scenario.
         BenchKernel(env=env).start().stop()
         for index in range(runs):
-            order = [("agent", lambda: _agent(env)), ("page", lambda: _page(env)), ("agent_embedded", lambda: _agent(None))]
-            for name, measure in order[index % 3 :] + order[: index % 3]:
-                rows[name].append(measure())
+            order = [("agent", env), ("page", env), ("agent_embedded", None)]
+            for name, kernel_env in order[index % 3 :] + order[: index % 3]:
+                rows[name].append(_page(env) if name == "page" else _agent(kernel_env))
             log(f"  cold start: round {index + 1}/{runs} done")
     startup = workspace_startup(runs)
     return summarise(rows, startup)
@@ -133,18 +133,19 @@ def summarise(rows: dict[str, list[dict[str, Any]]], startup: list[float]) -> di
 
 
 def render(result: dict[str, Any]) -> str:
-    rows = [
-        ["%load_ext agent_magics (inside the kernel)", fmt(result["load_ext_ms"], "ms")],
-        ["%load_ext cell, sent to idle", fmt(result["load_ext_cell_ms"], "ms")],
-        ["agent: %load_ext cell + %%agent cell to first token", fmt(result["agent_first_token_s"], "s")],
-        ["page: databricks_openai cell to first token", fmt(result["page_first_token_s"], "s")],
-        ["page: ... to first chunk in the kernel (print flush excluded)", fmt(result["page_first_chunk_in_kernel_s"], "s")],
-        ["page / agent first token (median of per-round ratios)", fmt(result["page_over_agent"], "x")],
-        ["no workspace configured: %load_ext + first %%agent to first token", fmt(result["embedded_first_token_s"], "s")],
-        ["  of which the embedded workspace start-up (measured alone)", fmt(result["embedded_workspace_startup_s"], "s")],
-        ["fresh kernel start-up (for scale)", fmt(result["kernel_start_s"], "s")],
-        ["heavy modules after the first %%agent", ", ".join(result["agent_modules_loaded"] or []) or "-"],
-    ]  # fmt: skip
+    figure = {
+        "%load_ext agent_magics (inside the kernel)": fmt(result["load_ext_ms"], "ms"),
+        "%load_ext cell, sent to idle": fmt(result["load_ext_cell_ms"], "ms"),
+        "agent: %load_ext cell + %%agent cell to first token": fmt(result["agent_first_token_s"], "s"),
+        "page: databricks_openai cell to first token": fmt(result["page_first_token_s"], "s"),
+        "page: ... to its first chunk in the kernel (no print flush)": fmt(result["page_first_chunk_in_kernel_s"], "s"),
+        "page / agent first token (median of per-round ratios)": fmt(result["page_over_agent"], "x"),
+        "no workspace configured: %load_ext + first %%agent": fmt(result["embedded_first_token_s"], "s"),
+        "  of which the embedded workspace start-up (alone)": fmt(result["embedded_workspace_startup_s"], "s"),
+        "fresh kernel start-up (for scale)": fmt(result["kernel_start_s"], "s"),
+        "heavy modules after the first %%agent": ", ".join(result["agent_modules_loaded"] or []) or "-",
+    }
+    rows = [[name, value] for name, value in figure.items()]
     return table("Cold start (fresh kernel per run, medians)", ["figure", "value"], rows)
 
 

@@ -59,6 +59,7 @@ class Execution:
     idle: float  # ... and the time its status: idle arrived (everything before it was received)
     messages: dict[str, int] = field(default_factory=dict)  # iopub messages by type
     bytes: int = 0  # serialised iopub bytes of this cell
+    bytes_by_type: dict[str, int] = field(default_factory=dict)
     marker_at: float | None = None  # first iopub message containing the marker bytes
     cpu: float = 0.0  # kernel process CPU seconds (user + system) during the cell
     expressions: dict[str, Any] = field(default_factory=dict)  # user_expressions, JSON-decoded
@@ -162,7 +163,9 @@ class BenchKernel:
                 continue  # output of an earlier request, or a kernel-wide message
             kind = json.loads(parts[1])["msg_type"]
             result.messages[kind] = result.messages.get(kind, 0) + 1
-            result.bytes += sum(len(f) for f in frames)
+            size = sum(len(f) for f in frames)
+            result.bytes += size
+            result.bytes_by_type[kind] = result.bytes_by_type.get(kind, 0) + size
             if marker is not None and result.marker_at is None and any(marker in p for p in parts[4:]):
                 result.marker_at = now
             if kind == "error":

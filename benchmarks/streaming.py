@@ -20,7 +20,7 @@ the delay from the chunk being in the kernel to the update reaching the frontend
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .kernel import BenchKernel, Execution
@@ -37,7 +37,8 @@ class Case:
     tokens: int
     tokens_per_second: float  # 0: as fast as the server can
     methods: tuple[str, ...] = METHODS
-    runs: int | None = None  # None: the suite's default
+    runs: int | None = None  # rounds; None: the suite's default
+    most: dict[str, int] = field(default_factory=dict)  # fewer rounds for some methods (slow baselines)
 
     def custom_inputs(self) -> dict[str, Any]:
         return {"tokens": self.tokens, "tokens_per_second": self.tokens_per_second, "first_token_delay": 0}
@@ -118,6 +119,7 @@ def measure(kernel: BenchKernel, method: str, case: Case) -> dict[str, Any]:
         "iopub_messages": ex.messages,
         "iopub_limited": ex.limited,
         "iopub_bytes": ex.bytes,
+        "iopub_bytes_by_type": ex.bytes_by_type,
         "first_update_s": ex.marker_at - first_chunk if ex.marker_at and first_chunk else None,
         "cell_to_first_update_s": ex.marker_at - ex.sent if ex.marker_at else None,
         "view": notes["view"],
@@ -149,7 +151,8 @@ def run(cases: list[Case], runs: int, log: Any = print) -> dict[str, Any]:
             for index in range(rounds):
                 order = case.methods[index % len(case.methods) :] + case.methods[: index % len(case.methods)]
                 for method in order:
-                    per_method[method].append(measure(kernel, method, case))
+                    if index < case.most.get(method, rounds):
+                        per_method[method].append(measure(kernel, method, case))
                 log(f"  {case.name}: round {index + 1}/{rounds} done")
             results[case.name] = summarise(case, per_method)
     return results
@@ -158,7 +161,7 @@ def run(cases: list[Case], runs: int, log: Any = print) -> dict[str, Any]:
 def summarise(case: Case, per_method: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     answer_bytes = median(r["answer_bytes"] for r in per_method["agent"])
     assert answer_bytes
-    out: dict[str, Any] = {"case": case.__dict__, "answer_bytes": answer_bytes, "methods": {}}
+    out: dict[str, Any] = {"case": asdict(case), "answer_bytes": answer_bytes, "methods": {}}
     for method, rows in per_method.items():
         wall = median(r["wall_s"] for r in rows)
         out["methods"][method] = {
@@ -178,15 +181,18 @@ def summarise(case: Case, per_method: dict[str, list[dict[str, Any]]]) -> dict[s
 
 
 def render(results: dict[str, Any]) -> str:
-    header = ["case", "method", "wall s", "x raw", "CPU µs/tok", "iopub msg/s", "updates/s", "bytes/answer",
-              "1st update ms"]  # fmt: skip
+    header = ["case", "answer", "method", "runs", "wall s", "x raw", "CPU µs/tok", "iopub msg/s", "updates/s",
+              "bytes/answer", "1st update ms"]  # fmt: skip
     rows = []
     for name, case in results.items():
         for method, m in case["methods"].items():
+            first = method == next(iter(case["methods"]))
             rows.append(
                 [
-                    name if method == next(iter(case["methods"])) else "",
+                    name if first else "",
+                    fmt(case["answer_bytes"] / 1000, "KB") if first else "",
                     method,
+                    len(m["runs"]),
                     fmt(m["wall_s"]),
                     fmt(m.get("wall_vs_raw")),
                     fmt(m["kernel_cpu_per_token_us"]),
@@ -206,7 +212,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         agent = case["methods"]["agent"]
         if "raw" in case["methods"]:
             found.append(_target(f"{name}: wall vs raw loop", agent["wall_vs_raw"], 1.05, "x"))
-        found.append(_target(f"{name}: live updates/s", agent["updates_per_s"], 20, "/s"))
+        found.append(_target(f"{name}: live view updates/s", agent["updates_per_s"], 20, "/s"))
+        found.append(_target(f"{name}: iopub msg/s (Jupyter Server limit)", agent["iopub_messages_per_s"], 1000, "/s"))
         found.append(_target(f"{name}: first update after first chunk", agent["first_update_ms"], 20, "ms"))
         if case["answer_bytes"] >= 90_000:
             found.append(_target(f"{name}: iopub bytes / answer bytes", agent["bytes_over_answer"], 3, "x"))

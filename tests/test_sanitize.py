@@ -63,6 +63,6 @@ def test_a_whole_hostile_result_renders_inert_and_readable():
     assert "alert(" in html  # still there as text: the reader can see what the agent tried
 
 
-def test_remote_images_become_plain_links():
+def test_remote_images_become_their_alt_text():
     html = markdown_to_html("![chart](http://127.0.0.1:9/exfil.png?secret=1)")
-    assert "<img" not in html and "chart" in html
+    assert "<img" not in html and "[image: chart]" in html and "127.0.0.1:9" not in html

@@ -40,8 +40,16 @@ def _markdown():
     from markdown_it import MarkdownIt
 
     # js-default: html=False (raw HTML escaped), linkify off, safe link validation.
-    # images off: `![alt](url)` stays a plain link, never an automatic request to a remote host
-    return MarkdownIt("js-default").enable("table").enable("strikethrough").disable("image")
+    md = MarkdownIt("js-default").enable("table").enable("strikethrough")
+    # An image would be an automatic request to a host the agent chose (an exfiltration channel):
+    # show its alt text instead, with no URL at all.
+    md.add_render_rule("image", _image_as_text)
+    return md
+
+
+def _image_as_text(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    alt = "".join(child.content for child in tokens[idx].children or [])
+    return escape(f"[image: {alt}]" if alt else "[image]")
 
 
 def clean_html(fragment: str) -> str:
