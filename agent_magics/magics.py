@@ -28,7 +28,11 @@ class AgentMagics(Magics):
     stream = Bool(True, help="stream answers by default").tag(config=True)
     return_trace = Bool(False, help="ask for the MLflow trace by default").tag(config=True)
     profile = Unicode(None, allow_none=True, help="Databricks config profile to use by default").tag(config=True)
-    via = Enum(["client", "rest"], "client", help="OpenAI-compatible client or plain REST").tag(config=True)
+    via = Enum(
+        ["auto", "client", "rest"],
+        "auto",
+        help="OpenAI-compatible client or plain REST; auto = the client when DatabricksOpenAI is in use, else REST",
+    ).tag(config=True)
     client_library = Enum(
         ["auto", "openai", "databricks-openai"],
         "auto",
@@ -100,7 +104,7 @@ class AgentMagics(Magics):
             history + turn,
             workspace=workspace,
             api=command.api,
-            via=command.via or self.via,
+            via=command.via or self._via(),
             stream=self.stream if command.stream is None else command.stream,
             custom_inputs=command.custom_inputs,
             databricks_options=command.databricks_options,
@@ -143,6 +147,14 @@ class AgentMagics(Magics):
         if kind == "url":
             return None
         return get_workspace(profile or self.profile, prefer_local=self.workspace == "local")
+
+    def _via(self) -> str:
+        if self.via == "auto":
+            # Both paths send the same request and read the stream with the same parser, but the
+            # client path imports openai and builds its client (~1 s of a cold kernel's first cell):
+            # only worth it when DatabricksOpenAI, whose import is paid already, is to be used.
+            return "client" if self._client_library() == "databricks-openai" else "rest"
+        return self.via
 
     def _client_library(self) -> str:
         if self.client_library == "auto":

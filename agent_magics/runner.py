@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from . import engines
 from .engines.request import AgentRequest, Timeouts
@@ -16,24 +16,8 @@ from .engines.retry import RetryPolicy
 from .events import ErrorEvent, Event, Reduction, RequestInfo, TraceReceived, finish, reduce_event
 from .result import AgentResult
 from .targets import choose_interface, parse_target
+from .view.live import NullView, View
 from .workspace import Workspace, get_workspace
-
-
-class View(Protocol):
-    def start(self, target: str) -> None: ...
-    def on_event(self, state: Reduction, event: Event) -> None: ...
-    def finish(self, result: AgentResult) -> None: ...
-
-
-class _NoView:
-    def start(self, target: str) -> None:
-        pass
-
-    def on_event(self, state: Reduction, event: Event) -> None:
-        pass
-
-    def finish(self, result: AgentResult) -> None:
-        pass
 
 
 def execute(
@@ -44,7 +28,7 @@ def execute(
     debug: bool = False,
 ) -> AgentResult:
     """Stream ``request`` into ``view``; return the result (complete, failed or interrupted)."""
-    view = view or _NoView()
+    view = view or NullView()
     state = Reduction()
     started = time.monotonic()
     status = None

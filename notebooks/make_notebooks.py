@@ -307,8 +307,8 @@ client does for you:
 
 | magic option | what is sent | how |
 |---|---|---|
-| `--via client` (default) | `POST /serving-endpoints/responses`, `{"model": "<endpoint>", "input": [...]}` | the OpenAI client (`DatabricksOpenAI` when `databricks_openai` is imported) |
-| `--via rest` | the same route and body | httpx, with the workspace's auth header |
+| `--via client` | `POST /serving-endpoints/responses`, `{"model": "<endpoint>", "input": [...]}` | the OpenAI client (`DatabricksOpenAI` when `databricks_openai` is imported: then this is the default) |
+| `--via rest` (default) | the same route and body | httpx, with the workspace's auth header (and no `openai` import) |
 | `--api invocations` | `POST /serving-endpoints/<endpoint>/invocations`, `{"input": [...]}` | httpx: the endpoint's native route, which every served model has |
 | (chat agents) | `POST /serving-endpoints/chat/completions`, `{"model": ..., "messages": [...]}` | either |
 

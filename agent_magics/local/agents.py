@@ -106,8 +106,9 @@ def _collect_response(events: Sequence[ResponsesAgentStreamEvent]) -> ResponsesA
     return ResponsesAgentResponse(output=output, custom_outputs=custom)
 
 
-class DemoAgent(ResponsesAgent):
-    """``demo-agent``: answers questions about querying Databricks agents, calling ``search_docs``."""
+class _PacedAgent(ResponsesAgent):
+    """A ResponsesAgent whose answer is one event generator: ``predict`` collects what
+    ``predict_stream`` yields, so both give the same items."""
 
     def __init__(self, pace: Pace) -> None:
         self.pace = pace
@@ -117,6 +118,13 @@ class DemoAgent(ResponsesAgent):
 
     def predict_stream(self, request: ResponsesAgentRequest) -> Iterator[ResponsesAgentStreamEvent]:
         yield from self._events(request)
+
+    def _events(self, request: ResponsesAgentRequest) -> Iterator[ResponsesAgentStreamEvent]:
+        raise NotImplementedError
+
+
+class DemoAgent(_PacedAgent):
+    """``demo-agent``: answers questions about querying Databricks agents, calling ``search_docs``."""
 
     def _events(self, request: ResponsesAgentRequest) -> Iterator[ResponsesAgentStreamEvent]:
         question = knowledge.question_from_turns(responses_turns(request.input))
@@ -351,17 +359,8 @@ def hostile_search(query: str) -> list[dict[str, str]]:
     return [{"id": f"payload-{i}", "title": payload, "text": payload} for i, payload in enumerate(PAYLOADS)]
 
 
-class HostileAgent(ResponsesAgent):
+class HostileAgent(_PacedAgent):
     """``hostile-agent``: hostile strings in its answer, tool arguments/outputs, custom_outputs and trace."""
-
-    def __init__(self, pace: Pace) -> None:
-        self.pace = pace
-
-    def predict(self, request: ResponsesAgentRequest) -> ResponsesAgentResponse:
-        return _collect_response(list(self._events(request)))
-
-    def predict_stream(self, request: ResponsesAgentRequest) -> Iterator[ResponsesAgentStreamEvent]:
-        yield from self._events(request)
 
     def _events(self, request: ResponsesAgentRequest) -> Iterator[ResponsesAgentStreamEvent]:
         key = stable_id([i.model_dump(exclude_none=True) for i in request.input], request.custom_inputs)
