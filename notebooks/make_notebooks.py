@@ -1,6 +1,6 @@
 """Write the demo notebooks (source only; CI executes them with nbclient).
 
-Run: .venv/bin/python notebooks/make_notebooks.py
+Run: .venv/bin/python notebooks/make_notebooks.py [--execute]
 """
 
 from __future__ import annotations
@@ -482,9 +482,36 @@ NOTEBOOKS = {
 }
 
 
+def execute(nb: nbformat.NotebookNode) -> None:
+    """Run a notebook on the embedded local workspace, so readers see real outputs.
+
+    Widget state is not stored: the live views are replaced by static HTML when each answer ends,
+    and nbclient would otherwise keep the closed widgets' state in the metadata.
+    """
+    import os
+    import tempfile
+
+    from nbclient import NotebookClient
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+    env.update({"DATABRICKS_CONFIG_FILE": "/nonexistent/databrickscfg", "MLFLOW_DISABLE_TELEMETRY": "true"})
+    with tempfile.TemporaryDirectory() as ipython_dir:
+        env["IPYTHONDIR"] = ipython_dir
+        client = NotebookClient(nb, timeout=180, kernel_name="python3", store_widget_state=False,
+                                resources={"metadata": {"path": str(HERE)}})
+        client.execute(env=env)
+
+
 def main() -> None:
+    """Write the notebooks; with --execute, also run them so they keep their outputs."""
+    import sys
+
+    run = "--execute" in sys.argv[1:]
     for name, cells in NOTEBOOKS.items():
-        nbformat.write(notebook(cells), HERE / f"{name}.ipynb")
+        nb = notebook(cells)
+        if run:
+            execute(nb)
+        nbformat.write(nb, HERE / f"{name}.ipynb")
 
 
 if __name__ == "__main__":
