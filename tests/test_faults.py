@@ -157,3 +157,52 @@ def test_pat_against_an_app_says_apps_need_oauth(shell, local_workspace, monkeyp
 def test_app_that_is_not_responses_compatible(shell, via):
     result = run(shell, "apps/durable-app", f"--via {via}", "hello?")
     assert_clean_failure(result, "apps/durable-app", "404", "does not serve the OpenAI Responses API")
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
+def test_url_target_with_token_env(shell, local_workspace, monkeypatch, via):
+    """Any OpenAI-compatible Responses server by URL; its token comes from the named variable."""
+    from databricks.sdk.config import Config
+
+    config = Config(host=local_workspace.host, client_id=local_workspace.client_id,
+                    client_secret=local_workspace.client_secret, auth_type="oauth-m2m")
+    monkeypatch.setenv("MY_APP_TOKEN", config.oauth_token().access_token)
+    url = local_workspace.app_url("demo-app")
+    result = run(shell, url, f"--via {via} --token-env MY_APP_TOKEN", "What is MLflow?")
+    assert result.ok, result.error
+    assert "MLflow" in result.text and result.tool_calls
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
+def test_workspace_credentials_never_go_to_other_hosts(shell, via):
+    """A URL target outside the workspace gets no Authorization header from us."""
+    import http.server
+    import threading
+
+    seen: list[dict[str, str]] = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(dict(self.headers))
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = b'{"object": "response", "output": []}'
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.handle_request, daemon=True)  # one request, then stop
+    thread.start()
+    try:
+        result = run(shell, f"http://127.0.0.1:{server.server_port}", f"--via {via} --no-stream", "hello")
+        thread.join(timeout=10)
+    finally:
+        server.server_close()
+    assert result.status == "completed", result.error
+    assert len(seen) == 1
+    assert not any(k.lower() == "authorization" and not v.endswith("unused") for k, v in seen[0].items())
