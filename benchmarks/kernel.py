@@ -187,7 +187,3 @@ class BenchKernel:
             # text/plain is the repr of the JSON string the expression returned
             result.expressions[name] = json.loads(ast.literal_eval(value["data"]["text/plain"]))
         return result
-
-    def value(self, expression: str) -> Any:
-        """The JSON value of ``json.dumps(<expression>)`` evaluated in the kernel."""
-        return self.run("", expressions={"v": f"__import__('json').dumps({expression})"}).expressions["v"]

@@ -27,11 +27,12 @@ def _agent_line(tokens: int, out: str) -> str:
 
 
 TRACED = """
-import gc, json, tracemalloc
+import gc, json, time, tracemalloc
 gc.collect()
 tracemalloc.start()
 _before = tracemalloc.get_traced_memory()[0]
 get_ipython().run_cell_magic("agent", {line!r}, "memory")
+time.sleep(0.5)  # the iopub thread sends the last display messages; their bytes are not the answer's
 gc.collect()
 _now, _peak = tracemalloc.get_traced_memory()
 tracemalloc.stop()

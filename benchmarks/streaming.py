@@ -6,7 +6,9 @@ so that drift and order effects fall on all methods alike. Per cell the client c
 messages and serialised bytes; the kernel's CPU time comes from psutil.
 
 * ``agent``: ``%%agent bench-agent`` with its automatic view (``detect_mode`` picks the widget view
-  in any kernel with ipywidgets; the probe records which view ran);
+  in any kernel with ipywidgets; the probe records which view ran) and its default transport (plain
+  REST: ``client_library`` is pinned to ``openai`` although the kernel imports databricks_openai for
+  the raw loop, as in a kernel without it); ``agent_client``: the same with ``--via client``;
 * ``raw``: the page's loop, ``for chunk in client.responses.create(..., stream=True): print(chunk)``
   with ``DatabricksOpenAI`` (databricks-openai) over the same workspace;
 * ``naive``: the same stream, ``ipywidgets.HTML.value = text_so_far`` on every text delta.
@@ -27,6 +29,7 @@ from .kernel import BenchKernel, Execution
 from .report import check, fmt, median, paired_ratio, table
 
 METHODS = ("agent", "raw", "naive")
+AGENT_METHODS = ("agent", "agent_client")  # %%agent by default (REST unless DatabricksOpenAI), and --via client
 FIRST_WORD = b"Lakehouse"  # bench-agent's first token (agents.bench_tokens), found in the first update
 QUESTION = "benchmark"
 
@@ -72,8 +75,9 @@ probe.install()
 
 def cell(method: str, custom_inputs: dict[str, Any]) -> str:
     ci = json.dumps(custom_inputs)
-    if method == "agent":
-        return f"%%agent bench-agent --out _bench --custom-inputs '{ci}'\n{QUESTION}"
+    if method in AGENT_METHODS:
+        via = " --via client" if method == "agent_client" else ""
+        return f"%%agent bench-agent{via} --out _bench --custom-inputs '{ci}'\n{QUESTION}"
     create = (
         f'client.responses.create(model="bench-agent", input=[{{"role": "user", "content": "{QUESTION}"}}], '
         f'stream=True, extra_body={{"custom_inputs": {ci}}})'
@@ -109,7 +113,7 @@ ANSWER = {"answer": "__import__('json').dumps([_bench.status, len(_bench.text.en
 
 def measure(kernel: BenchKernel, method: str, case: Case) -> dict[str, Any]:
     kernel.run("", expressions=PROBE)  # clear the notes
-    expressions = {**PROBE, **ANSWER} if method == "agent" else PROBE
+    expressions = {**PROBE, **ANSWER} if method in AGENT_METHODS else PROBE
     ex: Execution = kernel.run(cell(method, case.custom_inputs()), marker=FIRST_WORD, expressions=expressions)
     notes = ex.expressions["probe"]
     first_chunk = notes["first_chunk"]
@@ -124,7 +128,7 @@ def measure(kernel: BenchKernel, method: str, case: Case) -> dict[str, Any]:
         "cell_to_first_update_s": ex.marker_at - ex.sent if ex.marker_at else None,
         "view": notes["view"],
     }
-    if method == "agent":
+    if method in AGENT_METHODS:
         status, answer_bytes = ex.expressions["answer"]
         if status != "completed":
             raise RuntimeError(f"%%agent ended {status} in case {case.name}")
@@ -142,7 +146,7 @@ def run(cases: list[Case], runs: int, log: Any = print) -> dict[str, Any]:
         warm = {"tokens": 200, "tokens_per_second": 0, "first_token_delay": 0}
         kernel.run(cell("agent", warm))  # starts the embedded workspace, imports the client path
         kernel.run(SETUP_BASELINES)
-        for method in METHODS:  # imports and first-call costs out of the measured runs
+        for method in (*METHODS, "agent_client"):  # imports and first-call costs out of the measured runs
             kernel.run(cell(method, warm))
         results: dict[str, Any] = {}
         for case in cases:
@@ -212,6 +216,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         agent = case["methods"]["agent"]
         if "raw" in case["methods"]:
             found.append(_target(f"{name}: wall vs raw loop", agent["wall_vs_raw"], 1.05, "x"))
+            if "agent_client" in case["methods"]:
+                value = case["methods"]["agent_client"]["wall_vs_raw"]
+                found.append(_target(f"{name}: wall vs raw loop (--via client)", value, 1.05, "x"))
         found.append(_target(f"{name}: live view updates/s", agent["updates_per_s"], 20, "/s"))
         found.append(_target(f"{name}: iopub msg/s (Jupyter Server limit)", agent["iopub_messages_per_s"], 1000, "/s"))
         found.append(_target(f"{name}: first update after first chunk", agent["first_update_ms"], 20, "ms"))
