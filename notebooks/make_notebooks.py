@@ -174,7 +174,11 @@ body = reply.json()
 print([item["type"] for item in body["output"]])
 print(body["custom_outputs"])""",
     ),
-    ("md", "The magic can take that road too: `--via rest` sends the request with httpx instead of the OpenAI client."),
+    (
+        "md",
+        "The magic takes that road by default (`--via rest`: httpx and its own SSE parser) unless "
+        "DatabricksOpenAI is in use; `--via client` sends the same request through the OpenAI client.",
+    ),
     ("code", "%%agent apps/demo-app --via rest\nWhat is a lakehouse?"),
 ]
 
