@@ -206,3 +206,14 @@ def test_workspace_credentials_never_go_to_other_hosts(shell, via):
     assert result.status == "completed", result.error
     assert len(seen) == 1
     assert not any(k.lower() == "authorization" and not v.endswith("unused") for k, v in seen[0].items())
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
+def test_total_timeout_stops_a_slow_stream_and_keeps_its_text(shell, via):
+    slow = """'{"tokens": 400, "tokens_per_second": 40}'"""
+    run(shell, "bench-agent", f"--via {via}", "warm up: imports and auth")
+    started = time.monotonic()
+    result = run(shell, "bench-agent", f"--via {via} --timeout 1 --custom-inputs {slow}", f"slow {via}")
+    assert time.monotonic() - started < 2.5  # the whole answer would take 10 s
+    assert_clean_failure(result, "bench-agent", "--timeout of 1 s")
+    assert result.text
