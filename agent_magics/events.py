@@ -97,9 +97,6 @@ class Reduction:
     # Kept as lists and joined on demand: appending to a str per token would be quadratic.
     pending_chunks: dict[str, list[str]] = field(default_factory=dict)
 
-    def pending_text(self, item_id: str) -> str:
-        return "".join(self.pending_chunks.get(item_id, ()))
-
     @property
     def text(self) -> str:
         """All answer text so far: finished messages, then any still-streaming message."""

@@ -50,7 +50,6 @@ class AgentMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.conversations: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.last_result: Any = None
 
     @no_var_expand
     @line_cell_magic
@@ -124,7 +123,6 @@ class AgentMagics(Magics):
             self._show_databricks_trace(result)
         if result.output:
             self.conversations[key] = [*history, *turn, *result.output]
-        self.last_result = result
         if command.out:
             namespace[command.out] = result
         result._shown = not command.quiet  # the view showed it: the cell value is then a one-line summary
