@@ -8,7 +8,6 @@ magics, curl) at it. Ctrl-C stops it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shlex
 import sys
@@ -51,7 +50,7 @@ export DATABRICKS_AUTH_TYPE=oauth-m2m
 
 def _run_workspace(args: argparse.Namespace, out: TextIO) -> int:
     from .local.config import ServerConfig
-    from .local.server import Ready, configure_logging, prepare_environment, serve
+    from .local.server import Ready, configure_logging, prepare_environment, run_event_loop, serve
 
     config = ServerConfig(
         port=args.port,
@@ -73,7 +72,7 @@ def _run_workspace(args: argparse.Namespace, out: TextIO) -> int:
         out.flush()
 
     try:
-        asyncio.run(serve(config, announce))
+        run_event_loop(serve(config, announce))
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         pass
     except OSError as exc:  # e.g. the port is taken

@@ -94,7 +94,7 @@ class KeepRawSend:
 async def drop_connection(scope: MutableMapping[str, Any]) -> None:
     """Close the TCP connection under the current request, mid-response or before any byte."""
     transport = getattr(getattr(scope.get(_RAW_SEND), "__self__", None), "transport", None)
-    if transport is None:  # not uvicorn's h11 protocol: an abrupt error is the closest we can do
+    if transport is None:  # not one of uvicorn's protocols: an abrupt error is the closest we can do
         raise ConnectionAbortedError("fault-drop")
     transport.close()
     for _ in range(3):  # let the server notice, so it does not answer on a closed socket

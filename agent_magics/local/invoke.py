@@ -77,7 +77,7 @@ async def run_json(call: Invocation, traces: TraceStore) -> dict[str, Any]:
 
     def work() -> tuple[dict[str, Any], dict[str, Any] | None]:
         try:
-            with capture(call.request_id, call.endpoint):
+            with capture(call.request_id, call.endpoint, traced=call.return_trace):
                 native = call.adapter.predict(call.request)
         finally:
             trace = traces.collect(call.request_id)
@@ -102,7 +102,7 @@ async def run_stream(call: Invocation, traces: TraceStore) -> AsyncIterator[dict
     def pipeline() -> Iterator[Any]:
         failure = None
         try:
-            with capture(call.request_id, call.endpoint):
+            with capture(call.request_id, call.endpoint, traced=call.return_trace):
                 yield from call.shape_stream(call.adapter.stream(call.request))
         except Exception as exc:  # reported in the stream, after the trace is collected
             failure = exc

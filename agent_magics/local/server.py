@@ -17,8 +17,9 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -41,6 +42,12 @@ SERVER_ENVIRONMENT = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
     "DATABRICKS_APP_NAME": "demo-app",  # AgentServer reports it in /agent/info
+    # Attachments (base64 images in span data) would be split out of the trace into a store this
+    # workspace does not have; kept inline, the trace returned is the whole trace.
+    "MLFLOW_TRACE_EXTRACT_ATTACHMENTS": "false",
+    # Installs MLflow's sampler that honours a per-request override: requests whose trace cannot be
+    # seen are not traced (tracing.capture); all others are (ratio 1).
+    "MLFLOW_TRACE_SAMPLING_RATIO": "1.0",
 }
 # Settings that would send traces elsewhere or point MLflow/databricks-sdk at a real workspace.
 _FOREIGN_PREFIXES = ("DATABRICKS_", "MLFLOW_", "OTEL_")
@@ -51,6 +58,27 @@ def prepare_environment(environ: dict[str, str] | os._Environ[str] = os.environ)
     for key in [k for k in environ if k.startswith(_FOREIGN_PREFIXES)]:
         del environ[key]
     environ.update(SERVER_ENVIRONMENT)
+    # Traces go to MLflow's in-memory serving buffer and no tracking store is ever opened, but with
+    # no URI set MLflow looks for ``./mlruns`` on the disk at every span (~10% of a request's CPU).
+    # A path in the temp dir, so that nothing could ever land in the user's folder.
+    environ["MLFLOW_TRACKING_URI"] = "sqlite:///" + os.path.join(tempfile.gettempdir(), "agent-magics-unused-mlflow.db")
+
+
+def _http_implementation() -> str:
+    """httptools (C) parses requests several times faster than h11, which stays the fallback."""
+    import importlib.util
+
+    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` on uvloop where it is installed: every request crosses the loop twice."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 @dataclass(frozen=True)
@@ -132,9 +160,10 @@ async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: a
     )
     asgi_apps = {"workspace": build_workspace_app(state), **build_apps(state, pace)}
     sockets = {"workspace": workspace_sock, **app_socks}
+    http = _http_implementation()
     servers = {
         name: Server(
-            uvicorn.Config(app, http="h11", lifespan="off", log_config=None, timeout_graceful_shutdown=2, ws="none")
+            uvicorn.Config(app, http=http, lifespan="off", log_config=None, timeout_graceful_shutdown=2, ws="none")
         )
         for name, app in asgi_apps.items()
     }
@@ -203,7 +232,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _exit_when_stdin_closes(asyncio.get_running_loop(), stop)
         await serve(config, announce, stop)
 
-    asyncio.run(run())
+    run_event_loop(run())
     # Nothing is left to flush (traces live in memory only), and tearing down MLflow's module graph
     # at interpreter exit costs a second or more: leave right away so stop() is quick.
     logging.shutdown()
