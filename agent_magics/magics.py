@@ -38,7 +38,11 @@ class AgentMagics(Magics):
         "auto",
         help="client path library: auto = databricks-openai if already imported, else openai + databricks-sdk auth",
     ).tag(config=True)
-    view = Enum(["auto", "widget", "display", "text"], "auto", help="live view kind").tag(config=True)
+    view = Enum(
+        ["auto", "widget", "display", "text"],
+        "auto",
+        help="live view: auto = display outputs in a kernel, text in a terminal; widget = one ipywidgets output",
+    ).tag(config=True)
     update_rate = Float(15.0, help="maximum live updates per second").tag(config=True)
     connect_timeout = Float(10.0, help="seconds to connect").tag(config=True)
     read_timeout = Float(300.0, help="seconds without data before giving up").tag(config=True)

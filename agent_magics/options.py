@@ -92,7 +92,11 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     parser.add_argument(
         "--token-env", metavar="NAME", help="for URL targets: environment variable holding the bearer token"
     )
-    parser.add_argument("--view", choices=["auto", "widget", "display", "text"], help="how to show the answer live")
+    parser.add_argument(
+        "--view",
+        choices=["auto", "widget", "display", "text"],
+        help="how to show the answer live (default: auto = display outputs in a kernel, text in a terminal)",
+    )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.add_argument("--list", action="store_true", help="list the workspace's agent endpoints and apps")
     return parser

@@ -1,6 +1,6 @@
 """Memory: how much a 1 MB streamed answer grows the kernel (RSS), and tracemalloc's view of it.
 
-One kernel, ``%%agent bench-agent`` with the automatic (widget) view, one token per delta as a model
+One kernel, ``%%agent bench-agent`` with the automatic (display) view, one token per delta as a model
 sends them. A warm-up answer first (imports, caches, the workspace), then ``gc.collect()`` and the
 kernel's RSS (psutil, from outside), the 1 MB answer (kept in ``--out``, as a user keeps it),
 ``gc.collect()`` and RSS again. RSS is also sampled every 20 ms during the cell for the peak. A

@@ -5,10 +5,11 @@ baselines talk to that same server) runs every method of every case, rotating th
 so that drift and order effects fall on all methods alike. Per cell the client counts iopub
 messages and serialised bytes; the kernel's CPU time comes from psutil.
 
-* ``agent``: ``%%agent bench-agent`` with its automatic view (``detect_mode`` picks the widget view
-  in any kernel with ipywidgets; the probe records which view ran) and its default transport (plain
-  REST: ``client_library`` is pinned to ``openai`` although the kernel imports databricks_openai for
-  the raw loop, as in a kernel without it); ``agent_client``: the same with ``--via client``;
+* ``agent``: ``%%agent bench-agent`` with its automatic view (``detect_mode`` picks the display
+  view in any kernel; the probe records which view ran) and its default transport (plain REST:
+  ``client_library`` is pinned to ``openai`` although the kernel imports databricks_openai for the
+  raw loop, as in a kernel without it); ``agent_client``: the same with ``--via client``;
+  ``agent_widget``: the same with ``--view widget`` (one ipywidgets output, replaced at the end);
 * ``raw``: the page's loop, ``for chunk in client.responses.create(..., stream=True): print(chunk)``
   with ``DatabricksOpenAI`` (databricks-openai) over the same workspace;
 * ``naive``: the same stream, ``ipywidgets.HTML.value = text_so_far`` on every text delta.
@@ -29,7 +30,8 @@ from .kernel import BenchKernel, Execution
 from .report import check, fmt, median, paired_ratio, table
 
 METHODS = ("agent", "raw", "naive")
-AGENT_METHODS = ("agent", "agent_client")  # %%agent by default (REST unless DatabricksOpenAI), and --via client
+# %%agent by default (REST unless DatabricksOpenAI, the display view), --via client, --view widget
+AGENT_METHODS = ("agent", "agent_client", "agent_widget")
 FIRST_WORD = b"Lakehouse"  # bench-agent's first token (agents.bench_tokens), found in the first update
 QUESTION = "benchmark"
 
@@ -76,8 +78,8 @@ probe.install()
 def cell(method: str, custom_inputs: dict[str, Any]) -> str:
     ci = json.dumps(custom_inputs)
     if method in AGENT_METHODS:
-        via = " --via client" if method == "agent_client" else ""
-        return f"%%agent bench-agent{via} --out _bench --custom-inputs '{ci}'\n{QUESTION}"
+        extra = {"agent_client": " --via client", "agent_widget": " --view widget"}.get(method, "")
+        return f"%%agent bench-agent{extra} --out _bench --custom-inputs '{ci}'\n{QUESTION}"
     create = (
         f'client.responses.create(model="bench-agent", input=[{{"role": "user", "content": "{QUESTION}"}}], '
         f'stream=True, extra_body={{"custom_inputs": {ci}}})'
@@ -146,7 +148,7 @@ def run(cases: list[Case], runs: int, log: Any = print) -> dict[str, Any]:
         warm = {"tokens": 200, "tokens_per_second": 0, "first_token_delay": 0}
         kernel.run(cell("agent", warm))  # starts the embedded workspace, imports the client path
         kernel.run(SETUP_BASELINES)
-        for method in (*METHODS, "agent_client"):  # imports and first-call costs out of the measured runs
+        for method in (*METHODS, "agent_client", "agent_widget"):  # imports and first-call costs out of the runs
             kernel.run(cell(method, warm))
         results: dict[str, Any] = {}
         for case in cases:

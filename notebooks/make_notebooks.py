@@ -489,8 +489,8 @@ NOTEBOOKS = {
 def execute(nb: nbformat.NotebookNode) -> None:
     """Run a notebook on the embedded local workspace, so readers see real outputs.
 
-    Widget state is not stored: the live views are replaced by static HTML when each answer ends,
-    and nbclient would otherwise keep the closed widgets' state in the metadata.
+    Widget state is not stored: the default live view makes no widgets, and nbclient would keep
+    the closed widgets' state of ``--view widget`` (or of anything else) in the metadata.
     """
     import os
     import tempfile

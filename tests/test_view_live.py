@@ -176,7 +176,22 @@ def widget_answer_html(view: WidgetView) -> str:
 
 
 def strip_wrappers(fragment: str) -> str:
-    return re.sub(r'<div class="am-answer" style="[^"]*">|</div>', "", fragment)
+    return re.sub(r'<div class="(?:am-answer|agent-magics-result)" style="[^"]*">|</div>', "", fragment)
+
+
+def final_outputs(displays: Publisher) -> list[dict[str, Any]]:
+    """What the cell's outputs show at the end: the last data of each display id, in display order."""
+    last: dict[str, dict[str, Any]] = {}
+    for published in displays.published:
+        display_id = published["transient"]["display_id"]
+        assert published["update"] == (display_id in last), "an update before its display, or a display twice"
+        last[display_id] = published["data"]
+    return list(last.values())
+
+
+def message_bytes(displays: Publisher, overhead: int = DisplayView.OVERHEAD) -> int:
+    """Bytes on the wire for the recorded displays: their JSON plus each message's envelope."""
+    return sum(len(json.dumps(p["data"], ensure_ascii=False)) + overhead for p in displays.published)
 
 
 # -- the widget view -----------------------------------------------------------------------------------
@@ -360,8 +375,9 @@ def test_interrupted_stream_keeps_partial_text(wire: Wire, displays: Publisher, 
     final = displays.published[-1]
     assert final["update"] and set(final["data"]) == {"text/html", "text/plain"}
     assert ">interrupted<" in final["data"]["text/html"]
-    assert "Partial answer that stops" in final["data"]["text/html"]
     assert "partial answer kept" in final["data"]["text/plain"]
+    shown = "".join(data["text/html"] for data in final_outputs(displays))
+    assert "Partial answer that stops" in shown
 
 
 def test_final_text_plain_is_shortened_for_long_answers(wire: Wire, displays: Publisher) -> None:
@@ -376,7 +392,7 @@ def test_final_text_plain_is_shortened_for_long_answers(wire: Wire, displays: Pu
 
 
 # -- the display view ----------------------------------------------------------------------------------
-def test_display_view_coalesces_and_ends_with_the_static_bundle(displays: Publisher) -> None:
+def test_display_view_appends_finished_blocks_and_resends_only_the_tail(displays: Publisher) -> None:
     clock = Clock()
     view = make_view("display", clock=clock)
     assert isinstance(view, DisplayView)
@@ -388,16 +404,116 @@ def test_display_view_coalesces_and_ends_with_the_static_bundle(displays: Publis
     for i, event in enumerate(events):
         clock.now += 2.0 / len(events)
         view.on_event(reduce_event(state, event), event)
-        if i == 0:
-            assert len(displays.published) == 2 and event.delta in displays.published[1]["data"]["text/html"]
-    live = displays.published[1:]
-    assert len(live) <= 3 + 15 * 2.0
-    assert all(len(p["data"]["text/plain"]) < 100 for p in live)  # a status line, not the answer
+        if i == 0:  # the first chunk shows at once, in a new output under the header
+            new = [p for p in displays.published[1:] if not p["update"]]
+            assert len(displays.published) == 3 and len(new) == 1  # + the header: "streaming"
+            assert event.delta in new[0]["data"]["text/html"]
+    live = len(displays.published)
+    assert live <= 3 + 15 * 2.0 + 2 * len(text) / DisplayView.MIN_BLOCK
+    assert all("text/plain" not in p["data"] for p in displays.published[2:])  # HTML only: no second copy
     end(view, state)
-    last = displays.published[-1]
-    ids = {p["transient"]["display_id"] for p in displays.published}
-    assert len(ids) == 1 and last["update"] and WIDGET_VIEW not in last["data"]
-    assert strip_wrappers(last["data"]["text/html"]).count("lorem") == text.count("lorem")
+    outputs = final_outputs(displays)
+    assert len(displays.published) - live <= 3  # nothing is re-sent: the tail's last blocks, the header
+    assert "completed" in outputs[0]["text/html"] and outputs[0]["text/plain"].startswith("[demo · completed")
+    assert all(WIDGET_VIEW not in data for data in outputs)
+    body = "".join(data["text/html"] for data in outputs[1:])
+    assert strip_wrappers(body).count("lorem") == text.count("lorem")
+    assert "▍" not in body  # the live counter is gone
+    blocks = [p for p in displays.published[2:] if not p["update"]]
+    print(f"\n30 KB in 2 s: {len(displays.published)} messages, {len(blocks)} outputs")
+
+
+@pytest.mark.parametrize(("duration", "limit"), [(0.1, 3.0), (67.0, 3.0)])
+def test_display_view_bytes_stay_within_three_times_the_answer(displays: Publisher, duration: float,
+                                                              limit: float) -> None:
+    """100 KB in 0.1 s and at 200 tokens/s (the benchmark's cases), counting each message's envelope."""
+    clock = Clock()
+    view = make_view("display", clock=clock)
+    view.start("demo")
+    text = prose(100_000)
+    events = chunks(text, 7)  # ~7 bytes a token, as bench-agent's words
+    end(view, drive(view, events, clock, step=duration / len(events)))
+    ratio = message_bytes(displays) / len(text.encode())
+    updates = view.coalescer.updates
+    print(f"\n100 KB over {duration} s: {updates} updates ({updates / duration:.1f}/s), "
+          f"{len(displays.published)} messages, {ratio:.2f}x the answer")
+    assert ratio <= limit
+    assert updates <= 2 + 15 * duration
+    if duration > 10:
+        assert updates / duration >= 1.0  # never staler than max_stale while text arrives
+
+
+def test_display_view_keeps_items_in_order_and_completes_tool_entries(displays: Publisher) -> None:
+    clock = Clock()
+    view = make_view("display", clock=clock)
+    view.start("demo")
+    call = {"type": "function_call", "name": "lookup", "arguments": '{"q": "x"}', "call_id": "c1"}
+    events: list[Event] = [
+        *chunks("Let me check.", 4),
+        ItemDone(message("Let me check.")),
+        ItemDone(call),
+        ItemDone({"type": "function_call", "name": "never_answered", "arguments": "{}", "call_id": "c2"}),
+        ItemDone({"type": "function_call_output", "call_id": "c1", "output": "42"}),
+        *chunks("It is 42.", 3, "m2"),
+        ItemDone(message("It is 42.", "m2")),
+        CustomOutputs({"k": 1}),
+        TraceReceived(trace_id="tr-7"),
+    ]
+    state = drive(view, events, clock, step=0.3)
+    end(view, state)
+    outputs = [data["text/html"] for data in final_outputs(displays)]
+    assert len(outputs) == 7, outputs  # header, text, tool, tool, text, custom, trace
+    assert "completed" in outputs[0]
+    assert "Let me check." in outputs[1] and "lookup" in outputs[2] and "42" in outputs[2]
+    assert "never_answered" in outputs[3] and "no output" in outputs[3]  # "running…" while live
+    assert "It is 42." in outputs[4] and "&quot;k&quot;: 1" in outputs[5] and "tr-7" in outputs[6]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["contradicting final message", "long code block split", "reference links across blocks"],
+)
+def test_display_view_falls_back_to_the_whole_rendering(displays: Publisher, case: str) -> None:
+    """When the live outputs would not show what the static rendering shows, the header gets it all."""
+    clock = Clock()
+    view = DisplayView(clock=clock, min_block=20, max_tail=200)
+    view.start("demo")
+    if case == "contradicting final message":
+        events: list[Event] = [*chunks("The answer is 41.", 4), ItemDone(message("The answer is 42."))]
+    elif case == "long code block split":
+        code = "```python\n" + "".join(f"x{i} = {i}\n" for i in range(80)) + "```\n"
+        events = [*chunks(code, 10), ItemDone(message(code))]
+    else:
+        source = "See [the docs][d] first.\n\nMore text here, long enough.\n\n[d]: https://docs.example/\n"
+        events = [*chunks(source, 5), ItemDone(message(source))]
+    state = drive(view, events, clock, step=0.3)
+    result = end(view, state)
+    outputs = final_outputs(displays)
+    assert all(data["text/html"] == "" for data in outputs[1:])  # the header now holds the whole rendering:
+    for part in render.result_parts(result)[1:]:
+        assert part.html in outputs[0]["text/html"]
+
+
+def test_display_view_keeps_its_outputs_when_they_match(displays: Publisher) -> None:
+    clock = Clock()
+    view = DisplayView(clock=clock, min_block=20)
+    view.start("demo")
+    source = "First paragraph, streamed.\n\nSecond paragraph.\n\n- a list\n- of items\n\nLast one."
+    second = "A second message."
+    events = [
+        *chunks(source, 3),
+        ItemDone(message(source)),
+        CustomOutputs({"k": 1}),  # mid-answer: shown at the end, below both messages
+        TraceReceived(trace_id="tr-1"),
+        *chunks(second, 3, "m2"),
+        ItemDone(message(second, "m2")),
+    ]
+    end(view, drive(view, events, clock, step=0.3))
+    outputs = [data["text/html"] for data in final_outputs(displays)]
+    assert "am-answer" not in outputs[0]  # header and status only: no fallback
+    assert "&quot;k&quot;: 1" in outputs[-2] and "tr-1" in outputs[-1] and second in outputs[-3]
+    body = strip_wrappers("".join(outputs[1:-3]))
+    assert len(outputs) > 5 and body == strip_wrappers(render.answer_html(source))
 
 
 # -- the text view ---------------------------------------------------------------------------------------
@@ -447,7 +563,7 @@ def test_auto_picks_text_in_a_plain_shell(monkeypatch: pytest.MonkeyPatch) -> No
     assert detect_mode() == "text"
     assert isinstance(make_view("auto"), TextView)
     monkeypatch.setattr(shell, "kernel", object(), raising=False)  # as in ipykernel
-    assert detect_mode() == "widget"
+    assert detect_mode() == "display"
 
 
 def test_other_modes() -> None:
@@ -459,14 +575,19 @@ def test_other_modes() -> None:
 
 # -- the coalescer -----------------------------------------------------------------------------------
 def test_coalescer_rules() -> None:
-    c = Coalescer(10.0, min_rate=4.0, byte_ratio=1.0, bandwidth=1000.0)
+    c = Coalescer(10.0, min_rate=4.0, byte_ratio=1.0, allowance=1000.0, max_stale=1.0)
     assert c.due(0.0, 1, 10_000)  # the first update goes at once, whatever it costs
-    c.mark(0.0)
+    c.mark(0.0, 1, 800)  # credit: 1000 + 1 - 800 = 201
     assert not c.due(0.05, 10_000, 0)  # never above max_rate
-    assert c.due(0.1, 500, 500)  # cheap for what it shows
-    assert not c.due(0.1, 10, 500)  # costly for what it shows ...
-    assert c.due(0.25, 10, 200)  # ... until the view has been stale for 1 / min_rate
-    assert not c.due(0.25, 10, 1000) and c.due(1.0, 10, 1000)  # a costly update waits for the bandwidth
+    assert c.due(0.1, 500, 500)  # it pays for itself: at once
+    assert not c.due(0.1, 10, 200)  # affordable, but the view is fresh ...
+    assert c.due(0.25, 10, 200)  # ... until it has shown the same for 1 / min_rate
+    assert not c.due(0.5, 10, 1000)  # not affordable ...
+    assert c.due(1.0, 10, 1000)  # ... until it has been stale for max_stale
+    c.mark(1.0, 10, 1000)
+    assert c.credit < 0 and not c.due(1.5, 100, 800)  # in debt: new text pays it back first
+    c.mark(2.0, 10_000, 0)
+    assert c.credit == 1000.0  # the credit never exceeds the allowance
 
 
 # -- the block splitter --------------------------------------------------------------------------------
@@ -520,7 +641,8 @@ def test_blocks_close_returns_the_rest() -> None:
 
 _LINES = st.sampled_from(
     ["", "", "Some text.", "More *words* here.", "# Title", "```", "```py", "~~~", "    indented",
-     "   three spaces", "> quote", "| a | b |", "|---|---|", "***", "Setext", "===="]
+     "   three spaces", "> quote", "| a | b |", "|---|---|", "***", "Setext", "====", "- item", "* star",
+     "1. first", "2) second", "  continued"]
 )  # fmt: skip
 
 
@@ -539,12 +661,14 @@ from agent_magics.events import Done, ItemDone, Reduction, TextDelta, finish, re
 from agent_magics.result import AgentResult
 from agent_magics.view.live import detect_mode, make_view
 
-assert detect_mode() == "widget", detect_mode()
-view = make_view()
+assert detect_mode() == "display", detect_mode()
+view = make_view(MODE)
 state = Reduction()
 view.start("kernel-agent")
-events = [TextDelta("m1", w + " ") for w in "Hello from the **kernel** <script>x()</script>".split()]
+words = "Hello from the **kernel** <script>x()</script>".split()
+events = [TextDelta("m1", w + " ") for w in words]
 events += [
+    ItemDone({"type": "message", "id": "m1", "content": [{"type": "output_text", "text": " ".join(words) + " "}]}),
     ItemDone({"type": "function_call", "name": "lookup", "arguments": "{}", "call_id": "c1"}),
     ItemDone({"type": "function_call_output", "call_id": "c1", "output": "42"}),
     TextDelta("m2", "The answer is 42."),
@@ -558,16 +682,35 @@ view.finish(AgentResult.from_reduction("kernel-agent", state))
 """
 
 
-def test_widget_view_in_a_real_kernel_leaves_only_the_static_bundle() -> None:
+def run_in_kernel(mode: str) -> Any:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell(KERNEL_CELL))
+    nb.cells.append(nbformat.v4.new_code_cell(f"MODE = {mode!r}\n" + KERNEL_CELL))
     repo = Path(__file__).resolve().parents[1]
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(repo)}}
     )
     client.execute()
+    return nb
+
+
+def test_display_view_in_a_real_kernel_leaves_static_outputs_only() -> None:
+    nb = run_in_kernel("auto")
+    outputs = nb.cells[0].outputs
+    assert {o.output_type for o in outputs} == {"display_data"}, outputs
+    assert all(WIDGET_VIEW not in o.data and "text/html" in o.data for o in outputs)
+    html = [o.data["text/html"] for o in outputs]
+    assert len(html) == 4 and "completed" in html[0]  # header, text, tool call, text
+    assert "<strong>kernel</strong>" in html[1] and "lookup" in html[2] and "The answer is 42." in html[3]
+    assert all(html_problems(fragment) == [] for fragment in html)
+    assert outputs[0].data["text/plain"].startswith("[kernel-agent · completed")
+    assert "The answer is 42." in outputs[0].data["text/plain"]  # the compact text of the whole result
+    assert not nb.metadata.get("widgets")  # no widget, no widget state
+
+
+def test_widget_view_in_a_real_kernel_leaves_only_the_static_bundle() -> None:
+    nb = run_in_kernel("widget")
     outputs = nb.cells[0].outputs
     assert [o.output_type for o in outputs] == ["display_data"], outputs
     data = outputs[0].data
@@ -590,3 +733,29 @@ def test_display_view_outside_ipython_prints_text(
     assert printed.startswith("[demo · connecting")
     assert printed.rstrip().endswith("[demo · completed · 0.0 s · 6 chars]\nHello.")
     assert "{" not in printed  # no mimebundle repr
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(_LINES | st.sampled_from(["[r]: https://x.example/", "See [x][r].", "-", "10. ten"]),
+                   min_size=1, max_size=30),
+    step=st.integers(1, 25),
+    pause=st.sampled_from([0.0, 0.01, 0.3]),
+    min_block=st.integers(1, 60),
+    max_tail=st.sampled_from([40, 100_000]),
+)
+def test_display_view_ends_as_the_static_rendering(lines: list[str], step: int, pause: float, min_block: int,
+                                                   max_tail: int) -> None:
+    """Whatever the text, chunking and timing: the outputs left show what the static rendering shows."""
+    displays = Publisher()
+    InteractiveShell.instance().display_pub = displays
+    source = "\n".join(lines)
+    view = DisplayView(clock=(clock := Clock()), min_block=min_block, max_tail=max_tail)
+    view.start("demo")
+    result = end(view, drive(view, [*chunks(source, step), ItemDone(message(source))], clock, step=pause))
+    outputs = [data["text/html"] for data in final_outputs(displays)]
+    expected = strip_wrappers(render.answer_html(result.text)) if result.text.strip() else ""
+    if "am-answer" in outputs[0]:  # the fallback: the whole rendering in the header, nothing else
+        assert all(html == "" for html in outputs[1:]) and expected in strip_wrappers(outputs[0])
+    else:
+        assert strip_wrappers("".join(outputs[1:])) == expected

@@ -148,6 +148,21 @@ def test_chat_completion_chunks_merge_tool_calls_and_text():
     assert state.request_info["usage"] == {"completion_tokens": 1}
 
 
+def test_chat_completion_items_keep_the_order_they_streamed_in():
+    """Text first, then the calls it announces: the message item comes first, as the user saw it."""
+    translator = chat.ChatCompletionsStream()
+    events = []
+    for chunk in [
+        {"id": "cmpl", "choices": [{"delta": {"content": "Let me look."}}]},
+        {"id": "cmpl", "choices": [{"delta": {"tool_calls": [{"index": 0, "id": "c1", "function": {"name": "a"}}]}}]},
+        {"id": "cmpl", "choices": [{"delta": {"tool_calls": [{"index": 1, "id": "c2", "function": {"name": "b"}}]}}]},
+    ]:
+        events += translator.feed(chunk)
+    state = reduce_all([*events, *translator.close(), Done()])
+    assert [(i["type"], i.get("name")) for i in state.output] == [("message", None), ("function_call", "a"),
+                                                                   ("function_call", "b")]
+
+
 def test_chat_agent_chunks_aggregate_by_delta_id():
     translator = chat.ChatAgentStream()
     events = []

@@ -7,11 +7,13 @@ only the *tail* after the last cut is rendered again on each update.
 A cut must not change what the markdown means, so it goes only where a block ends:
 
 * **hard boundary**: the start of an unindented line after a blank line, outside a code fence
-  (an indented line could be a list-item continuation or indented code, so it is never cut before);
+  (an indented line could be a list-item continuation or indented code, so it is never cut before),
+  unless it is a list item going on with a list above the blank line (a loose list);
 * when the tail grows past ``max_tail`` without one (a long list, a long code block), a fallback:
   before a top-level list item, or inside a top-level code fence at a line end, where the frozen part
   is closed with a synthetic fence and the tail re-opened with the same opener line (two adjacent
   code boxes in the live view; the final static render uses the whole text and has no seam).
+  A fallback cut can change how the pieces render (one list becomes two), so ``inexact`` counts them.
 
 Feeding is O(1); ``take()`` looks at each character about once, plus the (short) tail.
 """
@@ -21,13 +23,15 @@ from __future__ import annotations
 import re
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_LIST_ITEM = re.compile(r"(?:[-+*]|\d{1,9}[.)])[ \t]")
+_LIST_ITEM = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t]|\r?$)")
+_LIST_START = "-+*0123456789"
 
 
 class MarkdownBlocks:
     def __init__(self, min_block: int = 2048, max_tail: int = 4096) -> None:
         self.min_block = min_block
         self.max_tail = max_tail
+        self.inexact = 0  # fallback cuts so far (kept across close())
         self._reset()
 
     def _reset(self) -> None:
@@ -41,6 +45,7 @@ class MarkdownBlocks:
         self._blank = False  # the last classified line (outside a fence) was blank
         self._hard = 0  # last hard boundary in _tail (0: none)
         self._soft = 0  # last list-item boundary in _tail (0: none)
+        self._list = False  # the last block outside a fence is a list (a blank line may go on with it)
 
     def feed(self, text: str) -> None:
         self._pending.append(text)
@@ -59,8 +64,11 @@ class MarkdownBlocks:
         tail = self._tail
         cut = self._hard if self._hard >= self.min_block else 0
         if len(tail) - cut >= self.max_tail:  # too long to resend on every update: take a fallback
+            if self._soft > max(cut, self._hard):
+                self.inexact += 1
             cut = max(cut, self._hard, self._soft)
             if len(tail) - cut >= self.max_tail and self._fence_splittable():
+                self.inexact += 1
                 frozen.append(self._split_fence())
                 return frozen, self._prefix + self._tail
         if cut:
@@ -91,7 +99,9 @@ class MarkdownBlocks:
         self._scan = pos
         # Peek at the unfinished last line: a paragraph is often one long line, so waiting for
         # its end would keep the previous paragraph in the tail far longer than needed.
-        if self._blank and self._fence is None and pos < len(text) and text[pos] not in " \t\r":
+        starts = pos < len(text) and text[pos] not in " \t\r"
+        maybe_next_item = self._list and starts and text[pos] in _LIST_START  # of a loose list
+        if self._blank and self._fence is None and starts and not maybe_next_item:
             self._hard = pos
 
     def _line(self, line: str, start: int, next_start: int) -> None:
@@ -105,10 +115,13 @@ class MarkdownBlocks:
             self._blank = True
             return
         unindented = line[0] not in " \t"
-        if unindented and self._blank:
+        item = unindented and _LIST_ITEM.match(line) is not None
+        if unindented and self._blank and not (item and self._list):
             self._hard = start
-        elif unindented and _LIST_ITEM.match(line):
+            self._list = item
+        elif item:
             self._soft = start
+            self._list = True
         self._blank = False
         match = _FENCE.match(line)
         if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):

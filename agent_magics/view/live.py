@@ -4,10 +4,10 @@ A view is driven by the magic: ``start(target)`` before the request, ``on_event(
 for every event (after ``reduce_event``), ``finish(result)`` at the end, including after a failure
 or an interrupt. The views:
 
-* ``widget``: ipywidgets (7.8 and 8.x), coalesced incremental updates; replaced at the end by the
-  static HTML + text bundle through its display handle (``live_widget.py``);
-* ``display``: ``display(..., display_id=True)`` + ``update``, for frontends without a widget
-  manager (``live_display.py``);
+* ``display`` (the default in kernels): the answer as a growing list of static outputs, only the
+  unfinished tail re-sent; nothing is re-sent at the end (``live_display.py``);
+* ``widget``: ipywidgets (7.8 and 8.x), one output; replaced at the end by the static HTML + text
+  bundle through its display handle, which sends the whole answer once more (``live_widget.py``);
 * ``text``: prints new text as it arrives, for terminals (``live_text.py``);
 * ``none``: shows nothing (``--quiet``).
 """
@@ -51,10 +51,10 @@ class NullView:
 
 
 def detect_mode() -> str:
-    """``widget`` inside a Jupyter kernel (comms available), ``text`` elsewhere (terminal, scripts).
+    """``display`` inside a Jupyter kernel, ``text`` elsewhere (terminal IPython, scripts).
 
-    A kernel can't tell whether its frontend renders widgets (plain nbclient does not); that is
-    harmless because the widget is replaced by a static bundle when the answer is complete.
+    The display view needs only display ids, which every Jupyter frontend and nbclient handle; it
+    sends about half the bytes of the widget view and leaves no widget state behind.
     """
     try:
         from IPython import get_ipython
@@ -63,7 +63,7 @@ def detect_mode() -> str:
     shell = get_ipython()
     if shell is None or getattr(shell, "kernel", None) is None:
         return "text"
-    return "widget" if importlib.util.find_spec("ipywidgets") is not None else "display"
+    return "display"
 
 
 def make_view(

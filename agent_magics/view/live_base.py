@@ -36,7 +36,8 @@ def show_bundle(bundle: dict[str, Any]) -> Any:
     from IPython.display import display
 
     if not InteractiveShell.initialized():
-        print(bundle.get("text/plain", ""))
+        if bundle.get("text/plain"):
+            print(bundle["text/plain"])
         return None
     return display(bundle, raw=True, display_id=True)
 
@@ -52,9 +53,11 @@ def replace_bundle(handle: Any, bundle: dict[str, Any]) -> None:
 class LiveView:
     """Base of the incremental views; subclasses implement the ``_open`` ... ``_replace`` hooks."""
 
-    OVERHEAD = 600  # bytes an update costs beyond its content (message envelope, header); see Coalescer
+    OVERHEAD = 650  # bytes of one Jupyter message beyond its content (envelope, ids, signature)
+    UPDATE_EXTRA = 300  # bytes an update of the tail sends beyond the tail's HTML (wrappers, counter)
+    FREEZE_COST = 650  # bytes a finished block costs beyond its HTML (display: one more message)
     HEADER_PERIOD = 1.0  # seconds between header refreshes while only the counters change
-    BANDWIDTH = 256_000.0  # bytes/s that stale-display refreshes may use (see Coalescer)
+    MIN_BLOCK = 2048  # answer characters before a finished block is cut off the tail (MarkdownBlocks)
 
     def __init__(
         self,
@@ -62,20 +65,21 @@ class LiveView:
         max_rate: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
         min_rate: float = 4.0,
-        byte_ratio: float = 1.0,
-        bandwidth: float | None = None,
-        min_block: int = 2048,
+        byte_ratio: float = 2.3,
+        allowance: float = 16_000.0,
+        max_stale: float = 1.0,
+        min_block: int | None = None,
         max_tail: int = 4096,
         plain_limit: int | None = 2000,
     ) -> None:
-        """``max_rate``/``min_rate``: updates a second at most / when stale; ``byte_ratio``: resent
-        bytes allowed per new answer character; ``min_block``/``max_tail``: see ``MarkdownBlocks``;
+        """``max_rate``: updates a second at most; ``min_rate``/``byte_ratio``/``allowance``/``max_stale``:
+        the refresh budget (see ``Coalescer``); ``min_block``/``max_tail``: see ``MarkdownBlocks``;
         ``plain_limit``: answer characters in the final text/plain part (None: all)."""
         self._clock = clock
         self.coalescer = Coalescer(
-            max_rate, min_rate=min_rate, byte_ratio=byte_ratio, bandwidth=bandwidth or self.BANDWIDTH
+            max_rate, min_rate=min_rate, byte_ratio=byte_ratio, allowance=allowance, max_stale=max_stale
         )
-        self._blocks = MarkdownBlocks(min_block=min_block, max_tail=max_tail)
+        self._blocks = MarkdownBlocks(min_block=min_block or self.MIN_BLOCK, max_tail=max_tail)
         # text/plain of the final bundle shows this much answer; the HTML part has all of it.
         self.plain_limit = plain_limit
         self._target = ""
@@ -93,6 +97,7 @@ class LiveView:
         self._header_sent = ""
         self._header_state = ""
         self._header_at = 0.0
+        self.sent_bytes = 0  # what the view has sent so far (its messages, envelopes included)
 
     # -- the View interface ------------------------------------------------------------------------
     def start(self, target: str) -> None:
@@ -107,18 +112,19 @@ class LiveView:
     def on_event(self, state: Reduction, event: Event) -> None:
         if self._finished:
             return
+        spent_before = self.sent_bytes
         if type(event) is TextDelta:  # the hot path: once per token
             if event.item_id != self._item_id:
                 self._begin_message(event.item_id)
             self._feed(event.delta)
-            self._maybe_flush()
+            self._maybe_flush(spent_before)
             return
         if isinstance(event, ItemDone):
             if event.item.get("type", "message") == "message":
                 # Usually the end of the stream: coalesced like text, so that a fast answer is not
                 # sent whole once more just before finish() replaces it.
                 self._on_message_done(event.item)
-                self._maybe_flush()
+                self._maybe_flush(spent_before)
                 return
             self._on_item(event.item)
         elif isinstance(event, CustomOutputs):
@@ -129,24 +135,20 @@ class LiveView:
             self._set_section("error", render.error_html("failed", state.error, self._chars))
         else:  # RequestInfo, Done: nothing to show (finish() follows Done)
             return
-        self._flush(self._clock())
+        self._flush(self._clock(), spent_before)
 
     def finish(self, result: AgentResult) -> None:
         if not self._started:
             self.start(result.target)
         if result.elapsed is None:
             result = dataclasses.replace(result, elapsed=self._clock() - self._t0)
-        bundle = {
-            "text/plain": render.render_result_text(result, max_answer_chars=self.plain_limit),
-            "text/html": render.render_result_html(result),
-        }
         self._finished = True
-        self._replace(bundle)
+        self._finish(result)
 
     def flush(self) -> None:
         """Send what is pending now (the coalescer would have sent it at the next due event)."""
         if self._started and not self._finished:
-            self._flush(self._clock())
+            self._flush(self._clock(), self.sent_bytes)
 
     # -- event handling ----------------------------------------------------------------------------
     def _feed(self, text: str) -> None:
@@ -161,10 +163,9 @@ class LiveView:
         self._item_last = (self._item_last + text)[-_LAST:]
 
     def _begin_message(self, item_id: str | None) -> None:
-        if self._segment_chars:  # messages are joined by a blank line, as in Reduction.text
-            self._blocks.feed("\n\n")
-            self._chars += 2
-            self._segment_chars += 2
+        if self._segment_chars:  # each message is its own piece, as in the static rendering
+            self._end_segment()
+            self._chars += 2  # Reduction.text joins messages with a blank line
         self._item_id = item_id
         self._item_chars = 0
         self._item_last = ""
@@ -176,7 +177,7 @@ class LiveView:
         self._end_segment()
         if kind == "function_call":
             call_id = item.get("call_id")
-            token = self._add(render.tool_entry_html(item, None, live=True))
+            token = self._add(render.tool_entry_html(item, None, live=True), "tool")
             if call_id is not None:
                 self._calls[call_id] = (token, item)
         elif kind == "function_call_output":
@@ -184,11 +185,11 @@ class LiveView:
             if known is not None:
                 self._set(known[0], render.tool_entry_html(known[1], item))
             else:
-                self._add(render.tool_entry_html(None, item))
+                self._add(render.tool_entry_html(None, item), "tool")
         elif kind == "reasoning":
-            self._add(render.reasoning_html(item))
+            self._add(render.reasoning_html(item), "reasoning")
         else:
-            self._add(render.other_item_html(item))
+            self._add(render.other_item_html(item), "other")
 
     def _on_message_done(self, item: dict[str, Any]) -> None:
         """A finished message is authoritative: show text it has beyond what streamed.
@@ -211,23 +212,23 @@ class LiveView:
         if self._segment_chars:
             frozen, _ = self._blocks.take()
             for source in [*frozen, self._blocks.close()]:
-                if source.strip():
-                    self._add(render.answer_html(source))
+                self._add_answer(source)
             self._set_tail("")
+            self._end_message()
         self._segment_chars = 0
         self._item_id = None
 
     # -- sending -----------------------------------------------------------------------------------
-    def _maybe_flush(self) -> None:
+    def _maybe_flush(self, spent_before: int) -> None:
         now = self._clock()
-        if self.coalescer.due(now, self._new_chars, self.OVERHEAD + self._cost()):
-            self._flush(now)
+        if self.coalescer.due(now, self._new_chars, self._estimate()):
+            self._flush(now, spent_before)
 
-    def _flush(self, now: float) -> None:
+    def _flush(self, now: float, spent_before: int) -> None:
+        """Send what is pending; the coalescer is charged every byte sent since ``spent_before``."""
         frozen, tail = self._blocks.take()
         for source in frozen:
-            if source.strip():
-                self._add(render.answer_html(source))
+            self._add_answer(source)
         self._set_tail(render.answer_html(tail) if tail.strip() else "")
         if now - self._header_at >= self.HEADER_PERIOD or self._state != self._header_state:
             header = self._header_html(now)
@@ -236,23 +237,42 @@ class LiveView:
                 self._header_sent = header
             self._header_state, self._header_at = self._state, now
         self._commit()
-        self.coalescer.mark(now)
+        self.coalescer.mark(now, self._new_chars, self.sent_bytes - spent_before)
         self._new_chars = 0
 
     def _header_html(self, now: float) -> str:
         return render.header_html(self._target, self._state, elapsed=now - self._t0, chars=self._chars)
 
-    def _cost(self) -> int:
-        """Bytes the next update would send (beyond OVERHEAD); the tail by default."""
-        return self._blocks.tail_chars
+    def _estimate(self) -> int:
+        """Bytes the next update would send: the tail (rendered: ~1.1x its source) in one message,
+        and when the tail is long enough to have a finished block cut off, what that costs too."""
+        tail = self._blocks.tail_chars
+        cut = self.FREEZE_COST if tail >= self._blocks.min_block else 0
+        return self.OVERHEAD + self.UPDATE_EXTRA + cut + tail * 11 // 10
+
+    def _spend(self, content_bytes: int, messages: int = 1) -> None:
+        """Count ``messages`` messages carrying ``content_bytes`` in all (the views call it as they send)."""
+        self.sent_bytes += self.OVERHEAD * messages + content_bytes
+
+    def _final_plain(self, result: AgentResult) -> str:
+        return render.render_result_text(result, max_answer_chars=self.plain_limit)
 
     # -- hooks ---------------------------------------------------------------------------------------
     def _open(self, header_html: str) -> None:
         raise NotImplementedError
 
-    def _add(self, html: str) -> Any:
-        """Append a finished piece (answer block or entry) to the body; returns a token for _set."""
+    def _add(self, html: str, kind: str = "message") -> Any:
+        """Append a finished piece (an answer block, or a ``tool`` / ``reasoning`` / ``other`` entry)
+        to the body; returns a token for _set."""
         raise NotImplementedError
+
+    def _add_answer(self, source: str) -> None:
+        """Append a finished block of the answer (markdown ``source``; may be blank)."""
+        if source.strip():
+            self._add(render.answer_html(source))
+
+    def _end_message(self) -> None:
+        """The message whose text was streaming is complete (all its blocks were added)."""
 
     def _set(self, token: Any, html: str) -> None:
         raise NotImplementedError
@@ -269,6 +289,10 @@ class LiveView:
 
     def _commit(self) -> None:
         """End of one update (the display view sends its bundle here)."""
+
+    def _finish(self, result: AgentResult) -> None:
+        """Leave the static rendering of ``result`` (by default: replace everything with its bundle)."""
+        self._replace({"text/plain": self._final_plain(result), "text/html": render.render_result_html(result)})
 
     def _replace(self, bundle: dict[str, str]) -> None:
         raise NotImplementedError

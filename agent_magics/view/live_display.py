@@ -1,67 +1,196 @@
-"""The display-handle live view, for frontends without a widget manager (plain nbclient, nbconvert).
+"""The display view: the answer as a growing list of static outputs, only the last one live.
 
-``display(bundle, display_id=True)`` then ``handle.update(bundle)``: each update carries the whole
-HTML, so the coalescer's cost is the whole size and updates thin out as the answer grows (the byte
-budget keeps the total near-linear). Finished blocks are still rendered once and kept as strings;
-only the tail is re-rendered. The live text/plain part is a one-line status, not the answer.
+The default in Jupyter kernels. It needs no widget manager, only ``display(..., display_id=True)``
+and ``update_display`` (JupyterLab, Notebook 7, VS Code, Colab, nbclient, Databricks). Outputs::
+
+    header          "demo-agent streaming", later the final header and any error note
+    answer block    finished blocks of the answer: rendered and sent once, never again
+    ...
+    tool entry      a tool call, updated once when its output arrives
+    answer tail     the unfinished end of the answer: the only output re-sent while text streams,
+                    with a small live counter; when a block of it is finished, this output becomes
+                    that block and the rest of the tail moves to a new output below it
+    custom outputs, trace   shown at the end (they arrive with the last events)
+
+Every output is static HTML from the start, so nothing is re-sent at the end and nothing depends
+on widget state: a reopened notebook, nbconvert, GitHub and Databricks show the outputs as they
+were left. At the end the header gets the final status and, as text/plain, the compact text of the
+whole result (body outputs are HTML only: their text would double the bytes). If the outputs do not
+already show what the static rendering shows (a final message that contradicts what streamed, a
+code block split while streaming, reference-style links across blocks, items out of order), the
+header is replaced by the whole static rendering and the other outputs are emptied.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import render
 from .live_base import LiveView, replace_bundle, show_bundle
 from .render import ROOT_STYLE, header_text
 
+if TYPE_CHECKING:
+    from ..result import AgentResult
+
+# A link reference definition: it may define links used in another block, which rendering block by
+# block would leave unresolved.
+_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*\S", re.MULTILINE)
+_COUNTER = "font-size:.8em;opacity:.6;margin-top:.1em;"
+
+
+@dataclass
+class _Output:
+    handle: Any  # a DisplayHandle (None outside IPython)
+    html: str
+
+
+@dataclass
+class _Entry:
+    """What the body shows, in order: one message (its outputs and sources), an item or a section."""
+
+    kind: str  # "message", "tool", "reasoning", "other", "custom", "trace"
+    outputs: list[_Output] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+def _bundle(html: str, plain: str | None = None) -> dict[str, str]:
+    # Each output is a piece of the final result from the start: the same class as the static rendering.
+    bundle = {"text/html": f'<div class="agent-magics-result" style="{ROOT_STYLE}">{html}</div>' if html else ""}
+    if plain is not None:
+        bundle["text/plain"] = plain
+    return bundle
+
 
 class DisplayView(LiveView):
-    BANDWIDTH = 32_000.0  # every update resends everything: refresh a large answer less often
+    MIN_BLOCK = 1024  # a finished block costs one message; a long tail costs its size on every update
+    HEADER_PERIOD = float("inf")  # the counters ride on the tail's updates, not on header messages
 
     def _open(self, header_html: str) -> None:
-        self._header = header_html
-        self._pieces: list[str] = []
-        self._tail = ""
-        self._sections: dict[str, str] = {}
-        self._size = len(header_html)  # of the HTML an update sends
-        self._dirty = False
-        self._handle = show_bundle(self._bundle())
+        self._error_html = ""
+        self._shown_header = header_html
+        self._head = self._show(header_html, header_text(self._target, self._state, elapsed=None, chars=0))
+        self._entries: list[_Entry] = []
+        self._message: _Entry | None = None  # the message whose text is streaming now
+        self._tail: _Output | None = None  # its live tail: always the last output of that message
+        # Custom outputs and the trace arrive with the last events; they are shown by finish(),
+        # below everything else as in the static rendering (an output can only go at the end).
+        self._held: dict[str, str] = {}
 
-    def _bundle(self) -> dict[str, str]:
-        sections = self._sections
-        html = "".join(
-            [self._header, sections.get("error", ""), *self._pieces, self._tail,
-             sections.get("custom", ""), sections.get("trace", "")]
-        )  # fmt: skip
-        plain = header_text(self._target, self._state, elapsed=None, chars=self._chars)
-        return {"text/html": f'<div class="agent-magics-live" style="{ROOT_STYLE}">{html}</div>', "text/plain": plain}
+    # -- outputs -----------------------------------------------------------------------------------
+    def _show(self, html: str, plain: str | None = None) -> _Output:
+        bundle = _bundle(html, plain)
+        self._spend(sum(map(len, bundle.values())))
+        return _Output(show_bundle(bundle), html)
 
-    def _cost(self) -> int:
-        return self._size + self._blocks.tail_chars
-
-    def _change(self, old: str, new: str) -> str:
-        self._size += len(new) - len(old)
-        self._dirty = self._dirty or old != new
-        return new
+    def _update(self, output: _Output, html: str, plain: str | None = None) -> None:
+        if output.html != html or plain is not None:
+            output.html = html
+            bundle = _bundle(html, plain)
+            self._spend(sum(map(len, bundle.values())))
+            replace_bundle(output.handle, bundle)
 
     # -- hooks ---------------------------------------------------------------------------------------
-    def _add(self, html: str) -> int:
-        self._pieces.append(self._change("", html))
-        return len(self._pieces) - 1
+    def _add(self, html: str, kind: str = "message") -> _Output:
+        entry = _Entry(kind, [self._show(html)])
+        self._entries.append(entry)
+        return entry.outputs[0]
 
-    def _set(self, token: int, html: str) -> None:
-        self._pieces[token] = self._change(self._pieces[token], html)
+    def _add_answer(self, source: str) -> None:
+        if not source.strip():  # nothing to show; kept so that the sources still add up to the text
+            if self._message is not None:
+                self._message.sources.append(source)
+            return
+        html = render.answer_html(source)
+        message = self._current_message()
+        if self._tail is not None:  # the tail output becomes this finished block
+            self._update(self._tail, html)
+            self._tail = None
+        else:
+            message.outputs.append(self._show(html))
+        message.sources.append(source)
+
+    def _set(self, token: _Output, html: str) -> None:
+        self._update(token, html)
 
     def _set_tail(self, html: str) -> None:
-        self._tail = self._change(self._tail, html)
+        if not html:
+            if self._tail is not None:
+                self._update(self._tail, "")  # kept: the next block or tail fills it
+            return
+        live = html + self._counter_html()
+        if self._tail is None:
+            self._tail = self._show(live)
+            self._current_message().outputs.append(self._tail)
+        else:
+            self._update(self._tail, live)
 
     def _set_header(self, html: str) -> None:
-        self._header = self._change(self._header, html)
+        self._shown_header = html
+        self._update(self._head, html + self._error_html)
+
+    def _end_message(self) -> None:
+        self._message = None
+        self._tail = None
 
     def _set_section(self, name: str, html: str) -> None:
-        self._sections[name] = self._change(self._sections.get(name, ""), html)
+        if name == "error":  # shown under the header, as in the static rendering
+            self._error_html = html
+            self._update(self._head, self._shown_header + html)
+        else:  # custom outputs and the trace: shown at the end, after everything, as statically
+            self._held[name] = html
 
-    def _commit(self) -> None:
-        if self._dirty and self._handle is not None:
-            self._handle.update(self._bundle(), raw=True)
-        self._dirty = False
+    def _header_html(self, now: float) -> str:
+        # The state only: the header is sent again at state changes, not as the counts move (those
+        # are in the tail's counter), so counts here would be stale.
+        return render.header_html(self._target, self._state)
 
-    def _replace(self, bundle: dict[str, str]) -> None:
-        replace_bundle(self._handle, bundle)
+    def _counter_html(self) -> str:
+        counts = f"{render.fmt_chars(self._chars)} · {render.fmt_seconds(self._clock() - self._t0)}"
+        return f'<div class="am-live" style="{_COUNTER}">▍ {render.escape(counts)}</div>'
+
+    def _current_message(self) -> _Entry:
+        if self._message is None:
+            self._message = _Entry("message")
+            self._entries.append(self._message)
+        return self._message
+
+    # -- the end -----------------------------------------------------------------------------------
+    def _finish(self, result: AgentResult) -> None:
+        self._end_segment()  # the tail becomes a finished block (no counter)
+        for name in ("custom", "trace"):
+            if self._held.get(name):
+                self._entries.append(_Entry(name, [self._show(self._held[name])]))
+        parts = render.result_parts(result)
+        plain = self._final_plain(result)
+        if self._shows(parts[1:]):
+            visible = [e for e in self._entries if any(o.html for o in e.outputs)]
+            for entry, part in zip(visible, parts[1:]):
+                if entry.kind != "message":
+                    self._update(entry.outputs[0], part.html)  # e.g. "running…" -> "no output"
+            self._update(self._head, parts[0].html, plain)
+            return
+        self._update(self._head, "".join(part.html for part in parts), plain)
+        for entry in self._entries:
+            for output in entry.outputs:
+                self._update(output, "")
+
+    def _shows(self, body: list[render.Part]) -> bool:
+        """Do the live outputs show the same pieces, in the same order, as the static rendering?"""
+        entries = [e for e in self._entries if any(o.html for o in e.outputs)]
+        if len(entries) != len(body) or self._blocks.inexact:  # a fallback cut may render differently
+            return False
+        for entry, part in zip(entries, body):
+            if entry.kind != part.kind:
+                return False
+            if entry.kind == "message":
+                shown = "".join(entry.sources)
+                if shown.strip() != part.text.strip():
+                    return False
+                if len(entry.outputs) > 1 and _LINK_DEFINITION.search(shown):
+                    return False
+        return True
+
+    def _replace(self, bundle: dict[str, str]) -> None:  # not used: _finish keeps the outputs
+        replace_bundle(self._head.handle, bundle)

@@ -31,6 +31,9 @@ _SECTIONS_AFTER_BODY = ("custom", "trace")
 
 class WidgetView(LiveView):
     GROUP = 16
+    WIDGET_STATE = 1400  # a comm_open beyond the value: the envelope twice over and every trait
+    CHILD_ID = 40  # one "IPY_MODEL_<id>" in a children list
+    FREEZE_COST = WIDGET_STATE + CHILD_ID * GROUP + LiveView.OVERHEAD  # a new HTML widget, a children list
 
     def _open(self, header_html: str) -> None:
         import ipywidgets
@@ -58,15 +61,17 @@ class WidgetView(LiveView):
     def _html(self, value: str) -> Any:
         widget = self._ipw.HTML(value=value, layout=self._layout, style=self._style, _dom_classes=RENDERED)
         self._widgets.append(widget)
+        self._spend(self.WIDGET_STATE + len(value))  # comm_open with the widget's whole state
         return widget
 
     def _box(self, children: tuple[Any, ...]) -> Any:
         box = self._ipw.VBox(children=children, layout=self._layout)
         self._widgets.append(box)
+        self._spend(self.WIDGET_STATE)
         return box
 
     # -- hooks ---------------------------------------------------------------------------------------
-    def _add(self, html: str) -> Any:
+    def _add(self, html: str, kind: str = "message") -> Any:
         widget = self._html(html)
         if self._groups and len(self._groups[-1].children) < self.GROUP:
             group = self._groups[-1]
@@ -74,19 +79,20 @@ class WidgetView(LiveView):
         else:
             self._groups.append(self._box((widget,)))
             self._body.children = (*self._groups, self._tail)
+        self._spend(self.CHILD_ID * self.GROUP)  # a children list re-sent
         self._refresh_root()
         return widget
 
     def _set(self, token: Any, html: str) -> None:
-        token.value = html
+        self._set_value(token, html)
 
     def _set_tail(self, html: str) -> None:
         if self._tail.value != html:
-            self._tail.value = html
+            self._set_value(self._tail, html)
             self._refresh_root()
 
     def _set_header(self, html: str) -> None:
-        self._header.value = html
+        self._set_value(self._header, html)
 
     def _set_section(self, name: str, html: str) -> None:
         widget = self._sections.get(name)
@@ -94,7 +100,11 @@ class WidgetView(LiveView):
             self._sections[name] = self._html(html)
             self._refresh_root()
         elif widget.value != html:
-            widget.value = html
+            self._set_value(widget, html)
+
+    def _set_value(self, widget: Any, html: str) -> None:
+        widget.value = html
+        self._spend(len(html))
 
     def _refresh_root(self) -> None:
         children = [self._header]

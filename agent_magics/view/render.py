@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .sanitize import escape, markdown_to_html, pre_block, to_display_text
@@ -213,36 +214,54 @@ def _header_details(result: Any) -> list[str]:
     return extra
 
 
-def render_result_html(result: Any) -> str:
-    """The static, sanitised HTML of a result (self-contained, inline styles only)."""
+@dataclass(frozen=True)
+class Part:
+    """One piece of the static rendering, in order: ``head`` (header + error note), then the body
+    (``message`` with its ``text``, ``tool``, ``reasoning``, ``other``), then ``custom`` and ``trace``."""
+
+    kind: str
+    html: str
+    text: str = ""
+
+
+def result_parts(result: Any) -> list[Part]:
+    """The static rendering of a result as its ordered, non-empty parts (each sanitised HTML)."""
     from ..events import message_text
 
     text = result.text or ""
-    parts = [
-        header_html(
-            result.target, result.status, elapsed=result.elapsed, chars=len(text), details=_header_details(result)
-        ),
-        error_html(result.status, result.error, len(text)),
-    ]
+    head = header_html(
+        result.target, result.status, elapsed=result.elapsed, chars=len(text), details=_header_details(result)
+    ) + error_html(result.status, result.error, len(text))
+    parts = [Part("head", head)]
     body = _body_items(result.output)
-    messages = [p for kind, p in body if kind == "message"]
-    if not messages and text:  # a result built without message items: show its text anyway
-        parts.append(answer_html(text))
+    if not any(kind == "message" for kind, _ in body) and text:  # text without message items
+        parts.append(Part("message", answer_html(text), text))
     for kind, payload in body:
         if kind == "message":
             message = message_text(payload)
             if message:
-                parts.append(answer_html(message))
+                parts.append(Part("message", answer_html(message), message))
         elif kind == "tool":
-            parts.append(tool_entry_html(*payload))
+            parts.append(Part("tool", tool_entry_html(*payload)))
         elif kind == "reasoning":
-            parts.append(reasoning_html(payload))
+            parts.append(Part("reasoning", reasoning_html(payload)))
         else:
-            parts.append(other_item_html(payload))
+            parts.append(Part("other", other_item_html(payload)))
     if result.custom_outputs:
-        parts.append(custom_outputs_html(result.custom_outputs))
-    parts.append(trace_section_html(result.trace_dict, result.trace_id))
-    return f'<div class="agent-magics-result" style="{ROOT_STYLE}">{"".join(p for p in parts if p)}</div>'
+        parts.append(Part("custom", custom_outputs_html(result.custom_outputs)))
+    trace = trace_section_html(result.trace_dict, result.trace_id)
+    if trace:
+        parts.append(Part("trace", trace))
+    return parts
+
+
+def wrap_result(html: str) -> str:
+    return f'<div class="agent-magics-result" style="{ROOT_STYLE}">{html}</div>'
+
+
+def render_result_html(result: Any) -> str:
+    """The static, sanitised HTML of a result (self-contained, inline styles only)."""
+    return wrap_result("".join(part.html for part in result_parts(result)))
 
 
 # -- plain text ------------------------------------------------------------------------------------

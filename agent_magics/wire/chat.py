@@ -59,6 +59,7 @@ class ChatCompletionsStream:
         self.message_id: str | None = None
         self.text: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.calls_before_text = 0  # tool calls that started before the first text: listed first
         self.chat_agent: ChatAgentStream | None = None  # some servers answer in ChatAgent chunks
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
@@ -77,7 +78,10 @@ class ChatCompletionsStream:
                 self.text.append(content)
                 events.append(TextDelta(self.message_id, content))
             for call in delta.get("tool_calls") or []:
-                slot = self.tool_calls.setdefault(int(call.get("index", len(self.tool_calls))), {"function": {}})
+                index = int(call.get("index", len(self.tool_calls)))
+                if index not in self.tool_calls and not self.text:
+                    self.calls_before_text += 1
+                slot = self.tool_calls.setdefault(index, {"function": {}})
                 if call.get("id"):
                     slot["id"] = call["id"]
                 function = call.get("function") or {}
@@ -94,10 +98,13 @@ class ChatCompletionsStream:
     def close(self) -> list[Event]:
         if self.chat_agent is not None:
             return self.chat_agent.close()
+        # Items in the order they started, as the text streamed: usually the text, then its calls.
         events: list[Event] = [ItemDone(tool_call_item(c)) for _, c in sorted(self.tool_calls.items())]
         if self.text:
-            events.append(ItemDone(message_item(self.message_id or "message", "".join(self.text))))
+            message = ItemDone(message_item(self.message_id or "message", "".join(self.text)))
+            events.insert(min(self.calls_before_text, len(events)), message)
         self.tool_calls.clear()
+        self.calls_before_text = 0
         self.text = []
         return events
 

@@ -45,7 +45,7 @@ JS_CELL_STATE = """(index) => {
     count: cell.model.executionCount ?? null,
     text: area ? area.innerText : '',
     answer: area ? Array.from(area.querySelectorAll('.am-answer')).map(e => e.textContent).join(' ') : '',
-    live: area ? area.querySelector('.jupyter-widgets') !== null : false,
+    live: area ? area.querySelector('.jupyter-widgets, .am-live') !== null : false,
     errors: area ? Array.from(area.querySelectorAll(
       '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')).map(e => e.innerText) : [],
   };
@@ -61,23 +61,31 @@ JS_RECORD_ANSWER = """(index) => {
     const area = cell.node.querySelector('.jp-Cell-outputArea');
     if (!area) return;
     const answer = Array.from(area.querySelectorAll('.am-answer')).map(e => e.textContent).join(' ');
-    const live = area.querySelector('.jupyter-widgets') !== null;
+    const live = area.querySelector('.jupyter-widgets, .am-live') !== null;
     const header = area.querySelector('.am-header')?.textContent ?? '';
-    const key = live + '|' + answer;
+    const key = live + '|' + answer + '|' + header;
     if (key !== last) { last = key; samples.push({t: performance.now(), live, answer, header}); }
   };
+  // Sampled when the browser next paints, not on every DOM mutation: one update may take two
+  // messages (an output becomes a finished block, the rest of the text moves to a new one below),
+  // and what a person sees is the state after both, in the same frame.
+  let scheduled = false;
+  const onMutation = () => {
+    if (!scheduled) { scheduled = true; requestAnimationFrame(() => { scheduled = false; record(); }); }
+  };
   window.__amSamples = samples;
-  window.__amObserver = new MutationObserver(record);
+  window.__amObserver = new MutationObserver(onMutation);
   window.__amObserver.observe(cell.node, {subtree: true, childList: true, characterData: true});
 }"""
 # Everything in our rendered result that could run script, load something or escape its box.
 # Links are listed apart: JupyterLab rewrites relative hrefs to /files/... on its own origin, so a
 # link is only dangerous when its resolved URL has a non-http(s) scheme.
 JS_DANGEROUS_DOM = """(index) => {
-  const area = window.jupyterapp.shell.currentWidget.content.widgets[index].node
-    .querySelector('.jp-Cell-outputArea .agent-magics-result');
+  const results = window.jupyterapp.shell.currentWidget.content.widgets[index].node
+    .querySelectorAll('.jp-Cell-outputArea .agent-magics-result');
   const found = [], links = [];
-  for (const el of [area, ...area.querySelectorAll('*')]) {
+  if (results.length === 0) found.push('no .agent-magics-result output at all');
+  for (const el of Array.from(results).flatMap(r => [r, ...r.querySelectorAll('*')])) {
     const tag = el.tagName.toLowerCase();
     if (['script', 'iframe', 'object', 'embed', 'form', 'input', 'button', 'meta', 'style', 'link',
          'base', 'frame', 'img', 'image', 'video', 'audio', 'source', 'svg'].includes(tag))
@@ -219,6 +227,11 @@ def test_answer_streams_incrementally(lab: LabServer, page: Any, notebook: Any, 
     page.evaluate(JS_RECORD_ANSWER, 1)
     started = page.evaluate("() => performance.now()")
     run_all(page)
+    page.wait_for_function(  # mid-stream: a picture of the live view, for people to look at
+        f"() => {{ const s = ({JS_CELL_STATE})(1); return s.live && s.answer.split(' ').length > 120; }}",
+        timeout=AGENT_TIMEOUT_MS,
+    )
+    screenshot(page, "streaming-live")
     state = wait_cell_done(page, 1)
     samples: list[dict[str, Any]] = page.evaluate("() => window.__amSamples")
     page.evaluate("() => window.__amObserver.disconnect()")
