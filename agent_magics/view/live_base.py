@@ -51,7 +51,7 @@ def replace_bundle(handle: Any, bundle: dict[str, Any]) -> None:
 
 
 class LiveView:
-    """Base of the incremental views; subclasses implement the ``_open`` ... ``_replace`` hooks."""
+    """Base of the incremental views; subclasses implement the ``_open`` ... ``_finish`` hooks."""
 
     OVERHEAD = 650  # bytes of one Jupyter message beyond its content (envelope, ids, signature)
     UPDATE_EXTRA = 300  # bytes an update of the tail sends beyond the tail's HTML (wrappers, counter)
@@ -236,7 +236,6 @@ class LiveView:
                 self._set_header(header)
                 self._header_sent = header
             self._header_state, self._header_at = self._state, now
-        self._commit()
         self.coalescer.mark(now, self._new_chars, self.sent_bytes - spent_before)
         self._new_chars = 0
 
@@ -250,9 +249,9 @@ class LiveView:
         cut = self.FREEZE_COST if tail >= self._blocks.min_block else 0
         return self.OVERHEAD + self.UPDATE_EXTRA + cut + tail * 11 // 10
 
-    def _spend(self, content_bytes: int, messages: int = 1) -> None:
-        """Count ``messages`` messages carrying ``content_bytes`` in all (the views call it as they send)."""
-        self.sent_bytes += self.OVERHEAD * messages + content_bytes
+    def _spend(self, content_bytes: int) -> None:
+        """Count one message carrying ``content_bytes`` (the views call it as they send)."""
+        self.sent_bytes += self.OVERHEAD + content_bytes
 
     def _final_plain(self, result: AgentResult) -> str:
         return render.render_result_text(result, max_answer_chars=self.plain_limit)
@@ -286,9 +285,6 @@ class LiveView:
     def _set_section(self, name: str, html: str) -> None:
         """Set the ``error``, ``custom`` or ``trace`` section."""
         raise NotImplementedError
-
-    def _commit(self) -> None:
-        """End of one update (the display view sends its bundle here)."""
 
     def _finish(self, result: AgentResult) -> None:
         """Leave the static rendering of ``result`` (by default: replace everything with its bundle)."""

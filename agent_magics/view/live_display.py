@@ -23,6 +23,7 @@ header is replaced by the whole static rendering and the other outputs are empti
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,16 +44,25 @@ _COUNTER = "font-size:.8em;opacity:.6;margin-top:.1em;"
 @dataclass
 class _Output:
     handle: Any  # a DisplayHandle (None outside IPython)
-    html: str
+    html: str  # what it shows, while that may still change ("" for a finished block: not kept)
+    visible: bool = True
 
 
 @dataclass
 class _Entry:
-    """What the body shows, in order: one message (its outputs and sources), an item or a section."""
+    """What the body shows, in order: one message (its outputs and what they show), an item or a section."""
 
     kind: str  # "message", "tool", "reasoning", "other", "custom", "trace"
     outputs: list[_Output] = field(default_factory=list)
-    sources: list[str] = field(default_factory=list)
+    # Messages: a digest of the sources of their blocks (they add up to the message's text), so
+    # that the end can tell whether they show the final text without keeping a copy of it.
+    digest: Any = field(default_factory=lambda: hashlib.blake2b(digest_size=16))
+    chars: int = 0
+    link_definitions: bool = False
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
 
 
 def _bundle(html: str, plain: str | None = None) -> dict[str, str]:
@@ -82,11 +92,11 @@ class DisplayView(LiveView):
     def _show(self, html: str, plain: str | None = None) -> _Output:
         bundle = _bundle(html, plain)
         self._spend(sum(map(len, bundle.values())))
-        return _Output(show_bundle(bundle), html)
+        return _Output(show_bundle(bundle), html, bool(html))
 
-    def _update(self, output: _Output, html: str, plain: str | None = None) -> None:
-        if output.html != html or plain is not None:
-            output.html = html
+    def _update(self, output: _Output, html: str, plain: str | None = None, *, force: bool = False) -> None:
+        if output.html != html or plain is not None or force:
+            output.html, output.visible = html, bool(html)
             bundle = _bundle(html, plain)
             self._spend(sum(map(len, bundle.values())))
             replace_bundle(output.handle, bundle)
@@ -98,18 +108,21 @@ class DisplayView(LiveView):
         return entry.outputs[0]
 
     def _add_answer(self, source: str) -> None:
-        if not source.strip():  # nothing to show; kept so that the sources still add up to the text
-            if self._message is not None:
-                self._message.sources.append(source)
+        message = self._current_message()
+        message.digest.update(source.encode())
+        message.chars += len(source)
+        message.link_definitions = message.link_definitions or bool(_LINK_DEFINITION.search(source))
+        if not source.strip():  # nothing to show
             return
         html = render.answer_html(source)
-        message = self._current_message()
         if self._tail is not None:  # the tail output becomes this finished block
-            self._update(self._tail, html)
+            block = self._tail
+            self._update(block, html)
             self._tail = None
         else:
-            message.outputs.append(self._show(html))
-        message.sources.append(source)
+            block = self._show(html)
+            message.outputs.append(block)
+        block.html = ""  # never re-sent: not kept
 
     def _set(self, token: _Output, html: str) -> None:
         self._update(token, html)
@@ -162,35 +175,33 @@ class DisplayView(LiveView):
         for name in ("custom", "trace"):
             if self._held.get(name):
                 self._entries.append(_Entry(name, [self._show(self._held[name])]))
-        parts = render.result_parts(result)
+        parts = render.result_parts(result, render_messages=False)  # the messages are on screen
         plain = self._final_plain(result)
-        if self._shows(parts[1:]):
-            visible = [e for e in self._entries if any(o.html for o in e.outputs)]
+        visible = [e for e in self._entries if any(o.visible for o in e.outputs)]
+        if self._shows(visible, parts[1:]):
             for entry, part in zip(visible, parts[1:]):
                 if entry.kind != "message":
                     self._update(entry.outputs[0], part.html)  # e.g. "running…" -> "no output"
             self._update(self._head, parts[0].html, plain)
             return
-        self._update(self._head, "".join(part.html for part in parts), plain)
+        whole = render.result_parts(result)
+        self._update(self._head, "".join(part.html for part in whole), plain)
         for entry in self._entries:
             for output in entry.outputs:
-                self._update(output, "")
+                if output.visible:
+                    self._update(output, "", force=True)
 
-    def _shows(self, body: list[render.Part]) -> bool:
+    def _shows(self, entries: list[_Entry], body: list[render.Part]) -> bool:
         """Do the live outputs show the same pieces, in the same order, as the static rendering?"""
-        entries = [e for e in self._entries if any(o.html for o in e.outputs)]
         if len(entries) != len(body) or self._blocks.inexact:  # a fallback cut may render differently
             return False
         for entry, part in zip(entries, body):
             if entry.kind != part.kind:
                 return False
-            if entry.kind == "message":
-                shown = "".join(entry.sources)
-                if shown.strip() != part.text.strip():
-                    return False
-                if len(entry.outputs) > 1 and _LINK_DEFINITION.search(shown):
-                    return False
+            if entry.kind != "message":
+                continue
+            if entry.chars != len(part.text) or entry.digest.digest() != _digest(part.text):
+                return False
+            if len(entry.outputs) > 1 and entry.link_definitions:
+                return False
         return True
-
-    def _replace(self, bundle: dict[str, str]) -> None:  # not used: _finish keeps the outputs
-        replace_bundle(self._head.handle, bundle)

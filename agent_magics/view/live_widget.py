@@ -31,7 +31,7 @@ _SECTIONS_AFTER_BODY = ("custom", "trace")
 
 class WidgetView(LiveView):
     GROUP = 16
-    WIDGET_STATE = 1400  # a comm_open beyond the value: the envelope twice over and every trait
+    WIDGET_STATE = 1100  # a comm_open beyond its envelope and value: the other traits, and its comm_close
     CHILD_ID = 40  # one "IPY_MODEL_<id>" in a children list
     FREEZE_COST = WIDGET_STATE + CHILD_ID * GROUP + LiveView.OVERHEAD  # a new HTML widget, a children list
 

@@ -224,9 +224,16 @@ class Part:
     text: str = ""
 
 
-def result_parts(result: Any) -> list[Part]:
-    """The static rendering of a result as its ordered, non-empty parts (each sanitised HTML)."""
+def result_parts(result: Any, *, render_messages: bool = True) -> list[Part]:
+    """The static rendering of a result as its ordered, non-empty parts (each sanitised HTML).
+
+    ``render_messages=False`` leaves the HTML of messages empty (their ``text`` is there): a live
+    view that already shows them compares texts and need not render a long answer once more.
+    """
     from ..events import message_text
+
+    def answer(text: str) -> str:
+        return answer_html(text) if render_messages else ""
 
     text = result.text or ""
     head = header_html(
@@ -235,12 +242,12 @@ def result_parts(result: Any) -> list[Part]:
     parts = [Part("head", head)]
     body = _body_items(result.output)
     if not any(kind == "message" for kind, _ in body) and text:  # text without message items
-        parts.append(Part("message", answer_html(text), text))
+        parts.append(Part("message", answer(text), text))
     for kind, payload in body:
         if kind == "message":
             message = message_text(payload)
             if message:
-                parts.append(Part("message", answer_html(message), message))
+                parts.append(Part("message", answer(message), message))
         elif kind == "tool":
             parts.append(Part("tool", tool_entry_html(*payload)))
         elif kind == "reasoning":
