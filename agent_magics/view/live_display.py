@@ -17,8 +17,9 @@ on widget state: a reopened notebook, nbconvert, GitHub and Databricks show the 
 were left. At the end the header gets the final status and, as text/plain, the compact text of the
 whole result (body outputs are HTML only: their text would double the bytes). If the outputs do not
 already show what the static rendering shows (a final message that contradicts what streamed, a
-code block split while streaming, reference-style links across blocks, items out of order), the
-header is replaced by the whole static rendering and the other outputs are emptied.
+code block split while streaming, reference-style links across blocks, items out of order), or the
+stream was interrupted (possibly between two messages of one update), the header is replaced by
+the whole static rendering and the other outputs are emptied.
 """
 
 from __future__ import annotations
@@ -178,7 +179,8 @@ class DisplayView(LiveView):
         parts = render.result_parts(result, render_messages=False)  # the messages are on screen
         plain = self._final_plain(result)
         visible = [e for e in self._entries if any(o.visible for o in e.outputs)]
-        if self._shows(visible, parts[1:]):
+        # An interrupt may have landed between two messages of one update: redo it all then.
+        if result.status != "interrupted" and self._shows(visible, parts[1:]):
             for entry, part in zip(visible, parts[1:]):
                 if entry.kind != "message":
                     self._update(entry.outputs[0], part.html)  # e.g. "running…" -> "no output"
