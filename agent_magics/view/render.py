@@ -262,13 +262,10 @@ def result_parts(result: Any, *, render_messages: bool = True) -> list[Part]:
     return parts
 
 
-def wrap_result(html: str) -> str:
-    return f'<div class="agent-magics-result" style="{ROOT_STYLE}">{html}</div>'
-
-
 def render_result_html(result: Any) -> str:
     """The static, sanitised HTML of a result (self-contained, inline styles only)."""
-    return wrap_result("".join(part.html for part in result_parts(result)))
+    html = "".join(part.html for part in result_parts(result))
+    return f'<div class="agent-magics-result" style="{ROOT_STYLE}">{html}</div>'
 
 
 # -- plain text ------------------------------------------------------------------------------------
