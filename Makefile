@@ -28,8 +28,10 @@ browser:
 	  else echo "browser tests need Debian chromium: sudo apt-get install chromium chromium-driver"; fi; \
 	fi
 
+# Style, formatting, the layers (import-linter contracts in pyproject.toml) and types.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 test: setup browser lint
 	$(BIN)/python -m pytest -q

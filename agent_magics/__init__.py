@@ -12,8 +12,8 @@ __version__ = "0.1.0"
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import AgentMagics
-    from .sql.magics import AgentSqlMagics
+    from agent_magics.magic.agent import AgentMagics
+    from agent_magics.magic.agent_sql import AgentSqlMagics
 
     ipython.register_magics(AgentMagics)
     ipython.register_magics(AgentSqlMagics)

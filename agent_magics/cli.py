@@ -49,8 +49,8 @@ export DATABRICKS_AUTH_TYPE=oauth-m2m
 
 
 def _run_workspace(args: argparse.Namespace, out: TextIO) -> int:
-    from .local.config import ServerConfig
-    from .local.server import Ready, configure_logging, prepare_environment, run_event_loop, serve
+    from agent_magics.local.server import Ready, configure_logging, prepare_environment, run_event_loop, serve
+    from agent_magics.transport.embedded_config import ServerConfig
 
     config = ServerConfig(
         port=args.port,

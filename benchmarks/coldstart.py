@@ -23,7 +23,7 @@ import json
 import time
 from typing import Any
 
-from agent_magics.local import LocalWorkspace
+from agent_magics.transport.embedded import LocalWorkspace
 
 from .kernel import BenchKernel
 from .report import check, fmt, median, paired_ratio, table

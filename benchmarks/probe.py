@@ -1,6 +1,6 @@
 """Kernel-side instrumentation, imported inside a benchmark kernel after its warm-up (stdlib only).
 
-``install()`` wraps ``agent_magics.engines.run`` to note when the first text delta comes out of the
+``install()`` wraps ``agent_magics.transport.dispatch.run`` to note when the first text delta comes out of the
 engine (the chunk has arrived and been parsed: where the view's work starts), and the magics' view
 factory to keep the view (its class and how many updates its coalescer sent). The baseline loops
 set ``state["first_chunk"]`` themselves. ``take()`` returns the notes as JSON and clears them.
@@ -23,8 +23,8 @@ def install() -> None:
         return
     from IPython import get_ipython
 
-    import agent_magics.engines as engines
-    from agent_magics.events import TextDelta
+    import agent_magics.transport.dispatch as engines
+    from agent_magics.core.events import TextDelta
 
     original_run = engines.run
 

@@ -110,8 +110,8 @@ def main() -> int:
 
     from databricks.sdk.config import Config
 
-    from agent_magics.local import LocalWorkspace
-    from agent_magics.workspace import Workspace
+    from agent_magics.transport.embedded import LocalWorkspace
+    from agent_magics.transport.workspace import Workspace
 
     frame = questions(args.rows)
     with LocalWorkspace(first_token_delay=0, tokens_per_second=0) as local, stub_endpoint() as stub_host:

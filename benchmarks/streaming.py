@@ -62,7 +62,7 @@ import ipywidgets
 from IPython.display import display
 from databricks.sdk import WorkspaceClient
 from databricks_openai import DatabricksOpenAI
-from agent_magics.local import shared_workspace
+from agent_magics.transport.embedded import shared_workspace
 from benchmarks import probe
 
 _ws = shared_workspace()  # the embedded workspace %%agent started

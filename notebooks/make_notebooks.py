@@ -118,7 +118,7 @@ with its credentials; `workspace_client()` turns it into a databricks-sdk `Works
     ),
     (
         "code",
-        """from agent_magics.workspace import get_workspace
+        """from agent_magics.transport.workspace import get_workspace
 
 ws = get_workspace()
 w = ws.workspace_client()
@@ -204,7 +204,7 @@ overrides the choice. Model Serving accepts OAuth tokens and personal access tok
     ("code", "%load_ext agent_magics"),
     (
         "code",
-        """from agent_magics.workspace import get_workspace
+        """from agent_magics.transport.workspace import get_workspace
 
 ws = get_workspace()
 w = ws.workspace_client()
@@ -341,7 +341,7 @@ needed). Pass the header on; never print it.""",
         """import json
 
 import httpx
-from agent_magics.workspace import get_workspace
+from agent_magics.transport.workspace import get_workspace
 
 ws = get_workspace()
 question = [{"role": "user", "content": "What is MLflow?"}]""",

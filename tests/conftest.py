@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from agent_magics.local import LocalWorkspace
-from agent_magics.workspace import forget_workspaces
+from agent_magics.transport.embedded import LocalWorkspace
+from agent_magics.transport.workspace import forget_workspaces
 
 
 @pytest.fixture(scope="session")

@@ -140,7 +140,7 @@ def test_html_login_page_from_an_app(shell, via, stream):
 
 
 def test_pat_against_an_app_says_apps_need_oauth(shell, local_workspace, monkeypatch):
-    from agent_magics.workspace import forget_workspaces
+    from agent_magics.transport.workspace import forget_workspaces
 
     for name in ("DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_AUTH_TYPE"):
         monkeypatch.delenv(name, raising=False)

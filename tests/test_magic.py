@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from IPython.core.error import UsageError
 
-from agent_magics.result import AgentResult
+from agent_magics.core.result import AgentResult
 
 
 def ask(ip, line, body=None):

@@ -39,13 +39,13 @@ SECRETS_PROBE = """
 import json as _json
 _secrets = []
 try:
-    from agent_magics.local.workspace import shared_workspace as _sw
+    from agent_magics.transport.embedded import shared_workspace as _sw
     _ws = _sw()
     _secrets += [_ws.token, _ws.client_secret]
 except Exception as _exc:
     _secrets.append("probe-failed: " + repr(_exc))
 try:
-    from agent_magics import workspace as _w
+    from agent_magics.transport import workspace as _w
     for _workspace in list(_w._workspaces.values()):
         _auth = _workspace.auth_headers().get("Authorization", "")
         _secrets.append(_auth.split(" ", 1)[-1])

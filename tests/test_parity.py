@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agent_magics.trace import parse_trace
+from agent_magics.core.trace import parse_trace
 
 QUESTION = "How do I pass custom inputs to an agent?"
 INPUT = [{"role": "user", "content": QUESTION}]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent_magics.errors import AgentUsageError
-from agent_magics.interpolate import interpolate
-from agent_magics.options import parse_cell, parse_line
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic.command import parse_cell, parse_line
+from agent_magics.magic.interpolate import interpolate
 
 
 def test_interpolation_is_one_pass_and_keeps_code():

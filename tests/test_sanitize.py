@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from agent_magics.core.result import AgentResult
 from agent_magics.local.hostile import PAYLOADS
-from agent_magics.result import AgentResult
 from agent_magics.view.render import render_result_html
 from agent_magics.view.sanitize import markdown_to_html
 

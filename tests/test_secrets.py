@@ -43,8 +43,9 @@ CELLS = [
     ],
     "%%agent apps/fault-login\nlog in",
     "%%agent no-such-endpoint --debug\nq",
-    "from agent_magics.workspace import get_workspace\nws = get_workspace()\nprint(repr(ws)); print(ws.config)",
-    "import agent_magics\nprint(vars(agent_magics.magics.AgentMagics.__dict__.get('conversations', {})))",
+    "from agent_magics.transport.workspace import get_workspace\n"
+    "ws = get_workspace()\nprint(repr(ws)); print(ws.config)",
+    "import agent_magics\nprint(vars(agent_magics.magic.agent.AgentMagics.__dict__.get('conversations', {})))",
 ]
 
 

@@ -1,4 +1,4 @@
-"""The trace parser and model (agent_magics.trace) on real and hand-written trace shapes."""
+"""The trace parser and model (agent_magics.core.trace) on real and hand-written trace shapes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # before anything imports mlflow
 
-from agent_magics.trace import Span, Trace, TraceParseError, format_duration, parse_trace
+from agent_magics.core.trace import Span, Trace, TraceParseError, format_duration, parse_trace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 
@@ -386,7 +386,7 @@ def test_import_does_not_load_heavy_modules() -> None:
     import subprocess
 
     code = (
-        "import sys, agent_magics.trace as t; t.parse_trace({'spans': []});"
+        "import sys, agent_magics.core.trace as t; t.parse_trace({'spans': []});"
         "print(any(m in sys.modules for m in ('mlflow', 'pandas', 'numpy')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from agent_magics.trace import Trace, format_duration, parse_trace
+from agent_magics.core.trace import Trace, format_duration, parse_trace
 from agent_magics.view.trace_html import FULL_VALUE_CAP, VALUES_BUDGET, trace_to_html, trace_to_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"

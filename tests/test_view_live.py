@@ -22,7 +22,7 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from test_view_render import XSS, html_problems, message
 
-from agent_magics.events import (
+from agent_magics.core.events import (
     CustomOutputs,
     Done,
     ErrorEvent,
@@ -34,7 +34,7 @@ from agent_magics.events import (
     finish,
     reduce_event,
 )
-from agent_magics.result import AgentResult
+from agent_magics.core.result import AgentResult
 from agent_magics.view import render
 from agent_magics.view.blocks import MarkdownBlocks
 from agent_magics.view.coalesce import Coalescer
@@ -657,8 +657,8 @@ def test_blocks_reassemble_the_source_and_render_the_same(lines: list[str], step
 
 # -- a real kernel ---------------------------------------------------------------------------------------
 KERNEL_CELL = """
-from agent_magics.events import Done, ItemDone, Reduction, TextDelta, finish, reduce_event
-from agent_magics.result import AgentResult
+from agent_magics.core.events import Done, ItemDone, Reduction, TextDelta, finish, reduce_event
+from agent_magics.core.result import AgentResult
 from agent_magics.view.live import detect_mode, make_view
 
 assert detect_mode() == "display", detect_mode()

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from agent_magics.result import AgentResult
+from agent_magics.core.result import AgentResult
 from agent_magics.view.render import render_result_html, render_result_text
 
 XSS = (

@@ -6,8 +6,17 @@ import json
 
 import pytest
 
-from agent_magics.engines.request import AgentRequest, items_to_messages
-from agent_magics.events import Done, ErrorEvent, ItemDone, Reduction, TextDelta, TraceReceived, finish, reduce_event
+from agent_magics.core.events import (
+    Done,
+    ErrorEvent,
+    ItemDone,
+    Reduction,
+    TextDelta,
+    TraceReceived,
+    finish,
+    reduce_event,
+)
+from agent_magics.core.request import AgentRequest, items_to_messages
 from agent_magics.wire import chat, responses
 from agent_magics.wire.sse import DONE, MalformedStream, iter_sse_payloads
 

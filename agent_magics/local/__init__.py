@@ -1,12 +1,7 @@
-"""A Databricks-compatible workspace on loopback: the magics' no-config default and the test bed.
+"""The local Databricks-compatible workspace server (run as ``python -m agent_magics.local.server``).
 
-``LocalWorkspace`` starts the server in its own process (``server.py``): Model Serving endpoints
-with demo agents on MLflow's real agent interfaces, Databricks Apps (MLflow's AgentServer), OAuth,
-fault endpoints, and real MLflow traces. Importing this package is cheap.
+Model Serving endpoints with demo agents on MLflow's real agent interfaces, Databricks Apps
+(MLflow's AgentServer), OAuth, fault endpoints, SQL warehouses and real MLflow traces. Nothing in
+the package imports this folder but the CLI: clients start it in its own process through
+``agent_magics.transport.embedded.LocalWorkspace``.
 """
-
-from __future__ import annotations
-
-from .workspace import LocalWorkspace, LocalWorkspaceError, shared_workspace
-
-__all__ = ["LocalWorkspace", "LocalWorkspaceError", "shared_workspace"]

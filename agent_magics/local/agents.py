@@ -30,9 +30,9 @@ from mlflow.types.llm import (
 )
 from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
-from . import knowledge
-from .hostile import PAYLOADS
-from .pacing import Pace
+from agent_magics.local import knowledge
+from agent_magics.local.hostile import PAYLOADS
+from agent_magics.local.pacing import Pace
 
 TOOL_NAME = "search_docs"
 SYSTEM_PROMPT = "Answer the question from the retrieved passages only, and name the sources."

@@ -17,15 +17,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
-from .agents import DemoAgent
-from .auth import AppAuth, ASGIApp, Scope
-from .catalog import app_json
-from .config import DEMO_APP, LOGIN_FAULT_APP, NOT_RESPONSES_APP
-from .errors import not_found
-from .pacing import Pace
-from .state import WorkspaceState
-from .threads import call_in_thread, iterate_in_thread
-from .tracing import TraceStore, capture
+from agent_magics.local.agents import DemoAgent
+from agent_magics.local.api_errors import not_found
+from agent_magics.local.auth import AppAuth, ASGIApp, Scope
+from agent_magics.local.catalog import app_json
+from agent_magics.local.pacing import Pace
+from agent_magics.local.state import WorkspaceState
+from agent_magics.local.threads import call_in_thread, iterate_in_thread
+from agent_magics.local.tracing import TraceStore, capture
+from agent_magics.transport.embedded_config import DEMO_APP, LOGIN_FAULT_APP, NOT_RESPONSES_APP
 
 
 def api_routes(state: WorkspaceState) -> list[Route]:

@@ -8,11 +8,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .agents import BenchAgent, DemoAgent, DemoChatAgent, DemoChatModel, HostileAgent
-from .config import DEMO_APP, LOCAL_USER, LOGIN_FAULT_APP, NOT_RESPONSES_APP
-from .faults import FAULT_ENDPOINTS, FLAKY_ENDPOINT
-from .interfaces import Adapter, ChatAgentAdapter, ChatModelAdapter, ResponsesAdapter
-from .pacing import Pace
+from agent_magics.local.agents import BenchAgent, DemoAgent, DemoChatAgent, DemoChatModel, HostileAgent
+from agent_magics.local.faults import FAULT_ENDPOINTS, FLAKY_ENDPOINT
+from agent_magics.local.interfaces import Adapter, ChatAgentAdapter, ChatModelAdapter, ResponsesAdapter
+from agent_magics.local.pacing import Pace
+from agent_magics.transport.embedded_config import DEMO_APP, LOCAL_USER, LOGIN_FAULT_APP, NOT_RESPONSES_APP
 
 # Task values as MLflow writes them into a model's metadata (see PROTOCOL.md §2.1).
 RESPONSES_TASK = "agent/v1/responses"

@@ -30,8 +30,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .auth import ASGIApp
-from .errors import api_error
+from agent_magics.local.api_errors import api_error
+from agent_magics.local.auth import ASGIApp
 
 FAULT_ENDPOINTS = (
     "fault-401",

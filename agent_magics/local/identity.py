@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .auth import TokenRegistry, bearer_token
-from .catalog import stable_uuid
-from .config import LOCAL_USER
+from agent_magics.local.auth import TokenRegistry, bearer_token
+from agent_magics.local.catalog import stable_uuid
+from agent_magics.transport.embedded_config import LOCAL_USER
 
 
 def routes(tokens: TokenRegistry, client_id: str) -> list[Route]:

@@ -19,7 +19,7 @@ from mlflow.types.agent import ChatAgentMessage, ChatAgentRequest
 from mlflow.types.llm import ChatMessage, ChatParams
 from mlflow.types.responses import ResponsesAgentRequest
 
-from .agents import text_of
+from agent_magics.local.agents import text_of
 
 
 class InvalidRequest(ValueError):

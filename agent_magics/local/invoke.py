@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from . import convert
-from .interfaces import Adapter
-from .threads import call_in_thread, iterate_in_thread
-from .tracing import TraceStore, capture
+from agent_magics.local import convert
+from agent_magics.local.interfaces import Adapter
+from agent_magics.local.threads import call_in_thread, iterate_in_thread
+from agent_magics.local.tracing import TraceStore, capture
 
 # The JSON shape on the wire: Responses events, chat-completion chunks, or ChatAgent chunks.
 Wire = Literal["responses", "chat", "chat_agent"]

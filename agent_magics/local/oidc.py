@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .auth import TokenRegistry
-from .config import ACCOUNT_ID, WORKSPACE_ID
+from agent_magics.local.auth import TokenRegistry
+from agent_magics.transport.embedded_config import ACCOUNT_ID, WORKSPACE_ID
 
 CLIENT_CREDENTIALS = "client_credentials"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

@@ -23,14 +23,14 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .config import APP_NAMES, READY_MARKER, ServerConfig
+from agent_magics.transport.embedded_config import APP_NAMES, READY_MARKER, ServerConfig
 
 if TYPE_CHECKING:  # the server's modules import MLflow: keep this module cheap to import
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from .auth import ASGIApp
-    from .state import WorkspaceState
+    from agent_magics.local.auth import ASGIApp
+    from agent_magics.local.state import WorkspaceState
 
 logger = logging.getLogger("agent_magics.local")
 
@@ -106,11 +106,11 @@ def _url(sock: socket.socket) -> str:
 def build_workspace_app(state: WorkspaceState) -> ASGIApp:
     from starlette.applications import Starlette
 
-    from . import apps, identity, oidc, serving, tracing
-    from .auth import WorkspaceAuth
-    from .errors import api_error
-    from .faults import KeepRawSend
-    from .statements import statement_routes
+    from agent_magics.local import apps, identity, oidc, serving, tracing
+    from agent_magics.local.api_errors import api_error
+    from agent_magics.local.auth import WorkspaceAuth
+    from agent_magics.local.faults import KeepRawSend
+    from agent_magics.local.statements import statement_routes
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return api_error(404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.url.path}'.")
@@ -138,11 +138,11 @@ async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: a
 
     import uvicorn
 
-    from .apps import build_apps
-    from .auth import TokenRegistry
-    from .catalog import build_endpoints
-    from .pacing import Pace
-    from .state import WorkspaceState
+    from agent_magics.local.apps import build_apps
+    from agent_magics.local.auth import TokenRegistry
+    from agent_magics.local.catalog import build_endpoints
+    from agent_magics.local.pacing import Pace
+    from agent_magics.local.state import WorkspaceState
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager

@@ -18,11 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import faults, sse
-from .errors import api_error, bad_request, not_found
-from .interfaces import InvalidRequest
-from .invoke import Invocation, run_json, run_stream
-from .state import WorkspaceState
+from agent_magics.local import faults
+from agent_magics.local import sse_encode as sse
+from agent_magics.local.api_errors import api_error, bad_request, not_found
+from agent_magics.local.interfaces import InvalidRequest
+from agent_magics.local.invoke import Invocation, run_json, run_stream
+from agent_magics.local.state import WorkspaceState
 
 logger = logging.getLogger(__name__)
 

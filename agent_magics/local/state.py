@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .auth import TokenRegistry
-from .catalog import Endpoint
-from .config import ServerConfig
-from .faults import AttemptBook
-from .tracing import TraceStore
+from agent_magics.local.auth import TokenRegistry
+from agent_magics.local.catalog import Endpoint
+from agent_magics.local.faults import AttemptBook
+from agent_magics.local.tracing import TraceStore
+from agent_magics.transport.embedded_config import ServerConfig
 
 
 @dataclass

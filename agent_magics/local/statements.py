@@ -25,9 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .errors import api_error, bad_request
+from agent_magics.local.api_errors import api_error, bad_request
+from agent_magics.transport.embedded_config import LOCAL_WAREHOUSE_ID
 
-LOCAL_WAREHOUSE_ID = "a9e7c0ffee0001de"  # 16 hex digits, shaped like a Databricks warehouse id
 LOCAL_WAREHOUSE_NAME = "Local DuckDB warehouse"
 DEFAULT_CHUNK_ROWS = 1000
 RESULT_TTL = 3600.0  # seconds a finished statement's result is kept, as Databricks does
@@ -112,12 +112,12 @@ class StatementService:
             self._finish(statement, "CANCELED")
 
     def _run(self, statement: Statement, parameters: dict[str, Any], host: str, token: str) -> None:
-        from ..engines.request import Timeouts
-        from ..errors import AgentError, AgentUsageError
-        from ..sql.jsonarray import databricks_type, encode_cell
-        from ..sql.local_engine import LocalOptions, run_local
-        from ..sql.transport import WorkspaceTransport
-        from ..workspace import Workspace
+        from agent_magics.core.errors import AgentError, AgentUsageError
+        from agent_magics.core.request import Timeouts
+        from agent_magics.sql.jsonarray import databricks_type, encode_cell
+        from agent_magics.sql.local_engine import LocalOptions, run_local
+        from agent_magics.sql.transport import WorkspaceTransport
+        from agent_magics.transport.workspace import Workspace
 
         if statement.cancel.is_set():
             return

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .errors import api_error
+from agent_magics.local.api_errors import api_error
 
 # Tells MLflow's REST client that the spans are served by this tracking API (``/traces/get``)
 # rather than stored as artifacts.

@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .run import SqlOptions
+    from agent_magics.sql.execute import SqlOptions
 
 __all__ = ["SqlOptions", "run_sql"]
 
@@ -41,14 +41,14 @@ __all__ = ["SqlOptions", "run_sql"]
 def run_sql(sql: str, namespace: dict[str, Any] | None = None, options: SqlOptions | None = None,
             **kwargs: Any) -> Any:
     """Run ``sql`` (Databricks dialect) and return a pandas DataFrame. See ``run.run_sql``."""
-    from .run import run_sql as _run
+    from agent_magics.sql.execute import run_sql as _run
 
     return _run(sql, namespace, options, **kwargs)
 
 
 def __getattr__(name: str) -> Any:
     if name == "SqlOptions":
-        from .run import SqlOptions
+        from agent_magics.sql.execute import SqlOptions
 
         return SqlOptions
     raise AttributeError(name)

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from .run import MAX_CONCURRENCY
-from .semantics import Answer
-from .transpile import AiCall
-from .workers import DaemonPool
+from agent_magics.core.text import shorten
+from agent_magics.sql.execute import MAX_CONCURRENCY
+from agent_magics.sql.semantics import Answer
+from agent_magics.sql.transpile import AiCall
+from agent_magics.sql.workers import DaemonPool
 
 AnswerFn = Callable[[AiCall, str], Answer]
 _POLL = 0.05  # seconds between checks for cancellation while a vector is in flight
@@ -144,5 +145,3 @@ class Batch:
         raise BatchCancelled(message)
 
 
-def shorten(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

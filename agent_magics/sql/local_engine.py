@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AgentError
-from .batch import Batch, BatchCancelled
-from .rows import RowAsker
-from .transpile import Transpiled, transpile
-from .transport import Transport
-from .udf import TraceStore, register
+from agent_magics.core.errors import AgentError
+from agent_magics.sql.batch import Batch, BatchCancelled
+from agent_magics.sql.rows import RowAsker
+from agent_magics.sql.transpile import Transpiled, transpile
+from agent_magics.sql.transport import Transport
+from agent_magics.sql.udf import TraceStore, register
 
 Tick = Callable[[Batch], None]
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from ..errors import AgentUsageError
+from agent_magics.core.errors import AgentUsageError
 
 T = exp.DataType.Type
 _STRINGS = {T.TEXT, T.VARCHAR, T.CHAR, T.NCHAR, T.NVARCHAR, T.NAME}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .semantics import Answer, check_call, decode_request, read_reply, request_body
-from .transpile import AiCall
-from .transport import Transport
+from agent_magics.sql.semantics import Answer, check_call, decode_request, read_reply, request_body
+from agent_magics.sql.transpile import AiCall
+from agent_magics.sql.transport import Transport
 
 
 class RowAsker:

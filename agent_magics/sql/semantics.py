@@ -26,12 +26,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AgentUsageError
-from ..events import ErrorEvent, Reduction, finish, reduce_event
-from ..wire import chat as chat_wire
-from ..wire import responses as responses_wire
-from .returntype import CoercionError, ReturnType, parse_return_type, struct_fields
-from .transpile import AiCall
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.core.events import ErrorEvent, Reduction, finish, reduce_event
+from agent_magics.sql.returntype import CoercionError, ReturnType, parse_return_type, struct_fields
+from agent_magics.sql.transpile import AiCall
+from agent_magics.wire import chat as chat_wire
+from agent_magics.wire import responses as responses_wire
 
 CHAT_INTERFACES = ("chat_agent", "chat_model")
 
@@ -172,10 +172,10 @@ def _events(reply: dict[str, Any]) -> list[Any]:
     if "messages" in reply or "choices" in reply:
         return chat_wire.completion_body_events(reply)
     if reply.get("error"):
-        from ..wire.common import error_text
+        from agent_magics.wire.common import error_text
 
         return [ErrorEvent(error_text(reply["error"]))]
-    from ..wire.common import databricks_extras
+    from agent_magics.wire.common import databricks_extras
 
     return databricks_extras(reply)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import AgentError
+from agent_magics.core.errors import AgentError
 
 
 def find_spark(namespace: Mapping[str, Any]) -> Any | None:

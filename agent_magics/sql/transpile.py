@@ -16,8 +16,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from ..errors import AgentUsageError
-from .returntype import ReturnType, parse_return_type
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.sql.returntype import ReturnType, parse_return_type
 
 UDF_PREFIX = "__ai_query_"
 TRACE_PREFIX = "__ai_trace_"

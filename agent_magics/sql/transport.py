@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..engines.request import Timeouts
-from ..engines.retry import RetryPolicy
-from ..errors import AgentError
+from agent_magics.core.errors import AgentError
+from agent_magics.core.request import Timeouts
+from agent_magics.transport.retry import RetryPolicy
 
 
 class Transport(Protocol):
@@ -52,7 +52,7 @@ class WorkspaceTransport:
             raise AgentError(f"ai_query endpoint {endpoint!r}: {exc}") from None
 
     def post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any] | str:
-        from ..engines.rest import open_response
+        from agent_magics.transport.rest import open_response
 
         url = f"{self.workspace.host.rstrip('/')}/serving-endpoints/{endpoint}/invocations"
         deadline = time.monotonic() + self.timeouts.total if self.timeouts.total else None
@@ -64,7 +64,7 @@ class WorkspaceTransport:
         try:
             raw = opened.read()
         except Exception as exc:  # httpx read errors: one line, like the engine's
-            from ..engines.failures import describe_exception
+            from agent_magics.transport.failures import describe_exception
 
             return describe_exception(endpoint, exc, timeouts=self.timeouts)
         finally:

@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from .batch import Batch
-from .transpile import AiCall
+from agent_magics.sql.batch import Batch
+from agent_magics.sql.transpile import AiCall
 
 VALUE_FIELDS = ("result", "response")
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import AgentError, AgentUsageError
+from agent_magics.core.errors import AgentError, AgentUsageError
 
 WAREHOUSE_ENV = "DATABRICKS_WAREHOUSE_ID"
 _RUNNING = ("PENDING", "RUNNING")
@@ -103,7 +103,7 @@ def _cancel(api: Any, statement_id: str) -> None:
 def _frame(api: Any, response: Any, label: str) -> Any:
     import pandas as pd
 
-    from .jsonarray import decode_column
+    from agent_magics.sql.jsonarray import decode_column
 
     manifest = response.manifest
     if manifest is None or manifest.schema is None:

@@ -17,37 +17,11 @@ from __future__ import annotations
 import importlib.util
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-if TYPE_CHECKING:
-    from ..events import Event, Reduction
-    from ..result import AgentResult
+from agent_magics.run import NullView, View
 
 MODES = ("auto", "widget", "display", "text", "none")
-
-
-class View(Protocol):
-    def start(self, target: str) -> None:
-        """Show the header (state "connecting")."""
-
-    def on_event(self, state: Reduction, event: Event) -> None:
-        """Called for every event after ``reduce_event``; cheap, coalesces."""
-
-    def finish(self, result: AgentResult) -> None:
-        """Final flush: leave the static rendering of ``result`` in place of the live view."""
-
-
-class NullView:
-    """Shows nothing (``--quiet``)."""
-
-    def start(self, target: str) -> None:
-        pass
-
-    def on_event(self, state: Reduction, event: Event) -> None:
-        pass
-
-    def finish(self, result: AgentResult) -> None:
-        pass
 
 
 def detect_mode() -> str:
@@ -83,15 +57,15 @@ def make_view(
     if mode == "widget":
         if importlib.util.find_spec("ipywidgets") is None:
             raise ValueError("the widget view needs ipywidgets (pip install ipywidgets); or use the display view")
-        from .live_widget import WidgetView
+        from agent_magics.view.live_widget import WidgetView
 
         return WidgetView(max_rate=max_rate, clock=clock, **tuning)
     if mode == "display":
-        from .live_display import DisplayView
+        from agent_magics.view.live_display import DisplayView
 
         return DisplayView(max_rate=max_rate, clock=clock, **tuning)
     if mode == "text":
-        from .live_text import TextView
+        from agent_magics.view.live_text import TextView
 
         return TextView(max_rate=max_rate, clock=clock)
     if mode == "none":

@@ -18,36 +18,16 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..events import CustomOutputs, ErrorEvent, ItemDone, TextDelta, TraceReceived, message_text
-from . import render
-from .blocks import MarkdownBlocks
-from .coalesce import Coalescer
+from agent_magics.core.events import CustomOutputs, ErrorEvent, ItemDone, TextDelta, TraceReceived, message_text
+from agent_magics.view import render
+from agent_magics.view.blocks import MarkdownBlocks
+from agent_magics.view.coalesce import Coalescer
 
 if TYPE_CHECKING:
-    from ..events import Event, Reduction
-    from ..result import AgentResult
+    from agent_magics.core.events import Event, Reduction
+    from agent_magics.core.result import AgentResult
 
 _LAST = 64  # characters of the streaming item kept to check that its final text extends them
-
-
-def show_bundle(bundle: dict[str, Any]) -> Any:
-    """Display a raw mimebundle with a display id; the handle, or None outside IPython (text printed)."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from IPython.display import display
-
-    if not InteractiveShell.initialized():
-        if bundle.get("text/plain"):
-            print(bundle["text/plain"])
-        return None
-    return display(bundle, raw=True, display_id=True)
-
-
-def replace_bundle(handle: Any, bundle: dict[str, Any]) -> None:
-    """Replace what ``show_bundle`` displayed (or show ``bundle`` if that display failed)."""
-    if handle is not None:
-        handle.update(bundle, raw=True)
-    else:
-        show_bundle(bundle)
 
 
 class LiveView:

@@ -29,12 +29,13 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import render
-from .live_base import LiveView, replace_bundle, show_bundle
-from .render import ROOT_STYLE, header_text
+from agent_magics.view import render
+from agent_magics.view.bundles import replace_bundle, show_bundle
+from agent_magics.view.live_base import LiveView
+from agent_magics.view.render import ROOT_STYLE, header_text
 
 if TYPE_CHECKING:
-    from ..result import AgentResult
+    from agent_magics.core.result import AgentResult
 
 # A link reference definition: it may define links used in another block, which rendering block by
 # block would leave unresolved.

@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from ..events import CustomOutputs, ErrorEvent, ItemDone, TextDelta, TraceReceived, message_text
-from . import render
-from .coalesce import Coalescer
+from agent_magics.core.events import CustomOutputs, ErrorEvent, ItemDone, TextDelta, TraceReceived, message_text
+from agent_magics.view import render
+from agent_magics.view.coalesce import Coalescer
 
 if TYPE_CHECKING:
-    from ..events import Event, Reduction
-    from ..result import AgentResult
+    from agent_magics.core.events import Event, Reduction
+    from agent_magics.core.result import AgentResult
 
 _LAST = 64
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .live_base import LiveView, replace_bundle, show_bundle
-from .render import header_text
+from agent_magics.view.bundles import replace_bundle, show_bundle
+from agent_magics.view.live_base import LiveView
+from agent_magics.view.render import header_text
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 RENDERED = ("jp-RenderedHTMLCommon",)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .sanitize import escape, markdown_to_html, pre_block, to_display_text
+from agent_magics.view.sanitize import escape, markdown_to_html, pre_block, to_display_text
 
 # -- inline styles (rgba colours so that light and dark themes both work) --------------------------
 ROOT_STYLE = "line-height:1.5;font-size:var(--jp-content-font-size1, 14px);"
@@ -153,7 +153,7 @@ def trace_section_html(trace: dict[str, Any] | None, trace_id: str | None) -> st
             return ""
         return f'<div style="{_HEADER}{_MUTED}">trace id <code>{escape(trace_id)}</code></div>'
     try:
-        from .trace_html import trace_to_html
+        from agent_magics.view.trace_html import trace_to_html
 
         return trace_to_html(trace)
     except Exception:  # the trace renderer is optional here: never lose the answer over it
@@ -230,7 +230,7 @@ def result_parts(result: Any, *, render_messages: bool = True) -> list[Part]:
     ``render_messages=False`` leaves the HTML of messages empty (their ``text`` is there): a live
     view that already shows them compares texts and need not render a long answer once more.
     """
-    from ..events import message_text
+    from agent_magics.core.events import message_text
 
     def answer(text: str) -> str:
         return answer_html(text) if render_messages else ""
@@ -286,7 +286,7 @@ def trace_summary_text(trace: dict[str, Any] | None, trace_id: str | None) -> st
     if trace is None:
         return f"trace id: {trace_id}" if trace_id else ""
     try:
-        from .trace_html import trace_to_text
+        from agent_magics.view.trace_html import trace_to_text
 
         return trace_to_text(trace)
     except Exception:
@@ -308,7 +308,7 @@ def render_result_text(result: Any, *, max_answer_chars: int | None = None) -> s
     ``max_answer_chars`` shortens the answer part (the live views use it for the text/plain part of
     their final bundle, next to the full HTML, to keep notebooks and the wire small).
     """
-    from ..events import message_text
+    from agent_magics.core.events import message_text
 
     text = result.text or ""
     lines = [header_text(result.target, result.status, elapsed=result.elapsed, chars=len(text),

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ..trace import (
+from agent_magics.core.trace import (
     SPAN_INPUTS,
     SPAN_OUTPUTS,
     SPAN_TYPE,
@@ -27,7 +27,7 @@ from ..trace import (
     format_duration,
     parse_trace,
 )
-from .sanitize import escape, to_display_text
+from agent_magics.view.sanitize import escape, to_display_text
 
 __all__ = ["trace_to_html", "trace_to_text"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..events import Done, ErrorEvent, Event, ItemDone, RequestInfo, TextDelta
-from .common import databricks_extras, error_text, message_item, text_of
+from agent_magics.core.events import Done, ErrorEvent, Event, ItemDone, RequestInfo, TextDelta
+from agent_magics.wire.common import databricks_extras, error_text, message_item, text_of
 
 
 def tool_call_item(call: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..events import CustomOutputs, Event, RequestInfo, TraceReceived
+from agent_magics.core.events import CustomOutputs, Event, RequestInfo, TraceReceived
 
 NO_OP_TRACE_ID = "MLFLOW_NO_OP_SPAN_TRACE_ID"  # AgentServer's id when tracing is not configured
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..events import Done, ErrorEvent, Event, ItemDone, TextDelta, TraceReceived
-from .common import NO_OP_TRACE_ID, databricks_extras, error_text
+from agent_magics.core.events import Done, ErrorEvent, Event, ItemDone, TextDelta, TraceReceived
+from agent_magics.wire.common import NO_OP_TRACE_ID, databricks_extras, error_text
 
 
 class ResponsesStream:

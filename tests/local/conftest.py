@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from agent_magics.local import LocalWorkspace
+from agent_magics.transport.embedded import LocalWorkspace
 
 TIMEOUT = 30.0
 

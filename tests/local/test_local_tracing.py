@@ -10,7 +10,7 @@ import json
 import subprocess
 import sys
 
-from agent_magics.local.workspace import _server_environment
+from agent_magics.transport.embedded import _server_environment
 
 SCRIPT = r"""
 import asyncio, json

@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent_magics.local import LocalWorkspace, LocalWorkspaceError
-from agent_magics.local.workspace import _server_environment
+from agent_magics.transport.embedded import LocalWorkspace, LocalWorkspaceError, _server_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +92,7 @@ def test_shared_workspace_outlives_no_parent() -> None:
     """shared_workspace() starts once per process; its server exits when that process dies."""
     script = (
         "import os, httpx\n"
-        "from agent_magics.local import shared_workspace\n"
+        "from agent_magics.transport.embedded import shared_workspace\n"
         "ws = shared_workspace()\n"
         "assert shared_workspace() is ws and ws.running\n"
         "assert httpx.get(ws.host + '/oidc/.well-known/oauth-authorization-server').status_code == 200\n"

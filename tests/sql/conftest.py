@@ -20,7 +20,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 def sql_workspace(local_workspace: Any) -> Iterator[Any]:
     from databricks.sdk.config import Config
 
-    from agent_magics.workspace import Workspace
+    from agent_magics.transport.workspace import Workspace
 
     config = Config(host=local_workspace.host, token=local_workspace.token, auth_type="pat", retry_timeout_seconds=15)
     workspace = Workspace(host=local_workspace.host, config=config, label="sql tests", is_local=True)

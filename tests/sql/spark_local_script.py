@@ -25,7 +25,7 @@ def ai_query(endpoint: pd.Series, request: pd.Series) -> pd.Series:
     from agent_magics.sql.rows import RowAsker
     from agent_magics.sql.transpile import AiCall
     from agent_magics.sql.transport import WorkspaceTransport
-    from agent_magics.workspace import Workspace
+    from agent_magics.transport.workspace import Workspace
 
     workspace = Workspace(host=os.environ["AM_HOST"], config=_BearerConfig(os.environ["AM_TOKEN"]), label="spark")
     asker = RowAsker(WorkspaceTransport(workspace))

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from agent_magics.errors import AgentError, AgentUsageError
+from agent_magics.core.errors import AgentError, AgentUsageError
 from agent_magics.sql.local_engine import BatchInterrupted, LocalOptions, run_local
 
 

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from agent_magics.errors import AgentError
+from agent_magics.core.errors import AgentError
 from agent_magics.sql.local_engine import LocalOptions, run_local
 from agent_magics.sql.transport import WorkspaceTransport
 

@@ -9,9 +9,9 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from agent_magics.local.statements import LOCAL_WAREHOUSE_ID
-from agent_magics.sql.magics import AgentSqlMagics
-from agent_magics.workspace import forget_workspaces
+from agent_magics.magic.agent_sql import AgentSqlMagics
+from agent_magics.transport.embedded_config import LOCAL_WAREHOUSE_ID
+from agent_magics.transport.workspace import forget_workspaces
 
 PAGE = ("""SELECT ai_query("demo-agent", question) """
         """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)""")

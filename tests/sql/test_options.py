@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_magics.errors import AgentUsageError
-from agent_magics.options import _HelpShown
-from agent_magics.sql.options import parse_cell, parse_line
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic.command import _HelpShown
+from agent_magics.magic.sql_command import parse_cell, parse_line
 
 
 def test_options_then_sql_with_quotes_kept_verbatim():

@@ -7,9 +7,10 @@ import io
 import pytest
 
 from agent_magics.sql.batch import Batch, BatchCancelled
-from agent_magics.sql.progress import Progress, status_line
+from agent_magics.sql.batch_progress import batch_reading
 from agent_magics.sql.semantics import Answer
 from agent_magics.sql.transpile import AiCall
+from agent_magics.view.progress import Progress, status_line
 
 CALL = AiCall(index=0, endpoint="ep", request_sql="q", fail_on_error=False)
 
@@ -33,9 +34,10 @@ def test_text_line_is_throttled_and_stream_prints_rows():
     out, clock = io.StringIO(), Clock()
     batch = finished_batch({'"a"': Answer(value="A", text="A"), '"b"': Answer(error="b: HTTP 503.")})
     progress = Progress("text", stream=True, clock=clock, out=out)
-    progress.tick(batch)
+    read = batch_reading(batch, stream=True)
+    progress.tick(read)
     first = out.getvalue()
-    progress.tick(batch)  # same instant: throttled
+    progress.tick(read)  # same instant: throttled
     assert out.getvalue() == first
     assert "[row 0] a -> A" in first and "[row 1] b -> ERROR: b: HTTP 503." in first
     assert "ai_query: 2/2 rows · 1 error ·" in first
@@ -68,10 +70,11 @@ class Recorder:
 def test_display_rendering_escapes_agent_text(monkeypatch):
     recorder = Recorder()
     monkeypatch.setattr("IPython.display.display", recorder)
+    monkeypatch.setattr("IPython.core.interactiveshell.InteractiveShell.initialized", lambda: True)
     batch = finished_batch({'"<script>alert(1)</script>"': Answer(value="<img src=x onerror=alert(1)>",
                                                                   text="<img src=x onerror=alert(1)>")})
     progress = Progress("display", stream=True, clock=Clock())
-    progress.tick(batch)
+    progress.tick(batch_reading(batch, stream=True))
     progress.close("ai_query: 1/1 rows · done")
     html = recorder.bundles[1]["text/html"]
     assert "<script>" not in html and "<img" not in html and "&lt;img src=x" in html
@@ -83,9 +86,10 @@ def test_widget_bar_then_static_summary(monkeypatch):
     pytest.importorskip("ipywidgets")
     recorder = Recorder()
     monkeypatch.setattr("IPython.display.display", recorder)
+    monkeypatch.setattr("IPython.core.interactiveshell.InteractiveShell.initialized", lambda: True)
     batch = finished_batch({'"q"': Answer(value="<b>x</b>", text="<b>x</b>"), '"r"': Answer(error="r failed")})
     progress = Progress("widget", stream=True, clock=Clock())
-    progress.tick(batch)
+    progress.tick(batch_reading(batch, stream=True))
     renderer = progress._renderer
     assert renderer.bar.value == 2 and renderer.bar.max == 2 and renderer.bar.bar_style == "warning"
     assert "&lt;b&gt;x&lt;/b&gt;" in renderer.table.value and "<b>x</b>" not in renderer.table.value

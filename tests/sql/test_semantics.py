@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agent_magics.errors import AgentUsageError
+from agent_magics.core.errors import AgentUsageError
 from agent_magics.sql.semantics import check_call, read_reply, request_body
 from agent_magics.sql.transpile import transpile
 

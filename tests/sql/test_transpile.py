@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent_magics.errors import AgentUsageError
+from agent_magics.core.errors import AgentUsageError
 from agent_magics.sql.returntype import CoercionError, parse_return_type
 from agent_magics.sql.transpile import transpile
 

@@ -15,9 +15,9 @@ from databricks.sdk.service.sql import (
     StatementState,
 )
 
-from agent_magics.errors import AgentError
-from agent_magics.local.statements import LOCAL_WAREHOUSE_ID
+from agent_magics.core.errors import AgentError
 from agent_magics.sql.warehouse_engine import configured_warehouse, run_warehouse
+from agent_magics.transport.embedded_config import LOCAL_WAREHOUSE_ID
 
 WH = LOCAL_WAREHOUSE_ID
 

@@ -15,12 +15,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from ..events import Done, ErrorEvent, Event
-from ..wire import chat as chat_wire
-from ..wire import responses as responses_wire
-from .failures import describe_exception, describe_http_error, html_page_message
-from .request import AgentRequest
-from .retry import RETRY_STATUSES, RetryPolicy, sleep_until
+from agent_magics.core.events import Done, ErrorEvent, Event
+from agent_magics.core.request import AgentRequest
+from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message
+from agent_magics.transport.retry import RETRY_STATUSES, RetryPolicy, sleep_until
+from agent_magics.wire import chat as chat_wire
+from agent_magics.wire import responses as responses_wire
 
 
 def _dump(obj: Any) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def _stream(request: AgentRequest, stream: Any, deadline: float | None) -> Itera
     bottleneck of a fast stream and several times the cost of everything else per token); the
     REST path's parser gives the same events from the same bytes.
     """
-    from .rest import response_events
+    from agent_magics.transport.rest import response_events
 
     yield from response_events(request, stream.response, deadline)
 

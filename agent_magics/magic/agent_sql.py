@@ -13,8 +13,8 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
-from ..errors import AgentError, AgentUsageError
-from ..interpolate import interpolate
+from agent_magics.core.errors import AgentError, AgentUsageError
+from agent_magics.magic.interpolate import interpolate
 
 
 @magics_class
@@ -24,8 +24,8 @@ class AgentSqlMagics(Magics):
     @no_var_expand
     @line_cell_magic
     def agent_sql(self, line: str, cell: str | None = None) -> Any:
-        from ..options import _HelpShown
-        from .options import parse_cell, parse_line
+        from agent_magics.magic.command import _HelpShown
+        from agent_magics.magic.sql_command import parse_cell, parse_line
 
         namespace = self.shell.user_ns if self.shell is not None else {}
         try:
@@ -48,8 +48,8 @@ class AgentSqlMagics(Magics):
                              "(rerun with --debug for the traceback)") from None
 
     def _run(self, command: Any, namespace: dict[str, Any]) -> Any:
-        from .local_engine import BatchInterrupted
-        from .run import run_sql
+        from agent_magics.sql.execute import run_sql
+        from agent_magics.sql.local_engine import BatchInterrupted
 
         sql, missing = interpolate(command.sql, namespace)
         if missing:
@@ -69,7 +69,7 @@ class AgentSqlMagics(Magics):
 
 
 def _doc() -> str:
-    from .options import help_text
+    from agent_magics.magic.sql_command import help_text
 
     return help_text()
 

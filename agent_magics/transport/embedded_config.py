@@ -66,6 +66,7 @@ READY_MARKER = "AGENT_MAGICS_LOCAL_READY "
 WORKSPACE_ID = "1234567890123456"
 ACCOUNT_ID = "00000000-0000-4000-8000-00000000a9e7"
 LOCAL_USER = "local-user@agent-magics.local"
+LOCAL_WAREHOUSE_ID = "a9e7c0ffee0001de"  # 16 hex digits, shaped like a Databricks warehouse id
 
 # The apps this workspace hosts, each on its own port (in this order from ``app_port``).
 DEMO_APP = "demo-app"

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
-from .config import READY_MARKER, ServerConfig
+from agent_magics.transport.embedded_config import READY_MARKER, ServerConfig
 
 AuthKind = Literal["oauth", "pat"]
 # Environment prefixes a workspace server must not inherit (they would point it elsewhere).

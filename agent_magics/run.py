@@ -8,16 +8,39 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
-from . import engines
-from .engines.request import AgentRequest, Timeouts
-from .engines.retry import RetryPolicy
-from .events import ErrorEvent, Event, Reduction, RequestInfo, TraceReceived, finish, reduce_event
-from .result import AgentResult
-from .targets import choose_interface, parse_target
-from .view.live import NullView, View
-from .workspace import Workspace, get_workspace
+from agent_magics.core.events import ErrorEvent, Event, Reduction, RequestInfo, TraceReceived, finish, reduce_event
+from agent_magics.core.request import AgentRequest, Timeouts
+from agent_magics.core.result import AgentResult
+from agent_magics.transport import dispatch as engines
+from agent_magics.transport.retry import RetryPolicy
+from agent_magics.transport.targets import choose_interface, parse_target
+from agent_magics.transport.workspace import Workspace, get_workspace
+
+
+class View(Protocol):
+    def start(self, target: str) -> None:
+        """Show the header (state "connecting")."""
+
+    def on_event(self, state: Reduction, event: Event) -> None:
+        """Called for every event after ``reduce_event``; cheap, coalesces."""
+
+    def finish(self, result: AgentResult) -> None:
+        """Final flush: leave the static rendering of ``result`` in place of the live view."""
+
+
+class NullView:
+    """Shows nothing (``--quiet``)."""
+
+    def start(self, target: str) -> None:
+        pass
+
+    def on_event(self, state: Reduction, event: Event) -> None:
+        pass
+
+    def finish(self, result: AgentResult) -> None:
+        pass
 
 
 def execute(
@@ -94,7 +117,7 @@ def _complete_trace(state: Reduction, workspace: Workspace | None, view: View) -
     """Apps send only a trace id: fetch the trace itself from the workspace when we can."""
     if state.trace is not None or not state.trace_id or workspace is None:
         return
-    from .engines.traces import fetch_trace
+    from agent_magics.transport.trace_fetch import fetch_trace
 
     trace, problem = fetch_trace(workspace, state.trace_id)
     event: Event = TraceReceived(trace=trace) if trace is not None else RequestInfo({"trace_note": problem})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import AgentError
-from ..workspace import Workspace
+from agent_magics.core.errors import AgentError
+from agent_magics.transport.workspace import Workspace
 
 
 def fetch_trace(workspace: Workspace, trace_id: str) -> tuple[dict[str, Any] | None, str | None]:

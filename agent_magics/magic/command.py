@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import AgentUsageError
+from agent_magics.core.errors import AgentUsageError
 
 EXAMPLES = """\
 Examples:

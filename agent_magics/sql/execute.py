@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..errors import AgentUsageError
+from agent_magics.core.errors import AgentUsageError
 
 ENGINES = ("auto", "local", "warehouse", "spark")
 DEFAULT_CONCURRENCY = 8
@@ -41,13 +41,13 @@ def choose_engine(options: SqlOptions, namespace: Mapping[str, Any]) -> str:
     if options.engine != "auto":
         return options.engine
     if in_databricks_runtime():
-        from .spark_engine import find_spark
+        from agent_magics.sql.spark_engine import find_spark
 
         if find_spark(namespace) is not None:
             return "spark"
     if options.warehouse or os.environ.get("DATABRICKS_WAREHOUSE_ID"):
         return "warehouse"
-    from ..workspace import workspace_configured
+    from agent_magics.transport.workspace import workspace_configured
 
     if (options.profile or workspace_configured()) and _profile_warehouse(options.profile):
         return "warehouse"
@@ -55,7 +55,7 @@ def choose_engine(options: SqlOptions, namespace: Mapping[str, Any]) -> str:
 
 
 def _profile_warehouse(profile: str | None) -> str | None:
-    from ..workspace import get_workspace
+    from agent_magics.transport.workspace import get_workspace
 
     try:
         return getattr(get_workspace(profile).config, "warehouse_id", None)
@@ -96,7 +96,7 @@ def _refuse_local_only(engine: str, options: SqlOptions) -> None:
 
 
 def _progress(options: SqlOptions, label: str) -> Any:
-    from .progress import Progress
+    from agent_magics.view.progress import Progress
 
     if options.progress == "none":
         return None
@@ -104,11 +104,12 @@ def _progress(options: SqlOptions, label: str) -> Any:
 
 
 def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> Any:
-    from ..engines.request import Timeouts
-    from ..workspace import get_workspace
-    from .local_engine import BatchInterrupted, LocalOptions, run_local
-    from .progress import status_line
-    from .transport import WorkspaceTransport
+    from agent_magics.core.request import Timeouts
+    from agent_magics.sql.batch_progress import batch_reading
+    from agent_magics.sql.local_engine import BatchInterrupted, LocalOptions, run_local
+    from agent_magics.sql.transport import WorkspaceTransport
+    from agent_magics.transport.workspace import get_workspace
+    from agent_magics.view.progress import status_line
 
     concurrency = options.concurrency or DEFAULT_CONCURRENCY
     if not 1 <= concurrency <= MAX_CONCURRENCY:
@@ -119,26 +120,30 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     local = LocalOptions(concurrency=concurrency, custom_inputs=options.custom_inputs,
                          return_trace=options.return_trace, timeout=options.timeout)
     last: list[Any] = []
+    reading: list[Any] = []
 
     def tick(batch: Any) -> None:
-        last[:] = [batch]
+        if not last:
+            last.append(batch)
+            reading.append(batch_reading(batch, stream=options.stream))
         if progress is not None and batch.submitted:  # plain SQL (no ai_query rows) shows no progress
-            progress.tick(batch)
+            progress.tick(reading[0])
+
+    def close(outcome: str) -> None:
+        if progress is not None and last:
+            progress.tick(reading[0], force=True)
+            progress.close(status_line(last[0].snapshot()) + f" · {outcome}")
 
     try:
         frame = run_local(sql, namespace, transport, local, tick=tick)
     except BatchInterrupted:
-        if progress is not None and last:
-            progress.tick(last[0], force=True)
-            progress.close(status_line(last[0].snapshot()) + " · stopped")
+        close("stopped")
         raise
     except BaseException:
-        if progress is not None and last:
-            progress.close(status_line(last[0].snapshot()) + " · failed")
+        close("failed")
         raise
-    if progress is not None and last and last[0].submitted:
-        progress.tick(last[0], force=True)
-        progress.close(status_line(last[0].snapshot()) + " · done")
+    if last and last[0].submitted:
+        close("done")
     return frame
 
 
@@ -162,13 +167,13 @@ class _LazyTransport:
 
 
 def _run_warehouse(sql: str, options: SqlOptions) -> Any:
-    from ..workspace import get_workspace
-    from .warehouse_engine import configured_warehouse, run_warehouse
+    from agent_magics.sql.warehouse_engine import configured_warehouse, run_warehouse
+    from agent_magics.transport.workspace import get_workspace
 
     workspace = get_workspace(options.profile)
     warehouse_id = configured_warehouse(options.warehouse, workspace.config)
     if warehouse_id is None and workspace.is_local:
-        from ..local.statements import LOCAL_WAREHOUSE_ID
+        from agent_magics.transport.embedded_config import LOCAL_WAREHOUSE_ID
 
         warehouse_id = LOCAL_WAREHOUSE_ID
     if warehouse_id is None:
@@ -188,7 +193,7 @@ def _run_warehouse(sql: str, options: SqlOptions) -> Any:
 
 
 def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> Any:
-    from .spark_engine import find_spark, run_spark
+    from agent_magics.sql.spark_engine import find_spark, run_spark
 
     spark = find_spark(namespace)
     if spark is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import Reduction, Status, message_text
+from agent_magics.core.events import Reduction, Status, message_text
 
 
 @dataclass
@@ -57,7 +57,7 @@ class AgentResult:
             return None
         cached = self.__dict__.get("_trace")
         if cached is None or cached[0] is not self.trace_dict:
-            from .trace import parse_trace
+            from agent_magics.core.trace import parse_trace
 
             cached = (self.trace_dict, parse_trace(self.trace_dict))
             self.__dict__["_trace"] = cached
@@ -90,11 +90,11 @@ class AgentResult:
         # one-line summary, so the answer is not displayed twice. Shown in full any later time.
         if self.__dict__.pop("_shown", False):
             return {"text/plain": self.summary()}
-        from .view.render import render_result_html, render_result_text
+        from agent_magics.view.render import render_result_html, render_result_text
 
         return {"text/plain": render_result_text(self), "text/html": render_result_html(self)}
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        from .view.render import render_result_text
+        from agent_magics.view.render import render_result_text
 
         printer.text(render_result_text(self))

@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 
-from ..events import Done, ErrorEvent, Event
-from ..wire import chat as chat_wire
-from ..wire import responses as responses_wire
-from ..wire.sse import DONE, MalformedStream, iter_sse_payloads
-from .failures import describe_exception, describe_http_error, html_page_message, is_html
-from .request import AgentRequest
-from .retry import RETRY_STATUSES, RetryPolicy, sleep_until
+from agent_magics.core.events import Done, ErrorEvent, Event
+from agent_magics.core.request import AgentRequest
+from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message, is_html
+from agent_magics.transport.retry import RETRY_STATUSES, RetryPolicy, sleep_until
+from agent_magics.wire import chat as chat_wire
+from agent_magics.wire import responses as responses_wire
+from agent_magics.wire.sse import DONE, MalformedStream, iter_sse_payloads
 
 
 def url_for(request: AgentRequest, base: str) -> str:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .errors import AgentError
+from agent_magics.core.errors import AgentError
 
 ENDPOINT_TASK_TO_INTERFACE = {
     "agent/v1/responses": "responses",
@@ -91,7 +91,7 @@ class Workspace:
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call a workspace REST API and return its JSON, with Databricks-style errors explained."""
-        from .engines.failures import describe_http_error
+        from agent_magics.transport.failures import describe_http_error
 
         try:
             response = self.http().request(method, self.host.rstrip("/") + path, **kwargs)
@@ -188,7 +188,7 @@ def local_workspace() -> Workspace:
     """The embedded local workspace (started once per process), with OAuth M2M credentials."""
     from databricks.sdk.config import Config
 
-    from .local import shared_workspace
+    from agent_magics.transport.embedded import shared_workspace
 
     server = shared_workspace()
     config = Config(

@@ -8,13 +8,13 @@ from typing import Any
 
 import httpx
 
-from ..errors import AgentError
-from ..events import Done, ErrorEvent, Event
-from ..workspace import Workspace
-from .client import make_openai_client, run_client, url_token
-from .request import AgentRequest
-from .rest import run_rest
-from .retry import RetryPolicy
+from agent_magics.core.errors import AgentError
+from agent_magics.core.events import Done, ErrorEvent, Event
+from agent_magics.core.request import AgentRequest
+from agent_magics.transport.client import make_openai_client, run_client, url_token
+from agent_magics.transport.rest import run_rest
+from agent_magics.transport.retry import RetryPolicy
+from agent_magics.transport.workspace import Workspace
 
 APPS_NEED_OAUTH = (
     "{target}: Databricks Apps accept OAuth tokens only, and these credentials are not OAuth "

@@ -236,14 +236,14 @@ class Trace:
     # -- display ----------------------------------------------------------------------------
 
     def __repr__(self) -> str:
-        from .view.trace_html import trace_to_text
+        from agent_magics.view.trace_html import trace_to_text
 
         return trace_to_text(self, max_value_chars=0)
 
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
-        from .view.trace_html import trace_to_html
+        from agent_magics.view.trace_html import trace_to_html
 
         return trace_to_html(self)
 

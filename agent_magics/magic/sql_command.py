@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AgentUsageError
-from ..options import _Parser, json_option, split_line
-from .run import ENGINES, MAX_CONCURRENCY, SqlOptions
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic.command import _Parser, json_option, split_line
+from agent_magics.sql.execute import ENGINES, MAX_CONCURRENCY, SqlOptions
 
 EXAMPLES = """\
 Examples:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .view.sanitize import escape
-from .workspace import ENDPOINT_TASK_TO_INTERFACE, Workspace
+from agent_magics.transport.workspace import ENDPOINT_TASK_TO_INTERFACE, Workspace
+from agent_magics.view.sanitize import escape
 
 COLUMNS = ("target", "kind", "interface", "task", "state")
 

@@ -11,9 +11,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Enum, Float, Int, Unicode
 
-from .errors import AgentError, AgentUsageError
-from .interpolate import interpolate
-from .options import AgentCommand, _HelpShown, help_text, parse_cell, parse_line
+from agent_magics.core.errors import AgentError, AgentUsageError
+from agent_magics.magic.command import AgentCommand, _HelpShown, help_text, parse_cell, parse_line
+from agent_magics.magic.interpolate import interpolate
 
 TARGET_ENV = "AGENT_MAGICS_TARGET"
 
@@ -77,9 +77,9 @@ class AgentMagics(Magics):
             raise UsageError(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)") from None
 
     def _ask(self, command: AgentCommand, namespace: dict[str, Any]) -> Any:
-        from .engines.request import Timeouts
-        from .engines.retry import RetryPolicy
-        from .runner import build_request, execute
+        from agent_magics.core.request import Timeouts
+        from agent_magics.run import build_request, execute
+        from agent_magics.transport.retry import RetryPolicy
 
         target = command.target or self.default_target or os.environ.get(TARGET_ENV)
         if not target:
@@ -133,7 +133,7 @@ class AgentMagics(Magics):
         return result
 
     def _show_databricks_trace(self, result: Any) -> None:
-        from .view.databricks import trace_bundle
+        from agent_magics.view.databricks import trace_bundle
 
         bundle = trace_bundle(result)
         if bundle is not None:
@@ -142,8 +142,8 @@ class AgentMagics(Magics):
             display(bundle, raw=True)
 
     def _workspace(self, target: str, profile: str | None) -> Any:
-        from .targets import parse_target
-        from .workspace import get_workspace
+        from agent_magics.transport.targets import parse_target
+        from agent_magics.transport.workspace import get_workspace
 
         kind, _ = parse_target(target)
         if kind == "url":
@@ -166,12 +166,12 @@ class AgentMagics(Magics):
     def _make_view(self, mode: str) -> Any:
         if mode == "none":
             return None
-        from .view.live import make_view
+        from agent_magics.view.live import make_view
 
         return make_view(mode, max_rate=self.update_rate)
 
     def _list(self, command: AgentCommand) -> Any:
-        from .listing import list_agents
+        from agent_magics.magic.listing import list_agents
 
         workspace = self._workspace("x", command.profile)
         return list_agents(workspace)

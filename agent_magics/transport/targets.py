@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from .engines.request import Api, Interface, Kind
-from .errors import AgentUsageError
-from .workspace import Workspace
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.core.request import Api, Interface, Kind
+from agent_magics.transport.workspace import Workspace
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
