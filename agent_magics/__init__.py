@@ -1,14 +1,37 @@
 """agent_magics: query AI agents deployed on Databricks from IPython, with the answer streamed live.
 
-``%load_ext agent_magics`` registers ``%%agent``, ``%agent`` and ``%agent_sql``. Nothing heavy is
+``%load_ext agent_magics`` registers ``%%agent``, ``%agent`` and ``%agent_sql``. From plain Python:
+``from agent_magics import ask, stream, Conversation`` (``agent_magics.run``). Nothing heavy is
 imported here or at load time: clients, widgets and the local workspace load on first use.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent_magics.core.result import AgentResult
+    from agent_magics.run import Conversation, Stream, ask, stream
 
 __version__ = "0.1.0"
+__all__ = ["AgentResult", "Conversation", "Stream", "ask", "stream"]
+
+# The public API, imported on first use so that `import agent_magics` (and %load_ext) stays cheap.
+_LAZY = {
+    "ask": "agent_magics.run",
+    "stream": "agent_magics.run",
+    "Conversation": "agent_magics.run",
+    "Stream": "agent_magics.run",
+    "AgentResult": "agent_magics.core.result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agent_magics' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def load_ipython_extension(ipython: Any) -> None:

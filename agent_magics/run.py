@@ -1,6 +1,16 @@
-"""Run one request: engine events -> reducer -> view, and the AgentResult at the end.
+"""Build a request and run it: transport events -> reducer -> view, and the AgentResult at the end.
 
-Also the plain-Python entry point ``ask()``, for scripts and for ``%agent_sql``'s ai_query.
+This is also the public Python API (re-exported lazily by ``agent_magics``), usable from any script
+with no IPython::
+
+    from agent_magics import ask, stream, Conversation
+
+    ask("demo-agent", "What is MLflow?").text
+    for chunk in (answer := stream("demo-agent", "What is MLflow?")):
+        print(chunk, end="")
+    answer.result.status
+
+The options have the names and defaults of ``%%agent``'s (``--return-trace`` is ``return_trace``...).
 """
 
 from __future__ import annotations
@@ -8,18 +18,55 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypedDict
 
-from agent_magics.core.events import ErrorEvent, Event, Reduction, RequestInfo, TraceReceived, finish, reduce_event
-from agent_magics.core.request import AgentRequest, Timeouts
+from typing_extensions import Unpack
+
+from agent_magics.core import defaults
+from agent_magics.core.defaults import ApiChoice, ClientLibrary, ClientLibraryChoice, ViaChoice
+from agent_magics.core.errors import AgentError
+from agent_magics.core.events import (
+    Done,
+    ErrorEvent,
+    Event,
+    Reduction,
+    RequestInfo,
+    Status,
+    TextDelta,
+    TraceReceived,
+    finish,
+    reduce_event,
+)
+from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.core.result import AgentResult
-from agent_magics.transport import dispatch as engines
 from agent_magics.transport.retry import RetryPolicy
+from agent_magics.transport.select import select_transport
 from agent_magics.transport.targets import choose_interface, parse_target
 from agent_magics.transport.workspace import Workspace, get_workspace
 
 
+def choose_client_library(choice: ClientLibraryChoice = defaults.CLIENT_LIBRARY) -> ClientLibrary:
+    """``auto``: DatabricksOpenAI when it is already imported (its ~5 s import is paid), else ``openai``."""
+    if choice == "auto":
+        return "databricks-openai" if "databricks_openai" in sys.modules else "openai"
+    return choice
+
+
+def choose_via(choice: ViaChoice = defaults.VIA, library: ClientLibrary | None = None) -> Via:
+    """``auto``: the client path only with DatabricksOpenAI, else REST.
+
+    Both paths send the same request and read the stream with the same parser, but the client path
+    imports openai and builds its client (~1 s of a cold kernel's first cell).
+    """
+    if choice == "auto":
+        return "client" if (library or choose_client_library()) == "databricks-openai" else "rest"
+    return choice
+
+
 class View(Protocol):
+    """What a live view implements (``agent_magics.view`` has them); :class:`NullView` shows nothing."""
+
     def start(self, target: str) -> None:
         """Show the header (state "connecting")."""
 
@@ -31,7 +78,7 @@ class View(Protocol):
 
 
 class NullView:
-    """Shows nothing (``--quiet``)."""
+    """Shows nothing (``--quiet``, and the Python API)."""
 
     def start(self, target: str) -> None:
         pass
@@ -43,6 +90,129 @@ class NullView:
         pass
 
 
+def build_request(
+    target: str,
+    input_items: list[dict[str, Any]],
+    *,
+    workspace: Workspace | None,
+    api: ApiChoice | None = defaults.API,
+    via: Via = "rest",
+    stream: bool = defaults.STREAM,
+    custom_inputs: dict[str, Any] | None = None,
+    databricks_options: dict[str, Any] | None = None,
+    return_trace: bool = defaults.RETURN_TRACE,
+    timeouts: Timeouts | None = None,
+    token_env: str | None = None,
+    client_library: ClientLibrary = "openai",
+) -> AgentRequest:
+    kind, name = parse_target(target)
+    interface, chosen_api = choose_interface(kind, name, api, workspace)
+    return AgentRequest(
+        target=target,
+        kind=kind,
+        name=name,
+        interface=interface,
+        api=chosen_api,
+        via=via,
+        input=input_items,
+        stream=stream,
+        custom_inputs=custom_inputs,
+        databricks_options=dict(databricks_options or {}),
+        return_trace=return_trace,
+        timeouts=timeouts or Timeouts(),
+        token_env=token_env,
+        client_library=client_library,
+    )
+
+
+class Execution:
+    """One request in flight: iterate it for its events (each already folded and shown), then ``result()``.
+
+    Failures of the transport arrive as events; a bug or an unforeseen library error is kept as an
+    error (with whatever text arrived), and Ctrl-C stops at once, keeping the partial answer.
+    """
+
+    def __init__(
+        self,
+        request: AgentRequest,
+        workspace: Workspace | None,
+        view: View | None = None,
+        policy: RetryPolicy | None = None,
+        debug: bool = False,
+    ) -> None:
+        self.request = request
+        self.workspace = workspace
+        self.view = view or NullView()
+        self.policy = policy or RetryPolicy()
+        self.debug = debug
+        self.state = Reduction()
+        self.via: Via = request.via
+        self._status: Status | None = None
+        self._started = time.monotonic()
+        self._result: AgentResult | None = None
+
+    def _events(self) -> Iterator[Event]:
+        try:
+            transport = select_transport(self.request, self.workspace)
+        except AgentError as exc:
+            return iter([ErrorEvent(str(exc)), Done("failed")])
+        self.via = transport.via
+        return transport.events(self.request, self.policy)
+
+    def __iter__(self) -> Iterator[Event]:
+        self.view.start(self.request.target)
+        events = self._events()
+        try:
+            for event in events:
+                reduce_event(self.state, event)
+                self.view.on_event(self.state, event)
+                yield event
+        except KeyboardInterrupt:
+            self._status = "interrupted"
+            self.state.error = self.state.error or "interrupted by the user; partial answer kept"
+        except Exception as exc:  # a bug of ours or an unforeseen library error: keep what arrived
+            if self.debug:
+                raise
+            message = f"{self.request.target}: unexpected {type(exc).__name__}: {exc}"
+            reduce_event(self.state, ErrorEvent(f"{message} (rerun with --debug for the traceback)"))
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()  # closes the HTTP response if we stopped early
+
+    def result(self) -> AgentResult:
+        """The final result (once; the view is finished with it)."""
+        if self._result is not None:
+            return self._result
+        if self._status is None and self.request.return_trace:
+            self._complete_trace()
+        finish(self.state, self._status)
+        self._result = AgentResult.from_reduction(
+            self.request.target,
+            self.state,
+            interface=self.request.interface,
+            via=self.via,
+            elapsed=time.monotonic() - self._started,
+            input=list(self.request.input),
+        )
+        self.view.finish(self._result)
+        if len(self._result.text) >= LARGE_ANSWER:
+            release_memory()
+        return self._result
+
+    def _complete_trace(self) -> None:
+        """Apps send only a trace id: fetch the trace itself from the workspace when we can."""
+        state = self.state
+        if state.trace is not None or not state.trace_id or self.workspace is None:
+            return
+        from agent_magics.transport.trace_fetch import fetch_trace
+
+        trace, problem = fetch_trace(self.workspace, state.trace_id)
+        event: Event = TraceReceived(trace=trace) if trace is not None else RequestInfo({"trace_note": problem})
+        reduce_event(state, event)
+        self.view.on_event(state, event)
+
+
 def execute(
     request: AgentRequest,
     workspace: Workspace | None,
@@ -51,47 +221,10 @@ def execute(
     debug: bool = False,
 ) -> AgentResult:
     """Stream ``request`` into ``view``; return the result (complete, failed or interrupted)."""
-    view = view or NullView()
-    state = Reduction()
-    started = time.monotonic()
-    status = None
-    view.start(request.target)
-    events: Iterator[Event] = engines.run(request, workspace, policy)
-    try:
-        for event in events:
-            reduce_event(state, event)
-            view.on_event(state, event)
-    except KeyboardInterrupt:
-        status = "interrupted"
-        state.error = state.error or "interrupted by the user; partial answer kept"
-    except Exception as exc:  # a bug of ours or an unforeseen library error: keep what arrived
-        if debug:
-            raise
-        reduce_event(
-            state,
-            ErrorEvent(
-                f"{request.target}: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
-            ),
-        )
-    finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()  # closes the HTTP response if we stopped early
-    if status is None and request.return_trace:
-        _complete_trace(state, workspace, view)
-    finish(state, status)  # type: ignore[arg-type]
-    result = AgentResult.from_reduction(
-        request.target,
-        state,
-        interface=request.interface,
-        via=request.via if request.api != "invocations" else "rest",
-        elapsed=time.monotonic() - started,
-        input=list(request.input),
-    )
-    view.finish(result)
-    if len(result.text) >= LARGE_ANSWER:
-        release_memory()
-    return result
+    execution = Execution(request, workspace, view, policy, debug)
+    for _ in execution:
+        pass
+    return execution.result()
 
 
 # A large answer passes through several transient copies (SSE lines, JSON, markdown tokens, HTML,
@@ -113,67 +246,162 @@ def release_memory() -> None:
     trim(0)
 
 
-def _complete_trace(state: Reduction, workspace: Workspace | None, view: View) -> None:
-    """Apps send only a trace id: fetch the trace itself from the workspace when we can."""
-    if state.trace is not None or not state.trace_id or workspace is None:
-        return
-    from agent_magics.transport.trace_fetch import fetch_trace
-
-    trace, problem = fetch_trace(workspace, state.trace_id)
-    event: Event = TraceReceived(trace=trace) if trace is not None else RequestInfo({"trace_note": problem})
-    reduce_event(state, event)
-    view.on_event(state, event)
+# -- the public Python API ----------------------------------------------------------------------
 
 
-def build_request(
+class Stream:
+    """An answer as it arrives: iterate for text chunks; ``.result`` is the ``AgentResult`` once consumed.
+
+    Reading ``.result`` before the end consumes the rest of the stream first.
+    """
+
+    def __init__(self, execution: Execution) -> None:
+        self._execution = execution
+        self._consumed = False
+
+    def __iter__(self) -> Iterator[str]:
+        if self._consumed:
+            return
+        self._consumed = True
+        for event in self._execution:
+            if isinstance(event, TextDelta) and event.delta:
+                yield event.delta
+
+    @property
+    def result(self) -> AgentResult:
+        for _ in self:
+            pass
+        return self._execution.result()
+
+    def __repr__(self) -> str:
+        state = "finished" if self._execution._result is not None else "streaming"
+        return f"<Stream {self._execution.request.target}: {state}>"
+
+
+@dataclass
+class Conversation:
+    """Several turns with one target, each sending the earlier turns again (``%%agent --continue``).
+
+    ``conversation.ask(question)`` / ``conversation.stream(question)`` take the options of :func:`ask`;
+    options given here apply to every turn.
+    """
+
+    target: str
+    system: str | None = None
+    options: AskOptions = field(default_factory=lambda: AskOptions())
+    history: list[dict[str, Any]] = field(default_factory=list)
+    turns: int = 0
+
+    def ask(self, question: str, **options: Unpack[AskOptions]) -> AgentResult:
+        return self.stream(question, **options).result
+
+    def stream(self, question: str, **options: Unpack[AskOptions]) -> Stream:
+        turn = _turn(question, self.system if not self.history else None)
+        merged: AskOptions = {**self.options, **options}
+        answer = _stream(self.target, [*self.history, *turn], **merged)
+        return _Recorded(answer._execution, self, turn)
+
+
+class _Recorded(Stream):
+    """A conversation's stream: its turn joins the history when the answer is complete (kept if any)."""
+
+    def __init__(self, execution: Execution, conversation: Conversation, turn: list[dict[str, Any]]) -> None:
+        super().__init__(execution)
+        self._conversation = conversation
+        self._turn = turn
+        self._recorded = False
+
+    @property
+    def result(self) -> AgentResult:
+        result = super().result
+        if not self._recorded and result.output:
+            self._recorded = True
+            conversation = self._conversation
+            conversation.history = [*conversation.history, *self._turn, *result.output]
+            conversation.turns += 1
+        return result
+
+
+class AskOptions(TypedDict, total=False):
+    """The keyword options of :func:`ask`, :func:`stream` and :class:`Conversation` (as ``%%agent``'s)."""
+
+    custom_inputs: dict[str, Any] | None
+    return_trace: bool
+    databricks_options: dict[str, Any] | None
+    profile: str | None
+    workspace: Workspace | None
+    timeout: float | None
+    via: ViaChoice
+    api: ApiChoice
+    token_env: str | None
+    stream: bool
+    client_library: ClientLibraryChoice
+    connect_timeout: float
+    read_timeout: float
+    max_retries: int
+    retry_max_wait: float
+
+
+def _turn(question: str, system: str | None) -> list[dict[str, Any]]:
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+
+
+def _stream(
     target: str,
     input_items: list[dict[str, Any]],
     *,
-    workspace: Workspace | None,
-    api: str | None = None,
-    via: str = "client",
-    stream: bool = True,
     custom_inputs: dict[str, Any] | None = None,
+    return_trace: bool = defaults.RETURN_TRACE,
     databricks_options: dict[str, Any] | None = None,
-    return_trace: bool = False,
-    timeouts: Timeouts | None = None,
-    token_env: str | None = None,
-    client_library: str = "openai",
-) -> AgentRequest:
-    kind, name = parse_target(target)
-    interface, chosen_api = choose_interface(kind, name, api, workspace)
-    return AgentRequest(
-        target=target,
-        kind=kind,
-        name=name,
-        interface=interface,
-        api=chosen_api,
-        via=via,  # type: ignore[arg-type]
-        input=input_items,
-        stream=stream,
-        custom_inputs=custom_inputs,
-        databricks_options=dict(databricks_options or {}),
-        return_trace=return_trace,
-        timeouts=timeouts or Timeouts(),
-        token_env=token_env,
-        client_library=client_library,
-    )
-
-
-def ask(
-    target: str,
-    question: str,
-    *,
     profile: str | None = None,
     workspace: Workspace | None = None,
-    stream: bool = False,
-    **options: Any,
-) -> AgentResult:
-    """Ask an agent from plain Python (no IPython needed); returns the AgentResult."""
+    timeout: float | None = None,
+    via: ViaChoice = defaults.VIA,
+    api: ApiChoice = defaults.API,
+    token_env: str | None = None,
+    stream: bool = defaults.STREAM,
+    client_library: ClientLibraryChoice = defaults.CLIENT_LIBRARY,
+    connect_timeout: float = defaults.CONNECT_TIMEOUT,
+    read_timeout: float = defaults.READ_TIMEOUT,
+    max_retries: int = defaults.MAX_RETRIES,
+    retry_max_wait: float = defaults.RETRY_MAX_WAIT,
+) -> Stream:
     kind, _ = parse_target(target)
     if workspace is None and kind != "url":
         workspace = get_workspace(profile)
+    library = choose_client_library(client_library)
     request = build_request(
-        target, [{"role": "user", "content": question}], workspace=workspace, stream=stream, **options
+        target,
+        input_items,
+        workspace=workspace,
+        api=api,
+        via=choose_via(via, library),
+        stream=stream,
+        custom_inputs=custom_inputs,
+        databricks_options=databricks_options,
+        return_trace=return_trace,
+        timeouts=Timeouts(
+            connect=connect_timeout, read=min(read_timeout, timeout) if timeout else read_timeout, total=timeout
+        ),
+        token_env=token_env,
+        client_library=library,
     )
-    return execute(request, workspace)
+    policy = RetryPolicy(max_retries=max_retries, max_wait=retry_max_wait)
+    return Stream(Execution(request, workspace, policy=policy))
+
+
+def stream(target: str, question: str, *, system: str | None = None, **options: Unpack[AskOptions]) -> Stream:
+    """Ask ``target`` and iterate the answer's text as it arrives; ``.result`` once consumed.
+
+    Options (keyword-only, as ``%%agent``'s): ``custom_inputs``, ``return_trace``, ``databricks_options``,
+    ``profile`` / ``workspace``, ``timeout`` (total seconds), ``via`` (auto | client | rest), ``api``
+    (auto | responses | chat | invocations), ``token_env`` (URL targets), ``stream`` (wire streaming,
+    default True), ``client_library``, ``connect_timeout``, ``read_timeout``, ``max_retries``,
+    ``retry_max_wait``. With no workspace configured the embedded local workspace is used.
+    """
+    return _stream(target, _turn(question, system), **options)
+
+
+def ask(target: str, question: str, *, system: str | None = None, **options: Unpack[AskOptions]) -> AgentResult:
+    """Ask ``target`` one question from plain Python and return the ``AgentResult`` (options: :func:`stream`)."""
+    return stream(target, question, system=system, **options).result

@@ -1,16 +1,15 @@
 """Kernel-side instrumentation, imported inside a benchmark kernel after its warm-up (stdlib only).
 
-``install()`` wraps ``agent_magics.transport.dispatch.run`` to note when the first text delta comes out of the
-engine (the chunk has arrived and been parsed: where the view's work starts), and the magics' view
-factory to keep the view (its class and how many updates its coalescer sent). The baseline loops
-set ``state["first_chunk"]`` themselves. ``take()`` returns the notes as JSON and clears them.
+``install()`` wraps the magics' view factory to note when the first text delta reaches the view (the
+chunk has arrived and been parsed and folded: where the view's work starts), and to keep the view
+(its class and how many updates its coalescer sent). The baseline loops set ``state["first_chunk"]``
+themselves. ``take()`` returns the notes as JSON and clears them.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 state: dict[str, Any] = {}
@@ -23,28 +22,24 @@ def install() -> None:
         return
     from IPython import get_ipython
 
-    import agent_magics.transport.dispatch as engines
     from agent_magics.core.events import TextDelta
 
-    original_run = engines.run
-
-    def run(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        events = original_run(*args, **kwargs)
-        try:
-            for event in events:
-                if "first_chunk" not in state and type(event) is TextDelta:
-                    state["first_chunk"] = time.monotonic()
-                yield event
-        finally:
-            events.close()
-
-    engines.run = run  # the runner looks it up as engines.run on every call
     magics = get_ipython().magics_manager.registry["AgentMagics"]
     make_view = magics._make_view
 
     def capture_view(mode: str) -> Any:
         view = make_view(mode)
         state["view"] = view
+        if view is not None:
+            on_event = view.on_event
+
+            def noting_first_chunk(reduction: Any, event: Any) -> None:
+                # Called right after the event left the transport and was folded: where the view's work starts
+                if "first_chunk" not in state and type(event) is TextDelta:
+                    state["first_chunk"] = time.monotonic()
+                on_event(reduction, event)
+
+            view.on_event = noting_first_chunk
         return view
 
     magics._make_view = capture_view

@@ -81,8 +81,8 @@ def test_fuzz_parsers_raise_only_clean_errors():
                 parse()
             except AgentUsageError as exc:
                 assert str(exc)
-            except Exception as exc:  # _HelpShown is the only other outcome (--help/-h)
-                assert type(exc).__name__ == "_HelpShown", repr(exc)
+            except Exception as exc:  # HelpShown is the only other outcome (--help/-h)
+                assert type(exc).__name__ == "HelpShown", repr(exc)
         interpolate(body, {"a": 1, "b": {"c": [1]}})
 
     check()

@@ -117,7 +117,7 @@ def test_error_mid_stream_keeps_partial_text():
 
 def test_typed_error_event():
     events = responses.ResponsesStream().feed({"type": "error", "message": "quota", "code": "429"})
-    assert events == [ErrorEvent("quota", "429")]
+    assert events == [ErrorEvent("quota")]
 
 
 def test_no_op_trace_id_is_ignored():

@@ -54,7 +54,6 @@ class ErrorEvent:
     """The agent or the transport failed; ``message`` is already user-readable."""
 
     message: str
-    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,6 @@ class Reduction:
     trace_id: str | None = None
     request_info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-    error_code: str | None = None
     status: Status | None = None
     # Chunks of message items still streaming (no ItemDone yet), by item id, in arrival order.
     # Kept as lists and joined on demand: appending to a str per token would be quadratic.
@@ -139,7 +137,6 @@ def reduce_event(state: Reduction, event: Event) -> Reduction:
         state.request_info.update(event.values)
     elif isinstance(event, ErrorEvent):
         state.error = event.message if state.error is None else f"{state.error}; {event.message}"
-        state.error_code = event.code or state.error_code
     elif isinstance(event, Done):
         state.status = event.status
     return state

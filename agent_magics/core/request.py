@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agent_magics.core import defaults
+
 Kind = Literal["endpoint", "app", "url"]
 Interface = Literal["responses", "chat_agent", "chat_model"]
 Api = Literal["responses", "chat", "invocations"]
@@ -15,8 +17,8 @@ MAX_ITEM_ID = 64  # Databricks rejects longer item ids when they are replayed as
 
 @dataclass(frozen=True)
 class Timeouts:
-    connect: float = 10.0
-    read: float = 300.0  # agents may think for minutes between bytes
+    connect: float = defaults.CONNECT_TIMEOUT
+    read: float = defaults.READ_TIMEOUT
     total: float | None = None  # whole answer; None = no limit
 
 

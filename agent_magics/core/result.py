@@ -29,7 +29,8 @@ class AgentResult:
     via: str | None = None  # client | rest
     elapsed: float | None = None  # seconds
     input: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what was sent
-    raw: Any = field(default=None, repr=False)  # the last raw wire object, for debugging
+    # Set by the magic when its live view showed the answer: the next display is then one line.
+    shown_live: bool = field(default=False, repr=False, compare=False)
 
     @classmethod
     def from_reduction(cls, target: str, state: Reduction, **extra: Any) -> AgentResult:
@@ -88,7 +89,8 @@ class AgentResult:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         # Right after %%agent the live view already shows the answer: the cell value is then only a
         # one-line summary, so the answer is not displayed twice. Shown in full any later time.
-        if self.__dict__.pop("_shown", False):
+        if self.shown_live:
+            self.shown_live = False
             return {"text/plain": self.summary()}
         from agent_magics.view.render import render_result_html, render_result_text
 

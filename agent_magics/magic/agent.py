@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from typing import Any
 
-from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Enum, Float, Int, Unicode
 
-from agent_magics.core.errors import AgentError, AgentUsageError
-from agent_magics.magic.command import AgentCommand, _HelpShown, help_text, parse_cell, parse_line
+from agent_magics.core import defaults
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic.command import AgentCommand, help_text, parse_cell, parse_line
+from agent_magics.magic.errors import usage_errors
 from agent_magics.magic.interpolate import interpolate
 
 TARGET_ENV = "AGENT_MAGICS_TARGET"
@@ -25,18 +25,12 @@ class AgentMagics(Magics):
     default_target = Unicode(
         None, allow_none=True, help=f"TARGET used when a cell names none (else ${TARGET_ENV})"
     ).tag(config=True)
-    stream = Bool(True, help="stream answers by default").tag(config=True)
-    return_trace = Bool(False, help="ask for the MLflow trace by default").tag(config=True)
+    stream = Bool(defaults.STREAM, help="stream answers by default").tag(config=True)
+    return_trace = Bool(defaults.RETURN_TRACE, help="ask for the MLflow trace by default").tag(config=True)
     profile = Unicode(None, allow_none=True, help="Databricks config profile to use by default").tag(config=True)
-    via = Enum(
-        ["auto", "client", "rest"],
-        "auto",
-        help="OpenAI-compatible client or plain REST; auto = the client when DatabricksOpenAI is in use, else REST",
-    ).tag(config=True)
+    via = Enum(list(defaults.VIA_CHOICES), defaults.VIA, help=defaults.VIA_HELP).tag(config=True)
     client_library = Enum(
-        ["auto", "openai", "databricks-openai"],
-        "auto",
-        help="client path library: auto = databricks-openai if already imported, else openai + databricks-sdk auth",
+        list(defaults.CLIENT_LIBRARY_CHOICES), defaults.CLIENT_LIBRARY, help=defaults.CLIENT_LIBRARY_HELP
     ).tag(config=True)
     view = Enum(
         ["auto", "widget", "display", "text"],
@@ -44,10 +38,14 @@ class AgentMagics(Magics):
         help="live view: auto = display outputs in a kernel, text in a terminal; widget = one ipywidgets output",
     ).tag(config=True)
     update_rate = Float(15.0, help="maximum live updates per second").tag(config=True)
-    connect_timeout = Float(10.0, help="seconds to connect").tag(config=True)
-    read_timeout = Float(300.0, help="seconds without data before giving up").tag(config=True)
-    max_retries = Int(3, help="retries of 429/503/connection errors before the first byte").tag(config=True)
-    retry_max_wait = Float(20.0, help="longest wait between retries, in seconds (caps Retry-After)").tag(config=True)
+    connect_timeout = Float(defaults.CONNECT_TIMEOUT, help="seconds to connect").tag(config=True)
+    read_timeout = Float(defaults.READ_TIMEOUT, help="seconds without data before giving up").tag(config=True)
+    max_retries = Int(defaults.MAX_RETRIES, help="retries of 429/503/connection errors before the first byte").tag(
+        config=True
+    )
+    retry_max_wait = Float(
+        defaults.RETRY_MAX_WAIT, help="longest wait between retries, in seconds (caps Retry-After)"
+    ).tag(config=True)
     workspace = Enum(["auto", "local"], "auto", help="'local' forces the embedded demo workspace").tag(config=True)
     debug = Bool(False, help="show full tracebacks").tag(config=True)
 
@@ -59,22 +57,11 @@ class AgentMagics(Magics):
     @line_cell_magic
     def agent(self, line: str, cell: str | None = None) -> Any:
         namespace = self.shell.user_ns if self.shell is not None else {}
-        debug = self.debug
-        try:
+        with usage_errors(debug=self.debug) as guard:
             command = parse_cell(line, cell, namespace) if cell is not None else parse_line(line, namespace)
-            debug = debug or command.debug
+            guard.debug = guard.debug or command.debug
             return self._list(command) if command.list else self._ask(command, namespace)
-        except _HelpShown:
-            return None
-        except (AgentUsageError, AgentError) as exc:
-            if debug:
-                raise
-            # IPython prints a bare one-line message only for UsageError itself, not for subclasses
-            raise UsageError(str(exc)) from None
-        except Exception as exc:
-            if debug:
-                raise
-            raise UsageError(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)") from None
+        return None  # --help was shown
 
     def _ask(self, command: AgentCommand, namespace: dict[str, Any]) -> Any:
         from agent_magics.core.request import Timeouts
@@ -129,7 +116,7 @@ class AgentMagics(Magics):
             self.conversations[key] = [*history, *turn, *result.output]
         if command.out:
             namespace[command.out] = result
-        result._shown = not command.quiet  # the view showed it: the cell value is then a one-line summary
+        result.shown_live = not command.quiet  # the view showed it: the cell value is then a one-line summary
         return result
 
     def _show_databricks_trace(self, result: Any) -> None:
@@ -150,18 +137,15 @@ class AgentMagics(Magics):
             return None
         return get_workspace(profile or self.profile, prefer_local=self.workspace == "local")
 
-    def _via(self) -> str:
-        if self.via == "auto":
-            # Both paths send the same request and read the stream with the same parser, but the
-            # client path imports openai and builds its client (~1 s of a cold kernel's first cell):
-            # only worth it when DatabricksOpenAI, whose import is paid already, is to be used.
-            return "client" if self._client_library() == "databricks-openai" else "rest"
-        return self.via
+    def _via(self) -> Any:
+        from agent_magics.run import choose_via
 
-    def _client_library(self) -> str:
-        if self.client_library == "auto":
-            return "databricks-openai" if "databricks_openai" in sys.modules else "openai"
-        return self.client_library
+        return choose_via(self.via, self._client_library())
+
+    def _client_library(self) -> Any:
+        from agent_magics.run import choose_client_library
+
+        return choose_client_library(self.client_library)
 
     def _make_view(self, mode: str) -> Any:
         if mode == "none":

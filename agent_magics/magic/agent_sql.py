@@ -10,10 +10,10 @@ import sys
 import warnings
 from typing import Any
 
-from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
-from agent_magics.core.errors import AgentError, AgentUsageError
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic.errors import usage_errors
 from agent_magics.magic.interpolate import interpolate
 
 
@@ -24,28 +24,14 @@ class AgentSqlMagics(Magics):
     @no_var_expand
     @line_cell_magic
     def agent_sql(self, line: str, cell: str | None = None) -> Any:
-        from agent_magics.magic.command import _HelpShown
         from agent_magics.magic.sql_command import parse_cell, parse_line
 
         namespace = self.shell.user_ns if self.shell is not None else {}
-        try:
+        with usage_errors("agent_sql: ") as guard:
             command = parse_cell(line, cell, namespace) if cell is not None else parse_line(line, namespace)
-        except _HelpShown:
-            return None
-        except (AgentUsageError, AgentError) as exc:
-            raise UsageError(str(exc)) from None
-        try:
+            guard.debug = command.debug
             return self._run(command, namespace)
-        except (AgentUsageError, AgentError) as exc:
-            if command.debug:
-                raise
-            # IPython prints a bare line only for UsageError itself (`etype is UsageError`), not subclasses.
-            raise UsageError(str(exc)) from None
-        except Exception as exc:
-            if command.debug:
-                raise
-            raise UsageError(f"agent_sql: unexpected {type(exc).__name__}: {exc} "
-                             "(rerun with --debug for the traceback)") from None
+        return None  # --help was shown
 
     def _run(self, command: Any, namespace: dict[str, Any]) -> Any:
         from agent_magics.sql.execute import run_sql

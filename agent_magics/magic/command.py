@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent_magics.core import defaults
 from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic.errors import HelpShown
 
 EXAMPLES = """\
 Examples:
@@ -40,11 +42,7 @@ class _Parser(argparse.ArgumentParser):
     def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
         if message:
             raise AgentUsageError(message.strip())
-        raise _HelpShown
-
-
-class _HelpShown(Exception):
-    """--help was printed; nothing else to do."""
+        raise HelpShown
 
 
 def build_parser(prog: str = "%%agent") -> _Parser:
@@ -83,12 +81,8 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     parser.add_argument("--system", metavar="TEXT", help="system prompt for this turn")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="total time limit for the answer")
     parser.add_argument("--quiet", action="store_true", help="no display; the result is returned only")
-    parser.add_argument("--via", choices=["client", "rest"], help="OpenAI-compatible client (default) or plain REST")
-    parser.add_argument(
-        "--api",
-        choices=["auto", "responses", "chat", "invocations"],
-        help="agent interface (default: auto, from the endpoint's task)",
-    )
+    parser.add_argument("--via", choices=defaults.VIA_CHOICES, help=defaults.VIA_HELP)
+    parser.add_argument("--api", choices=defaults.API_CHOICES, help=defaults.API_HELP)
     parser.add_argument(
         "--token-env", metavar="NAME", help="for URL targets: environment variable holding the bearer token"
     )
@@ -126,7 +120,7 @@ class AgentCommand:
     list: bool
 
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def json_option(name: str, value: str | None, namespace: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -134,7 +128,7 @@ def json_option(name: str, value: str | None, namespace: Mapping[str, Any]) -> d
     if value is None:
         return None
     text = value.strip()
-    if _IDENTIFIER.match(text) and text not in ("null", "true", "false"):
+    if IDENTIFIER.match(text) and text not in ("null", "true", "false"):
         if text not in namespace:
             raise AgentUsageError(f"{name}: no variable named {text!r}; pass JSON like '{{\"id\": 5}}' or a dict name.")
         found = namespace[text]
@@ -167,7 +161,7 @@ def parse_cell(line: str, cell: str, namespace: Mapping[str, Any]) -> AgentComma
 def parse_line(line: str, namespace: Mapping[str, Any]) -> AgentCommand:
     """Parse ``%agent [options] TARGET question...``: the question is the rest of the line, as typed."""
     parser = build_parser("%agent")
-    options, rest = _split_options(line, parser)
+    options, rest = split_options(line, parser, positionals=1)
     args = parser.parse_args(split_line(options))
     question = rest
     if args.target is None and not args.list and rest:
@@ -176,28 +170,33 @@ def parse_line(line: str, namespace: Mapping[str, Any]) -> AgentCommand:
     return _to_command(args, question.strip(), namespace)
 
 
-def _split_options(line: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
-    """Cut ``line`` into leading options (and the TARGET) and the free-text question.
+TOKEN = re.compile(r"\s*('(?:[^']*)'|\"(?:[^\"\\]|\\.)*\"|\S+)")
 
-    The question may contain apostrophes and quotes, so it must not go through shlex.
+
+def split_options(line: str, parser: argparse.ArgumentParser, *, positionals: int = 0) -> tuple[str, str]:
+    """Cut ``line`` into its leading options (with up to ``positionals`` words, the TARGET) and the free text.
+
+    The free text (a question, SQL) may hold apostrophes and quotes, so it must not go through shlex.
+    ``--`` ends the options explicitly.
     """
     takes_value = {opt for action in parser._actions if _takes_value(action) for opt in action.option_strings}
-    pos, seen_target = 0, False
-    token_re = re.compile(r"\s*('(?:[^']*)'|\"(?:[^\"\\]|\\.)*\"|\S+)")
+    pos, seen = 0, 0
     while pos < len(line):
-        match = token_re.match(line, pos)
+        match = TOKEN.match(line, pos)
         if not match:
             break
         token = match.group(1)
+        if token == "--":
+            return line[: match.start(1)], line[match.end() :]
         if token.startswith("-"):
             pos = match.end()
             if token.split("=", 1)[0] in takes_value and "=" not in token:
-                value = token_re.match(line, pos)
+                value = TOKEN.match(line, pos)
                 if value:
                     pos = value.end()
             continue
-        if not seen_target:
-            seen_target = True
+        if seen < positionals:
+            seen += 1
             pos = match.end()
             continue
         break
@@ -212,11 +211,17 @@ def _takes_value(action: argparse.Action) -> bool:
     )
 
 
-def _to_command(args: argparse.Namespace, question: str, namespace: Mapping[str, Any]) -> AgentCommand:
-    if args.timeout is not None and args.timeout <= 0:
+def check_common(args: argparse.Namespace) -> None:
+    """The checks every magic's command line needs: ``--timeout`` positive, ``--out`` a Python name."""
+    if getattr(args, "timeout", None) is not None and args.timeout <= 0:
         raise AgentUsageError("--timeout must be a positive number of seconds.")
-    if args.out is not None and not _IDENTIFIER.match(args.out):
-        raise AgentUsageError(f"--out: {args.out!r} is not a valid Python variable name.")
+    out = getattr(args, "out", None)
+    if out is not None and not IDENTIFIER.match(out):
+        raise AgentUsageError(f"--out: {out!r} is not a valid Python variable name.")
+
+
+def _to_command(args: argparse.Namespace, question: str, namespace: Mapping[str, Any]) -> AgentCommand:
+    check_common(args)
     return AgentCommand(
         target=args.target,
         question=question,

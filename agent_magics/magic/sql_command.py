@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from agent_magics.core.errors import AgentUsageError
-from agent_magics.magic.command import _Parser, json_option, split_line
+from agent_magics.magic.command import _Parser, check_common, json_option, split_line, split_options
 from agent_magics.sql.execute import ENGINES, MAX_CONCURRENCY, SqlOptions
 
 EXAMPLES = """\
@@ -25,10 +24,6 @@ Examples:
 
   %agent_sql --return-trace SELECT ai_query('demo-agent', '{topic}') AS a   <- {name} from the notebook
 """
-
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_TOKEN = re.compile(r"\s*('(?:[^']*)'|\"(?:[^\"\\]|\\.)*\"|\S+)")
-
 
 def build_parser(prog: str = "%agent_sql") -> _Parser:
     parser = _Parser(
@@ -80,36 +75,12 @@ def parse_cell(line: str, cell: str, namespace: Mapping[str, Any]) -> SqlCommand
     return _to_command(parser.parse_args(split_line(line)), cell, namespace)
 
 
-def split_options(line: str, parser: argparse.ArgumentParser) -> tuple[str, str]:
-    """Cut ``line`` into its leading options and the SQL (which must not go through shlex: quotes)."""
-    takes_value = {opt for action in parser._actions if action.option_strings and action.nargs != 0
-                   and not isinstance(action, (argparse._StoreTrueAction, argparse._HelpAction))
-                   for opt in action.option_strings}
-    pos = 0
-    while pos < len(line):
-        match = _TOKEN.match(line, pos)
-        if not match or not match.group(1).startswith("-"):
-            break
-        token = match.group(1)
-        pos = match.end()
-        if token == "--":  # explicit end of options
-            return line[: match.start(1)], line[pos:]
-        if token.split("=", 1)[0] in takes_value and "=" not in token:
-            value = _TOKEN.match(line, pos)
-            if value:
-                pos = value.end()
-    return line[:pos], line[pos:]
-
-
 def _to_command(args: argparse.Namespace, sql: str, namespace: Mapping[str, Any]) -> SqlCommand:
     if args.concurrency is not None and not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise AgentUsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}.")
-    if args.timeout is not None and args.timeout <= 0:
-        raise AgentUsageError("--timeout must be a positive number of seconds.")
+    check_common(args)
     if args.retries < 0:
         raise AgentUsageError("--retries must be 0 or more.")
-    if args.out is not None and not _IDENTIFIER.match(args.out):
-        raise AgentUsageError(f"--out: {args.out!r} is not a valid Python variable name.")
     options = SqlOptions(
         engine=args.engine,
         warehouse=args.warehouse,

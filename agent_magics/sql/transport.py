@@ -2,7 +2,7 @@
 
 A Transport is the seam the tests swap: ``interface(endpoint)`` says which agent interface the endpoint
 speaks, ``post(endpoint, body)`` returns the reply JSON or a one-line error message. The workspace
-transport reuses the engine's ``open_response`` (so 429/503/connection errors are retried with the
+transport reuses the agent transport's ``open_response`` (so 429/503/connection errors are retried with the
 engine's backoff, honouring Retry-After) and the workspace's pooled, authenticated httpx client.
 """
 
@@ -10,30 +10,17 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from agent_magics.core.errors import AgentError
 from agent_magics.core.request import Timeouts
-from agent_magics.transport.retry import RetryPolicy
+from agent_magics.transport.retry import Failure, RetryPolicy
 
 
 class Transport(Protocol):
     def interface(self, endpoint: str) -> str: ...
 
     def post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any] | str: ...
-
-
-@dataclass
-class _Invocation:
-    """The slice of AgentRequest that ``open_response`` reads: target, timeouts and the body."""
-
-    target: str
-    timeouts: Timeouts
-    payload: dict[str, Any] = field(repr=False)
-
-    def body(self) -> dict[str, Any]:
-        return self.payload
 
 
 class WorkspaceTransport:
@@ -56,11 +43,10 @@ class WorkspaceTransport:
 
         url = f"{self.workspace.host.rstrip('/')}/serving-endpoints/{endpoint}/invocations"
         deadline = time.monotonic() + self.timeouts.total if self.timeouts.total else None
-        request = _Invocation(endpoint, self.timeouts, body)
-        opened = open_response(self.workspace.http(), request, url, {"Accept": "application/json"},  # type: ignore[arg-type]
-                               self.policy, deadline)
-        if isinstance(opened, str):
-            return opened
+        opened = open_response(self.workspace.http(), endpoint, url, body, {"Accept": "application/json"},
+                               self.timeouts, self.policy, deadline)
+        if isinstance(opened, Failure):
+            return opened.message
         try:
             raw = opened.read()
         except Exception as exc:  # httpx read errors: one line, like the engine's

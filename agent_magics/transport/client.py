@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from agent_magics.core.events import Done, ErrorEvent, Event
-from agent_magics.core.request import AgentRequest
+from agent_magics.core.request import AgentRequest, Via
 from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message
-from agent_magics.transport.retry import RETRY_STATUSES, RetryPolicy, sleep_until
+from agent_magics.transport.retry import RETRY_STATUSES, Failure, Retry, RetryPolicy, retrying
 from agent_magics.wire import chat as chat_wire
 from agent_magics.wire import responses as responses_wire
 
@@ -35,11 +35,39 @@ def make_openai_client(base_url: str, http_client: Any, api_key: str = "unused")
     return OpenAI(base_url=base_url, api_key=api_key, http_client=http_client, max_retries=0)
 
 
-def run_client(request: AgentRequest, client: Any, model: str, policy: RetryPolicy) -> Iterator[Event]:
-    """Events for ``request`` through an OpenAI(-compatible) client object."""
+class ClientTransport:
+    """An OpenAI(-compatible) client object: ``responses.create`` or ``chat.completions.create``."""
+
+    via: Via = "client"
+
+    def __init__(self, client: Any, model: str) -> None:
+        self.client = client
+        self.model = model
+
+    def events(self, request: AgentRequest, policy: RetryPolicy) -> Iterator[Event]:
+        """Events for ``request``. Never raises for transport trouble: it yields errors."""
+        deadline = time.monotonic() + request.timeouts.total if request.timeouts.total else None
+        answer = retrying(lambda attempt: _call(self.client, self.model, request, attempt), policy, deadline)
+        if isinstance(answer, Failure):
+            yield ErrorEvent(answer.message)
+            yield Done("failed")
+            return
+        if not request.stream:
+            if isinstance(answer, str):  # openai returns raw text when the body is not JSON
+                yield ErrorEvent(html_page_message(request.target))
+                yield Done("failed")
+                return
+            body = _dump(answer)
+            translate = responses_wire.body_events if request.api == "responses" else chat_wire.completion_body_events
+            yield from translate(body)
+            return
+        yield from _stream(request, answer, deadline)
+
+
+def _call(client: Any, model: str, request: AgentRequest, attempt: int) -> Any:
+    """One attempt: the client's answer, a :class:`Retry` or a :class:`Failure`."""
     import openai
 
-    deadline = time.monotonic() + request.timeouts.total if request.timeouts.total else None
     kwargs: dict[str, Any] = {
         "model": model,
         "stream": request.stream,
@@ -51,45 +79,19 @@ def run_client(request: AgentRequest, client: Any, model: str, policy: RetryPoli
         call, kwargs["input"] = client.responses.create, request.responses_input()
     else:
         call, kwargs["messages"] = client.chat.completions.create, request.chat_messages()
-
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            answer = call(**kwargs)
-            break
-        except openai.APIStatusError as exc:
-            status = exc.status_code
-            retryable = status in RETRY_STATUSES and attempt <= policy.max_retries
-            if retryable and sleep_until(policy.wait_for(attempt, exc.response.headers), deadline):
-                continue
-            text = exc.response.text if exc.response is not None else str(exc.message)
-            yield ErrorEvent(describe_http_error(request.target, status, text, exc.response.headers, attempts=attempt))
-            yield Done("failed")
-            return
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            timed_out = isinstance(exc, openai.APITimeoutError)
-            if not timed_out and attempt <= policy.max_retries and sleep_until(policy.wait_for(attempt), deadline):
-                continue
-            yield ErrorEvent(describe_exception(request.target, cause, timeouts=request.timeouts))
-            yield Done("failed")
-            return
-        except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
-            yield ErrorEvent(f"{request.target}: {exc}")
-            yield Done("failed")
-            return
-
-    if not request.stream:
-        if isinstance(answer, str):  # openai returns raw text when the body is not JSON
-            yield ErrorEvent(html_page_message(request.target))
-            yield Done("failed")
-            return
-        body = _dump(answer)
-        translate = responses_wire.body_events if request.api == "responses" else chat_wire.completion_body_events
-        yield from translate(body)
-        return
-    yield from _stream(request, answer, deadline)
+    try:
+        return call(**kwargs)
+    except openai.APIStatusError as exc:
+        text = exc.response.text if exc.response is not None else str(exc.message)
+        message = describe_http_error(request.target, exc.status_code, text, exc.response.headers, attempts=attempt)
+        if exc.status_code in RETRY_STATUSES:
+            return Retry(message, exc.response.headers)
+        return Failure(message)
+    except openai.APIConnectionError as exc:
+        message = describe_exception(request.target, exc.__cause__ or exc, timeouts=request.timeouts)
+        return Failure(message) if isinstance(exc, openai.APITimeoutError) else Retry(message)
+    except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
+        return Failure(f"{request.target}: {exc}")
 
 
 def _stream(request: AgentRequest, stream: Any, deadline: float | None) -> Iterator[Event]:

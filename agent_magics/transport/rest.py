@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from agent_magics.core.events import Done, ErrorEvent, Event
-from agent_magics.core.request import AgentRequest
+from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message, is_html
-from agent_magics.transport.retry import RETRY_STATUSES, RetryPolicy, sleep_until
+from agent_magics.transport.retry import RETRY_STATUSES, Failure, Retry, RetryPolicy, retrying
 from agent_magics.wire import chat as chat_wire
 from agent_magics.wire import responses as responses_wire
 from agent_magics.wire.sse import DONE, MalformedStream, iter_sse_payloads
@@ -46,56 +46,72 @@ def body_translator(request: AgentRequest) -> Any:
 
 def open_response(
     client: httpx.Client,
-    request: AgentRequest,
+    target: str,
     url: str,
+    body: dict[str, Any],
     headers: dict[str, str],
+    timeouts: Timeouts,
     policy: RetryPolicy,
     deadline: float | None,
-) -> httpx.Response | str:
-    """Send the request, retrying 429/503/connection errors before any byte is read.
+) -> httpx.Response | Failure:
+    """POST ``body`` to ``url``, retrying 429/503/connection errors before any byte is read.
 
-    Returns an open streaming response with status 2xx, or an error message.
+    Returns an open streaming response with status 2xx, or the failure (its message names ``target``).
     """
-    timeout = httpx.Timeout(request.timeouts.read, connect=request.timeouts.connect)
-    attempt = 0
-    while True:
-        attempt += 1
+    timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
+
+    def send(attempt: int) -> httpx.Response | Retry | Failure:
         try:
             response = client.send(
-                client.build_request("POST", url, json=request.body(), headers=headers, timeout=timeout),
-                stream=True,
+                client.build_request("POST", url, json=body, headers=headers, timeout=timeout), stream=True
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            if attempt <= policy.max_retries and sleep_until(policy.wait_for(attempt), deadline):
-                continue
-            return describe_exception(request.target, exc, timeouts=request.timeouts)
+            return Retry(describe_exception(target, exc, timeouts=timeouts))
         except httpx.HTTPError as exc:
-            return describe_exception(request.target, exc, timeouts=request.timeouts)
+            return Failure(describe_exception(target, exc, timeouts=timeouts))
         if response.status_code < 300:
             return response
         status, response_headers = response.status_code, response.headers
         text = response.read().decode("utf-8", "replace")
         response.close()
         if 300 <= status < 400:
-            return html_page_message(request.target)
-        retryable = status in RETRY_STATUSES and attempt <= policy.max_retries
-        if retryable and sleep_until(policy.wait_for(attempt, response_headers), deadline):
-            continue
-        return describe_http_error(request.target, status, text, response_headers, attempts=attempt)
+            return Failure(html_page_message(target))
+        message = describe_http_error(target, status, text, response_headers, attempts=attempt)
+        return Retry(message, response_headers) if status in RETRY_STATUSES else Failure(message)
+
+    return retrying(send, policy, deadline)
 
 
-def run_rest(request: AgentRequest, client: httpx.Client, base: str, policy: RetryPolicy) -> Iterator[Event]:
-    """Events for ``request`` over plain HTTP. Never raises for transport trouble: it yields errors."""
-    deadline = time.monotonic() + request.timeouts.total if request.timeouts.total else None
-    headers = {"Accept": "text/event-stream" if request.stream else "application/json", **request.extra_headers()}
-    if request.kind == "url" and request.token_env:
-        headers["Authorization"] = f"Bearer {os.environ.get(request.token_env, '')}"
-    opened = open_response(client, request, url_for(request, base), headers, policy, deadline)
-    if isinstance(opened, str):
-        yield ErrorEvent(opened)
-        yield Done("failed")
-        return
-    yield from response_events(request, opened, deadline)
+class RestTransport:
+    """Plain HTTP to ``base`` (a workspace host, an app URL or a URL target) with our own SSE parser."""
+
+    via: Via = "rest"
+
+    def __init__(self, http: httpx.Client, base: str) -> None:
+        self.http = http
+        self.base = base
+
+    def events(self, request: AgentRequest, policy: RetryPolicy) -> Iterator[Event]:
+        """Events for ``request``. Never raises for transport trouble: it yields errors."""
+        deadline = time.monotonic() + request.timeouts.total if request.timeouts.total else None
+        headers = {"Accept": "text/event-stream" if request.stream else "application/json", **request.extra_headers()}
+        if request.kind == "url" and request.token_env:
+            headers["Authorization"] = f"Bearer {os.environ.get(request.token_env, '')}"
+        opened = open_response(
+            self.http,
+            request.target,
+            url_for(request, self.base),
+            request.body(),
+            headers,
+            request.timeouts,
+            policy,
+            deadline,
+        )
+        if isinstance(opened, Failure):
+            yield ErrorEvent(opened.message)
+            yield Done("failed")
+            return
+        yield from response_events(request, opened, deadline)
 
 
 def response_events(request: AgentRequest, response: httpx.Response, deadline: float | None) -> Iterator[Event]:

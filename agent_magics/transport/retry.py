@@ -9,15 +9,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+from agent_magics.core import defaults
 
 RETRY_STATUSES = frozenset({429, 503})
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_retries: int = 3
+    max_retries: int = defaults.MAX_RETRIES
     backoff: float = 0.5  # first wait; doubles each time
-    max_wait: float = 20.0  # cap for one wait, including a server's Retry-After
+    max_wait: float = defaults.RETRY_MAX_WAIT  # cap for one wait, including a server's Retry-After
 
     def wait_for(self, attempt: int, headers: Mapping[str, str] | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
@@ -48,3 +51,38 @@ def sleep_until(seconds: float, deadline: float | None, sleep: Callable[[float],
         return False
     sleep(seconds)
     return True
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failure that no retry fixes, or one with no retry left: its one-line message for the user."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A failure worth another attempt: what to report if none is left, and the server's headers."""
+
+    message: str
+    headers: Mapping[str, str] | None = None
+
+
+def retrying(send: Callable[[int], T | Retry | Failure], policy: RetryPolicy, deadline: float | None) -> T | Failure:
+    """Call ``send(attempt)`` until it succeeds, fails for good or runs out of retries.
+
+    The one retry loop of every transport: ``send`` returns its result, a :class:`Retry` or a
+    :class:`Failure`. Retries wait as ``policy`` says (honouring Retry-After) and never past ``deadline``.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        outcome = send(attempt)
+        if not isinstance(outcome, Retry):
+            return outcome
+        if attempt <= policy.max_retries and sleep_until(policy.wait_for(attempt, outcome.headers), deadline):
+            continue
+        return Failure(outcome.message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ class Workspace:
     _app_urls: dict[str, str] = field(default_factory=dict, repr=False)
     _tasks: dict[str, str | None] = field(default_factory=dict, repr=False)
     _http: httpx.Client | None = field(default=None, repr=False)
+    _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def auth_headers(self) -> dict[str, str]:
@@ -88,6 +89,16 @@ class Workspace:
                     headers={"User-Agent": "agent_magics/0.1"},
                 )
             return self._http
+
+    def cached(self, kind: str, base: str, build: Callable[[], Any]) -> Any:
+        """A client library object of this workspace (built once; it shares ``http()``'s pool)."""
+        key = (kind, base)
+        with self._lock:
+            if key in self._clients:
+                return self._clients[key]
+        built = build()  # outside the lock: building may call http(), which takes it
+        with self._lock:
+            return self._clients.setdefault(key, built)
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call a workspace REST API and return its JSON, with Databricks-style errors explained."""
@@ -123,9 +134,11 @@ class Workspace:
         return WorkspaceClient(config=self.config)
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
+        with self._lock:
+            self._clients.clear()  # they share the pool closed below
+            if self._http is not None:
+                self._http.close()
+                self._http = None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -3,8 +3,7 @@
 This is what stays in the notebook once the live view is gone, so it must read well without
 JavaScript, widgets or stylesheets: inline ``style=`` attributes only (JupyterLab's untrusted-output
 sanitiser, nbconvert, GitHub and Databricks keep those but drop ``<style>`` blocks), ``<details>``
-for everything collapsible. Every piece of agent data passes through ``sanitize``; ``result.raw``
-is never rendered.
+for everything collapsible. Every piece of agent data passes through ``sanitize``.
 
 The fragment builders (``header_html``, ``tool_entry_html``, ...) are shared with the live views so
 that the live and the final output look the same.

@@ -35,18 +35,11 @@ class ResponsesStream:
                 details = response.get("incomplete_details") or {}
                 events.append(ErrorEvent(f"the agent stopped early ({details.get('reason', 'incomplete')})"))
         elif kind in ("error", "response.error"):
-            events.append(
-                ErrorEvent(error_text(payload.get("message") or payload.get("error") or payload), _code(payload))
-            )
+            events.append(ErrorEvent(error_text(payload.get("message") or payload.get("error") or payload)))
         elif kind is None and "error" in payload and payload["error"]:
             events.append(ErrorEvent(error_text(payload["error"])))
         events.extend(databricks_extras(payload))
         return events
-
-
-def _code(payload: dict[str, Any]) -> str | None:
-    code = payload.get("code")
-    return str(code) if code is not None else None
 
 
 def _strip_extras(item: dict[str, Any]) -> dict[str, Any]:

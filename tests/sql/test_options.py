@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_magics.core.errors import AgentUsageError
-from agent_magics.magic.command import _HelpShown
+from agent_magics.magic.errors import HelpShown
 from agent_magics.magic.sql_command import parse_cell, parse_line
 
 
@@ -48,5 +48,5 @@ def test_bad_options(line, fragment):
 def test_parsing_raises_only_clean_errors(line):
     try:
         parse_line(line, {})
-    except (AgentUsageError, _HelpShown):
+    except (AgentUsageError, HelpShown):
         pass

@@ -1,0 +1,33 @@
+"""The options' choices and defaults, one source for the Python API, the magics' traitlets and ``%%agent?``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+ViaChoice = Literal["auto", "client", "rest"]
+ApiChoice = Literal["auto", "responses", "chat", "invocations"]
+ClientLibrary = Literal["openai", "databricks-openai"]
+ClientLibraryChoice = Literal["auto", "openai", "databricks-openai"]
+
+VIA_CHOICES: tuple[ViaChoice, ...] = ("auto", "client", "rest")
+API_CHOICES: tuple[ApiChoice, ...] = ("auto", "responses", "chat", "invocations")
+CLIENT_LIBRARY_CHOICES: tuple[ClientLibraryChoice, ...] = ("auto", "openai", "databricks-openai")
+
+STREAM = True
+RETURN_TRACE = False
+VIA: ViaChoice = "auto"
+API: ApiChoice = "auto"
+CLIENT_LIBRARY: ClientLibraryChoice = "auto"
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 300.0  # agents may think for minutes between bytes
+MAX_RETRIES = 3
+RETRY_MAX_WAIT = 20.0
+
+VIA_HELP = (
+    "auto (default): plain REST (httpx and our own SSE parser), or the OpenAI-compatible client when "
+    "DatabricksOpenAI is in use; client; rest"
+)
+API_HELP = "auto (default, from the endpoint's task), responses, chat, or invocations (the endpoint's native shape)"
+CLIENT_LIBRARY_HELP = (
+    "client path library: auto (default) = databricks-openai if already imported, else openai + databricks-sdk auth"
+)
