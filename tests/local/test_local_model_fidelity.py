@@ -355,9 +355,10 @@ def test_async_databricks_openai_reads_usage(pat_client: Any) -> None:
     assert events[-1].type == "response.completed" and events[-1].response.usage.input_tokens == tokens(QUESTION)
 
 
-def test_mlflow_to_predict_fn(deploy_client: Any) -> None:
+def test_mlflow_to_predict_fn(deploy_client: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow.genai
 
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")  # not ./mlflow.db
     predict = mlflow.genai.to_predict_fn("endpoints:/demo-llm")
     answer = predict(messages=MESSAGES, max_tokens=3)
     assert answer["choices"][0]["finish_reason"] == "length" and answer["usage"]["completion_tokens"] == 3
