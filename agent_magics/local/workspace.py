@@ -50,7 +50,8 @@ class LocalWorkspace:
     ``port`` / ``app_port`` 0 pick free ports. ``first_token_delay`` / ``tokens_per_second`` set the
     demo agents' streaming pace (0 and 0: as fast as possible). ``header_timeout``,
     ``body_timeout`` and ``max_body_bytes`` bound what one client may make the server hold (a 408
-    or 413 past them). The PAT and the OAuth client secret are random per instance.
+    or 413 past them). ``python`` runs the server on another interpreter (one whose environment has
+    the server's packages). The PAT and the OAuth client secret are random per instance.
     """
 
     def __init__(
