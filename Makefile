@@ -7,8 +7,9 @@ LOCK   := requirements/lock.txt
 export MLFLOW_DISABLE_TELEMETRY := true
 
 W7     := .venv-ipywidgets7
+CV     := .venv-clients
 
-.PHONY: setup browser test test-fast test-ipywidgets7 lint lab workspace bench lock clean
+.PHONY: setup browser test test-fast test-ipywidgets7 test-clients lint lab workspace bench lock lock-clients clean
 
 setup: $(VENV)/.installed
 
@@ -36,6 +37,7 @@ lint: setup
 test: setup browser lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-ipywidgets7
+	$(MAKE) --no-print-directory test-clients
 
 # The view again on ipywidgets 7.8 (Databricks): a small venv holding only ipywidgets 7 whose
 # .pth adds the main venv's packages after its own, so ipywidgets 7 wins.
@@ -49,6 +51,20 @@ $(W7)/.installed: requirements/ipywidgets7.txt $(VENV)/.installed
 test-ipywidgets7: $(W7)/.installed
 	$(W7)/bin/python -c "import ipywidgets; assert ipywidgets.__version__.startswith('7.'), ipywidgets.__version__"
 	$(W7)/bin/python -m pytest -q -p no:cacheprovider tests/test_view_live.py tests/test_view_render.py
+
+# Third-party clients (LiteLLM's databricks/ provider, databricks-langchain) against the local
+# workspace. Their pins conflict with the main lock, so they get a venv of their own; only the
+# clients run there: the tests start the workspace server on the main venv's python (its locked
+# MLflow/uvicorn), so neither process mixes two environments' packages.
+$(CV)/.installed: requirements/clients.txt
+	rm -rf $(CV) && $(PYTHON) -m venv $(CV)
+	$(CV)/bin/python -m pip install -q -U pip
+	$(CV)/bin/python -m pip install -q -r requirements/clients.txt
+	touch $@
+
+test-clients: setup $(CV)/.installed
+	AGENT_MAGICS_SERVER_PYTHON=$(CURDIR)/$(BIN)/python PYTHONPATH=$(CURDIR) \
+	  $(CV)/bin/python -m pytest -q -p no:cacheprovider --confcutdir=tests/local/clients tests/local/clients
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not browser"
@@ -69,5 +85,13 @@ lock:
 	/tmp/agent-magics-lock/bin/python -m pip install -q -e ".[test,lab]" playwright hatchling editables
 	/tmp/agent-magics-lock/bin/python -m pip freeze --exclude-editable | grep -v '^agent.magics' > $(LOCK)
 
+# Re-resolve the clients' lock (slow; needs the registries).
+lock-clients:
+	rm -rf /tmp/agent-magics-lock-clients && $(PYTHON) -m venv /tmp/agent-magics-lock-clients
+	/tmp/agent-magics-lock-clients/bin/python -m pip install -q -U pip
+	/tmp/agent-magics-lock-clients/bin/python -m pip install -q litellm databricks-langchain pytest pytest-timeout
+	{ sed -n '1,3p' requirements/clients.txt; /tmp/agent-magics-lock-clients/bin/python -m pip freeze; } > requirements/clients.new
+	mv requirements/clients.new requirements/clients.txt
+
 clean:
-	rm -rf $(VENV) $(W7) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(W7) $(CV) .pytest_cache .ruff_cache

@@ -3,14 +3,14 @@
 Each answer is one AGENT root span (``predict`` / ``predict_stream``), a TOOL span for
 ``search_docs`` and a CHAT_MODEL span for the answer generation. No model and no network: the
 "language model" composes passages from the bundled knowledge base, word by word at a set pace,
-so the same input always gives the same output.
+so the same input always gives the same text (item ids are new for every answer).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -61,10 +61,10 @@ def generate_answer(question: knowledge.Question, passages: Sequence[dict[str, s
         span.set_outputs({"role": "assistant", "content": text})
 
 
-def stable_id(*parts: Any) -> str:
-    """A short id that depends only on the input, so answers are reproducible."""
-    blob = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+def fresh_key() -> str:
+    """The id part of an answer's items (``fc_``, ``call_``, ``msg_``): new for every answer, as a
+    real model's are, so two answers (or the app and the endpoint) never share item ids."""
+    return uuid.uuid4().hex[:24]
 
 
 def text_of(content: Any) -> str:
@@ -128,7 +128,7 @@ class DemoAgent(_PacedAgent):
 
     def _events(self, request: ResponsesAgentRequest) -> Iterator[ResponsesAgentStreamEvent]:
         question = knowledge.question_from_turns(responses_turns(request.input))
-        key = stable_id([i.model_dump(exclude_none=True) for i in request.input], request.custom_inputs)
+        key = fresh_key()
         call_id = f"call_{key}"
         arguments = {"query": question.text, **({"context": question.context} if question.context else {})}
         yield _item_done(self.create_function_call_item(f"fc_{key}", call_id, TOOL_NAME, json.dumps(arguments)))
@@ -186,7 +186,7 @@ class DemoChatAgent(ChatAgent):
     ) -> Iterator[ChatAgentChunk]:
         messages = [m if isinstance(m, ChatAgentMessage) else ChatAgentMessage(**m) for m in messages]
         question = knowledge.question_from_turns([(m.role, m.content or "") for m in messages])
-        key = stable_id([m.model_dump(exclude_none=True) for m in messages], custom_inputs)
+        key = fresh_key()
         call_id = f"call_{key}"
         arguments = {"query": question.text, **({"context": question.context} if question.context else {})}
         tool_call = {
@@ -245,7 +245,7 @@ class DemoChatModel(ChatModel):
 
     def _chunks(self, messages: list[ChatMessage], params: ChatParams) -> Iterator[ChatCompletionChunk]:
         question = knowledge.question_from_turns([(m.role, text_of(m.content)) for m in messages])
-        chunk_id = f"chatcmpl_{stable_id([m.to_dict() for m in messages], params.custom_inputs)}"
+        chunk_id = f"chatcmpl_{fresh_key()}"
         passages = search_docs(question.text, question.context)
         for delta in generate_answer(question, passages, self.pace):
             yield ChatCompletionChunk(
@@ -339,7 +339,7 @@ class BenchAgent(ResponsesAgent):
 
     def _events(self, request: ResponsesAgentRequest) -> Iterator[ResponsesAgentStreamEvent]:
         settings = BenchSettings.from_custom_inputs(request.custom_inputs)
-        message_id = f"msg_{stable_id(asdict(settings))}"
+        message_id = f"msg_{fresh_key()}"
         pace = Pace(settings.first_token_delay, settings.tokens_per_second / settings.tokens_per_delta)
         parts = []
         with mlflow.start_span(name="generate_tokens", span_type=SpanType.CHAT_MODEL) as span:
@@ -363,7 +363,7 @@ class HostileAgent(_PacedAgent):
     """``hostile-agent``: hostile strings in its answer, tool arguments/outputs, custom_outputs and trace."""
 
     def _events(self, request: ResponsesAgentRequest) -> Iterator[ResponsesAgentStreamEvent]:
-        key = stable_id([i.model_dump(exclude_none=True) for i in request.input], request.custom_inputs)
+        key = fresh_key()
         call_id = f"call_{key}"
         arguments = json.dumps({"query": PAYLOADS[0], "filter": PAYLOADS[1], "html": PAYLOADS[6]})
         yield _item_done(self.create_function_call_item(f"fc_{key}", call_id, TOOL_NAME, arguments))

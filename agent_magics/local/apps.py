@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from agent_magics.local import usage
 from agent_magics.local.agents import DemoAgent
 from agent_magics.local.api_errors import not_found
 from agent_magics.local.auth import AppAuth, ASGIApp, Scope
@@ -75,12 +76,27 @@ def _register_agent(agent: DemoAgent) -> None:
     from mlflow.genai.agent_server import get_invoke_function, get_stream_function, invoke, stream
     from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
+    # The agent's answer with what an OpenAI Response also carries (id, model, status, usage), and
+    # its stream ended by response.completed, as on the serving endpoint (usage.py).
+    def prompt(request: ResponsesAgentRequest) -> int:
+        return usage.prompt_tokens(request.model_dump(exclude_none=True))
+
     async def demo_app_invoke(request: ResponsesAgentRequest) -> ResponsesAgentResponse:
-        return await call_in_thread(agent.predict, request)
+        answer = (await call_in_thread(agent.predict, request)).model_dump(exclude_none=True)
+        fields = usage.response_fields(DEMO_APP, answer["output"], prompt(request))
+        return ResponsesAgentResponse(**{**fields, **answer})
 
     async def demo_app_stream(request: ResponsesAgentRequest) -> AsyncIterator[ResponsesAgentStreamEvent]:
+        items, custom = [], None
         async for event in iterate_in_thread(lambda: agent.predict_stream(request)):
+            if event.type == "response.output_item.done":
+                items.append(event.item)
+                custom = event.custom_outputs or custom
             yield event
+        response = {**usage.response_fields(DEMO_APP, items, prompt(request)), "output": items}
+        if custom is not None:
+            response["custom_outputs"] = custom
+        yield ResponsesAgentStreamEvent(type="response.completed", response=response)
 
     if get_invoke_function() is None:
         invoke()(demo_app_invoke)

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_magics.local.agents import BenchAgent, DemoAgent, DemoChatAgent, DemoChatModel, HostileAgent
+from agent_magics.local.embeddings import EmbeddingsAdapter
 from agent_magics.local.faults import FAULT_ENDPOINTS, FLAKY_ENDPOINT
 from agent_magics.local.interfaces import Adapter, ChatAgentAdapter, ChatModelAdapter, ResponsesAdapter
+from agent_magics.local.llm import DemoLLM, LLMAdapter
 from agent_magics.local.pacing import Pace
 from agent_magics.transport.embedded_config import DEMO_APP, LOCAL_USER, LOGIN_FAULT_APP, NOT_RESPONSES_APP
 
@@ -19,6 +21,7 @@ RESPONSES_TASK = "agent/v1/responses"
 CHAT_AGENT_TASK = "agent/v2/chat"
 CHAT_MODEL_TASK = "agent/v1/chat"
 LLM_CHAT_TASK = "llm/v1/chat"
+EMBEDDINGS_TASK = "llm/v1/embeddings"
 
 CREATED_MS = 1735689600000  # 2025-01-01T00:00:00Z: fixed, so listings are reproducible
 _NAMESPACE = uuid.UUID("6d1f6a52-5c0b-4f7e-9a53-0c1a2b3c4d5e")
@@ -32,12 +35,17 @@ def stable_uuid(name: str) -> str:
 class Endpoint:
     name: str
     task: str
-    adapter: Adapter
+    adapter: Adapter | LLMAdapter | EmbeddingsAdapter
     description: str
     entity_name: str | None = None  # a Unity Catalog model; None for a foundation model
 
+    @property
+    def served_name(self) -> str:
+        """The served entity's name (the traffic route's ``served_model_name``)."""
+        return f"{self.name.replace('-', '_')}-1"
+
     def to_json(self, host: str) -> dict[str, Any]:
-        served_name = f"{self.name.replace('-', '_')}-1"
+        served_name = self.served_name
         entity: dict[str, Any] = {
             "name": served_name,
             "workload_size": "Small",
@@ -101,8 +109,14 @@ def build_endpoints(pace: Pace) -> dict[str, Endpoint]:
         Endpoint(
             "demo-llm",
             LLM_CHAT_TASK,
-            ChatModelAdapter(DemoChatModel(pace, model_name="demo-llm")),
-            "A chat language model (foundation-model style endpoint).",
+            LLMAdapter(DemoLLM(pace)),
+            "A chat language model (foundation-model style): max_tokens, tools, response_format.",
+        ),
+        Endpoint(
+            "demo-embeddings",
+            EMBEDDINGS_TASK,
+            EmbeddingsAdapter(),
+            "A small deterministic text-embedding model (64 dimensions).",
         ),
         Endpoint(
             "bench-agent",

@@ -88,7 +88,7 @@ def responses_to_chunks(events: Iterable[dict[str, Any]], model: str, completion
                 text = "".join(p.get("text", "") for p in item.get("content", []))
                 yield delta({"content": text})
         elif kind == "error":
-            yield {"error": {"message": event.get("message", ""), "code": event.get("code")}}
+            yield {"error": {"error_code": event.get("code") or "INTERNAL_ERROR", "message": event.get("message", "")}}
             return
     final = _chunk(completion_id, model, {}, finish="stop")
     if custom is not None:

@@ -12,7 +12,7 @@ before the agent runs; stream faults let a few text events through, then break t
 | fault-hang | no bytes at all for ``hang_seconds`` (60 s by default), then the connection closes |
 | fault-drop | streams a few deltas, then drops the TCP connection; non-stream: drops with no response |
 | fault-malformed-sse | a few good events, then ``data: {not json``; non-stream: a 200 body that is not JSON |
-| fault-error-event | a few deltas, then ``{"type": "error", ...}``; non-stream: 500 error JSON |
+| fault-error-event | a few deltas, then ``{"type": "error", ...}`` (chat: ``{"error": {...}}``); non-stream: 500 JSON |
 | fault-error-dict | a few deltas, then ``{"error": "..."}`` (AgentServer style); non-stream: 500 ``{"detail"}`` |
 | flaky-agent | demo-agent, but ~5% of distinct bodies (by hash) get a 503 on their first attempt |
 """
@@ -179,8 +179,9 @@ def _is_text(event: dict[str, Any]) -> bool:
     return bool(choices[0].get("delta", {}).get("content") or event.get("delta", {}).get("content"))
 
 
-async def inject(name: str, events: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
-    """Pass ``events`` through until a few text events went out, then break the stream as ``name``."""
+async def inject(name: str, events: AsyncIterator[Any], wire: str = "responses") -> AsyncGenerator[Any, None]:
+    """Pass ``events`` through until a few text events went out, then break the stream as ``name``
+    (its error event in the shape of the stream's ``wire``: Responses, or chat-completion chunks)."""
     if name not in FAULT_ENDPOINTS:
         async for event in events:
             yield event
@@ -197,7 +198,9 @@ async def inject(name: str, events: AsyncIterator[Any]) -> AsyncGenerator[Any, N
         yield DROP
     elif name == "fault-malformed-sse":
         yield RawLine(MALFORMED)
-    elif name == "fault-error-event":
+    elif name == "fault-error-event" and wire == "responses":
         yield {"type": "error", "code": "INTERNAL_ERROR", "message": message}
+    elif name == "fault-error-event":
+        yield {"error": {"error_code": "INTERNAL_ERROR", "message": message}}
     elif name == "fault-error-dict":
         yield {"error": message}

@@ -9,6 +9,7 @@ chat-completions body, for ``POST /serving-endpoints/chat/completions``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -20,6 +21,8 @@ from mlflow.types.llm import ChatMessage, ChatParams
 from mlflow.types.responses import ResponsesAgentRequest
 
 from agent_magics.local.agents import text_of
+
+_FIELD = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 class InvalidRequest(ValueError):
@@ -34,11 +37,32 @@ def _dump(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def describe_invalid(exc: Exception) -> str:
+    """A validation failure as one short line: where and what, without pydantic's input dumps and links."""
+    if isinstance(exc, pydantic.ValidationError):
+        problems: list[str] = []
+        for error in exc.errors():
+            # Field names and list indexes only: pydantic also puts validator and union-member
+            # names (``function-after[check_role(), Message]``) in the location.
+            parts = [str(p) for p in error.get("loc", ()) if isinstance(p, int) or _FIELD.fullmatch(str(p))]
+            problem = f"{'.'.join(parts) or 'body'}: {error.get('msg', 'invalid')}"
+            if problem not in problems:
+                problems.append(problem)
+        shown = problems[:3]
+        more = len(problems) - len(shown)
+        return "; ".join(shown) + (f" (and {more} more)" if more > 0 else "") + "."
+    if isinstance(exc, MlflowException):
+        return exc.message.strip().splitlines()[0]
+    if isinstance(exc, TypeError):  # unexpected keyword arguments of a request type
+        return "the body has fields this endpoint does not accept."
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _validated(build: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return build(*args, **kwargs)
     except (pydantic.ValidationError, MlflowException, TypeError, ValueError) as exc:
-        raise InvalidRequest(str(exc)) from exc
+        raise InvalidRequest(describe_invalid(exc)) from exc
 
 
 class ResponsesAdapter:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agent_magics.local import convert
+from agent_magics.local import convert, usage
 from agent_magics.local.interfaces import Adapter
 from agent_magics.local.threads import call_in_thread, iterate_in_thread
 from agent_magics.local.tracing import TraceStore, capture
@@ -35,6 +35,9 @@ class Invocation:
     want_output: bool  # the request had ``databricks_options``
     return_trace: bool
     client_request_id: str | None = None
+    prompt_tokens: int = 0
+    include_usage: bool = False  # ``stream_options.include_usage``: OpenAI's extra usage chunk
+    usage_in_stream: bool = False  # a foundation-model endpoint: usage on the last chunk, always
 
     @property
     def wire(self) -> Wire:
@@ -46,17 +49,37 @@ class Invocation:
 
     def shape(self, native: dict[str, Any]) -> dict[str, Any]:
         if self.as_chat and self.adapter.interface == "responses":
-            return convert.responses_to_completion(native, self.endpoint, self._completion_id)
-        if self.as_chat and self.adapter.interface == "chat_agent":
-            return convert.chat_agent_to_completion(native, self.endpoint, self._completion_id)
-        return native
+            body = convert.responses_to_completion(native, self.endpoint, self._completion_id)
+        elif self.as_chat and self.adapter.interface == "chat_agent":
+            body = convert.chat_agent_to_completion(native, self.endpoint, self._completion_id)
+        else:
+            body = native
+        if self.wire == "chat":
+            body.setdefault("usage", usage.chat_usage(self.prompt_tokens, usage.completion_tokens(body)))
+        elif self.wire == "responses":
+            fields = usage.response_fields(self.endpoint, body.get("output") or [], self.prompt_tokens)
+            body = {**fields, **{k: v for k, v in body.items() if v is not None}}
+        return body
 
     def shape_stream(self, native: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         if self.as_chat and self.adapter.interface == "responses":
-            return convert.responses_to_chunks(native, self.endpoint, self._completion_id)
-        if self.as_chat and self.adapter.interface == "chat_agent":
-            return convert.chat_agent_to_chunks(native, self.endpoint, self._completion_id)
-        return native
+            chunks = convert.responses_to_chunks(native, self.endpoint, self._completion_id)
+        elif self.as_chat and self.adapter.interface == "chat_agent":
+            chunks = convert.chat_agent_to_chunks(native, self.endpoint, self._completion_id)
+        else:
+            chunks = native
+        if self.wire == "chat":
+            return usage.with_chat_usage(
+                chunks, self.prompt_tokens, on_last_chunk=self.usage_in_stream, usage_chunk=self.include_usage
+            )
+        return chunks
+
+    def completed_event(self, output: list[dict[str, Any]], custom_outputs: Any) -> dict[str, Any]:
+        """The Responses stream's last event, as OpenAI ends one: the whole response, with usage."""
+        response = {**usage.response_fields(self.endpoint, output, self.prompt_tokens), "output": output}
+        if custom_outputs is not None:
+            response["custom_outputs"] = custom_outputs
+        return {"type": "response.completed", "response": response}
 
     def databricks_output(self, trace: dict[str, Any] | None) -> dict[str, Any]:
         output: dict[str, Any] = {"databricks_request_id": self.request_id}
@@ -111,6 +134,8 @@ async def run_stream(call: Invocation, traces: TraceStore) -> AsyncIterator[dict
         yield _Finished(trace, failure)
 
     held: dict[str, Any] | None = None  # the latest event, held back to attach databricks_output
+    done_items: list[dict[str, Any]] = []  # Responses output items, for response.completed
+    custom_outputs: Any = None
     async for item in iterate_in_thread(pipeline):
         if isinstance(item, _Finished):
             output = call.databricks_output(item.trace) if call.want_output else None
@@ -119,6 +144,8 @@ async def run_stream(call: Invocation, traces: TraceStore) -> AsyncIterator[dict
                 if output is not None and attach and item.failure is None:
                     held["databricks_output"] = output
                 yield held
+            if item.failure is None and call.wire == "responses":
+                yield call.completed_event(done_items, custom_outputs)
             if item.failure is not None:
                 error = call.error_event(item.failure)
                 if output is not None:
@@ -127,6 +154,9 @@ async def run_stream(call: Invocation, traces: TraceStore) -> AsyncIterator[dict
             elif output is not None and call.wire == "responses":
                 yield {"databricks_output": output}
             return
+        if call.wire == "responses" and item.get("type") == "response.output_item.done":
+            done_items.append(item.get("item") or {})
+            custom_outputs = item.get("custom_outputs") or custom_outputs
         if not call.want_output:
             yield item
             continue

@@ -110,6 +110,7 @@ def build_workspace_app(state: WorkspaceState) -> ASGIApp:
     from agent_magics.local.api_errors import api_error
     from agent_magics.local.auth import WorkspaceAuth
     from agent_magics.local.faults import KeepRawSend
+    from agent_magics.local.limits import RequestLimits
     from agent_magics.local.statements import statement_routes
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -126,8 +127,20 @@ def build_workspace_app(state: WorkspaceState) -> ASGIApp:
         *tracing.routes(state.traces),
         *statement_routes(),  # SQL warehouse: ai_query SQL on DuckDB, routed to these endpoints
     ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
-    return KeepRawSend(WorkspaceAuth(app, state.tokens))
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        logger.exception("unhandled error in %s %s", request.method, request.url.path)
+        return api_error(500, "INTERNAL_ERROR", "The request failed inside the local workspace; see its log.")
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed, Exception: internal_error})
+    # Bodies are bounded after the auth gate: an unauthenticated request is refused unread.
+    return KeepRawSend(WorkspaceAuth(RequestLimits(app, limits_of(state.config)), state.tokens))
+
+
+def limits_of(config: ServerConfig) -> Any:
+    from agent_magics.local.limits import Limits
+
+    return Limits(config.max_body_bytes, config.max_json_depth, config.header_timeout, config.body_timeout)
 
 
 async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: asyncio.Event | None = None) -> None:
@@ -141,6 +154,7 @@ async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: a
     from agent_magics.local.apps import build_apps
     from agent_magics.local.auth import TokenRegistry
     from agent_magics.local.catalog import build_endpoints
+    from agent_magics.local.limits import RequestLimits, http_protocol
     from agent_magics.local.pacing import Pace
     from agent_magics.local.state import WorkspaceState
 
@@ -158,9 +172,11 @@ async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: a
         tokens=TokenRegistry(config.token, config.client_id, config.client_secret, config.oauth_token_ttl),
         endpoints=build_endpoints(pace),
     )
-    asgi_apps = {"workspace": build_workspace_app(state), **build_apps(state, pace)}
+    limits = limits_of(config)
+    apps = {name: RequestLimits(app, limits) for name, app in build_apps(state, pace).items()}
+    asgi_apps = {"workspace": build_workspace_app(state), **apps}
     sockets = {"workspace": workspace_sock, **app_socks}
-    http = _http_implementation()
+    http = http_protocol(_http_implementation(), config.header_timeout)
     servers = {
         name: Server(
             uvicorn.Config(app, http=http, lifespan="off", log_config=None, timeout_graceful_shutdown=2, ws="none")

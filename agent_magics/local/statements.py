@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from agent_magics.local.api_errors import api_error, bad_request
+from agent_magics.local.sql_errors import ServingFailures, ai_query_error
 from agent_magics.transport.embedded_config import LOCAL_WAREHOUSE_ID
 
 LOCAL_WAREHOUSE_NAME = "Local DuckDB warehouse"
@@ -124,6 +125,8 @@ class StatementService:
         statement.state = "RUNNING"
         host, token = self.serving or (host, token)
         workspace = Workspace(host=host, config=_BearerConfig(token), label="local warehouse", is_local=True)
+        failures = ServingFailures()  # the endpoints' own error answers, quoted as a warehouse does
+        failures.watch(workspace.http())
 
         def fetch(cursor: Any) -> tuple[list[dict[str, Any]], list[list[str | None]]]:
             columns = []
@@ -144,7 +147,11 @@ class StatementService:
             if statement.cancel.is_set():
                 self._finish(statement, "CANCELED")
             else:
-                statement.error = {"error_code": "BAD_REQUEST", "message": str(exc)}
+                failure = failures.last
+                if failure is not None:  # a model call failed: the warehouse's error class, no client hints
+                    statement.error = ai_query_error(failure, self.retries)
+                else:
+                    statement.error = {"error_code": "BAD_REQUEST", "message": str(exc)}
                 self._finish(statement, "FAILED")
         except Exception as exc:  # a bug of ours: still a FAILED statement, never a dead thread
             statement.error = {"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}

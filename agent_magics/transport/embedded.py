@@ -48,8 +48,10 @@ class LocalWorkspace:
     ...     WorkspaceClient(host=ws.host, token=ws.token).serving_endpoints.get("demo-agent")
 
     ``port`` / ``app_port`` 0 pick free ports. ``first_token_delay`` / ``tokens_per_second`` set the
-    demo agents' streaming pace (0 and 0: as fast as possible). The PAT and the OAuth client secret
-    are random per instance.
+    demo agents' streaming pace (0 and 0: as fast as possible). ``header_timeout``,
+    ``body_timeout`` and ``max_body_bytes`` bound what one client may make the server hold (a 408
+    or 413 past them). ``python`` runs the server on another interpreter (one whose environment has
+    the server's packages). The PAT and the OAuth client secret are random per instance.
     """
 
     def __init__(
@@ -61,6 +63,10 @@ class LocalWorkspace:
         tokens_per_second: float = 80.0,
         hang_seconds: float = 60.0,
         startup_timeout: float = 60.0,
+        header_timeout: float = 10.0,
+        body_timeout: float = 30.0,
+        max_body_bytes: int = 16 * 1024 * 1024,
+        python: str | None = None,
     ) -> None:
         self._config = ServerConfig(
             port=port,
@@ -68,8 +74,14 @@ class LocalWorkspace:
             first_token_delay=first_token_delay,
             tokens_per_second=tokens_per_second,
             hang_seconds=hang_seconds,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            max_body_bytes=max_body_bytes,
         )
         self.startup_timeout = startup_timeout
+        # The interpreter that runs the server: this one by default; another environment's when the
+        # caller's has client libraries but not the server's packages (tests of third-party clients).
+        self.python = python or sys.executable
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._dir: str | None = None
@@ -86,7 +98,7 @@ class LocalWorkspace:
             self._dir = tempfile.mkdtemp(prefix="agent-magics-workspace-")
             self._log = open(os.path.join(self._dir, "server.log"), "wb")  # noqa: SIM115 - kept open
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "agent_magics.local.server", "--config-stdin"],
+                [self.python, "-m", "agent_magics.local.server", "--config-stdin"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._log,

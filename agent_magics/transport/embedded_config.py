@@ -42,6 +42,12 @@ class ServerConfig:
     hang_seconds: float = 60.0
     # Lifetime of issued OAuth tokens (Databricks M2M tokens live an hour).
     oauth_token_ttl: int = 3600
+    # What one client may make the server hold (see limits.py): seconds to send a request's
+    # headers, seconds to send its body, the body's size and its JSON nesting.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_json_depth: int = 64
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

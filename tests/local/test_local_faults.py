@@ -142,7 +142,7 @@ def test_in_stream_faults_through_chat_completions(http: httpx.Client, sse: Any)
     body = {"model": "fault-error-event", "messages": unique_body()["input"], "stream": True}
     payloads = sse(http.post("/serving-endpoints/chat/completions", json=body).text)
     assert payloads[0]["object"] == "chat.completion.chunk"
-    assert payloads[-1]["type"] == "error"
+    assert payloads[-1]["error"]["error_code"] == "INTERNAL_ERROR"  # the chat wire's error shape
 
 
 def test_flaky_agent_fails_first_attempts_of_some_bodies(http: httpx.Client) -> None:

@@ -126,7 +126,7 @@ def test_rest_app_responses_with_oauth_bearer(local_workspace: Any, oauth_token:
     streamed = httpx.post(url, headers=headers, json={**body, "stream": True}, timeout=30)
     assert streamed.headers["content-type"].startswith("text/event-stream")
     assert streamed.text.rstrip().endswith("data: [DONE]")
-    assert sse(streamed.text)[-1]["item"]["type"] == "message"
+    assert sse(streamed.text)[-2]["item"]["type"] == "message"
 
 
 def test_rest_serving_responses(http: httpx.Client, sse: Any) -> None:
@@ -135,7 +135,9 @@ def test_rest_serving_responses(http: httpx.Client, sse: Any) -> None:
     assert answer["object"] == "response" and answer["custom_outputs"]["echo"] == {"id": 5}
     assert answer["databricks_output"]["trace"]["info"]["trace_id"].startswith("tr-")
     events = sse(http.post("/serving-endpoints/responses", json={**body, "stream": True}).text)
-    assert events[-1] == {"databricks_output": events[-2]["databricks_output"]}
+    last_item = [e for e in events if e.get("type") == "response.output_item.done"][-1]
+    assert events[-2]["type"] == "response.completed"
+    assert events[-1] == {"databricks_output": last_item["databricks_output"]}
 
 
 def test_rest_serving_chat_completions(http: httpx.Client, sse: Any) -> None:
