@@ -7,8 +7,9 @@ LOCK   := requirements/lock.txt
 export MLFLOW_DISABLE_TELEMETRY := true
 
 W7     := .venv-ipywidgets7
+PS     := .venv-pyspark
 
-.PHONY: setup browser test test-fast test-ipywidgets7 lint lab workspace bench lock clean
+.PHONY: setup browser java test test-fast test-ipywidgets7 test-pyspark lint lab workspace bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -28,12 +29,21 @@ browser:
 	  else echo "browser tests need Debian chromium: sudo apt-get install chromium chromium-driver"; fi; \
 	fi
 
+# A Java runtime for the Spark tests (local[2] and the Spark Connect server), like `browser` above.
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends default-jre-headless; \
+	  else echo "Spark tests need Java: sudo apt-get install default-jre-headless"; fi; \
+	fi
+
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup browser lint
+test: setup browser java lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-ipywidgets7
+	$(MAKE) --no-print-directory test-pyspark
 
 # The view again on ipywidgets 7.8 (Databricks): a small venv holding only ipywidgets 7 whose
 # .pth adds the main venv's packages after its own, so ipywidgets 7 wins.
@@ -47,6 +57,20 @@ $(W7)/.installed: requirements/ipywidgets7.txt $(VENV)/.installed
 test-ipywidgets7: $(W7)/.installed
 	$(W7)/bin/python -c "import ipywidgets; assert ipywidgets.__version__.startswith('7.'), ipywidgets.__version__"
 	$(W7)/bin/python -m pytest -q -p no:cacheprovider tests/test_view_live.py tests/test_view_render.py
+
+# The Spark tests (skipped in the main venv, whose pyspark is databricks-connect's and refuses local
+# sessions): plain pyspark in a small venv whose .pth adds the main venv's packages after its own.
+$(PS)/.installed: requirements/pyspark.txt $(VENV)/.installed
+	rm -rf $(PS) && $(PYTHON) -m venv $(PS)
+	$(PS)/bin/python -m pip install -q -U pip
+	$(PS)/bin/python -m pip install -q --no-deps -r requirements/pyspark.txt
+	echo "import site; site.addsitedir('$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")')" \
+	  > "$$($(PS)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/zz_main_venv.pth"
+	touch $@
+
+test-pyspark: $(PS)/.installed java
+	$(PS)/bin/python -c "import pyspark, os; assert os.path.isdir(os.path.join(os.path.dirname(pyspark.__file__), 'jars')), pyspark.__file__"
+	$(PS)/bin/python -m pytest -q -p no:cacheprovider -m spark tests/sql
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not browser"
@@ -68,4 +92,4 @@ lock:
 	/tmp/agent-magics-lock/bin/python -m pip freeze --exclude-editable | grep -v '^agent.magics' > $(LOCK)
 
 clean:
-	rm -rf $(VENV) $(W7) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(W7) $(PS) .pytest_cache .ruff_cache

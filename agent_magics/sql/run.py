@@ -75,20 +75,25 @@ def run_sql(sql: str, namespace: Mapping[str, Any] | None = None, options: SqlOp
         return _run_local(sql, namespace, options)
     _refuse_local_only(engine, options)
     if engine == "warehouse":
+        _note_ignored(engine, options)
         return _run_warehouse(sql, options)
     return _run_spark(sql, namespace, options)
 
 
 def _refuse_local_only(engine: str, options: SqlOptions) -> None:
-    """Options another engine cannot honour: an error when they change results, a note when not."""
+    """Options another engine cannot honour and that would change results: an error."""
     if options.return_trace:
         raise AgentUsageError(f"--return-trace: the {engine} engine cannot return traces (its ai_query returns "
                               "the answer only); use --engine local.")
     if options.custom_inputs is not None:
         raise AgentUsageError(f"--custom-inputs: the {engine} engine's ai_query cannot send custom_inputs; put them "
                               "in a named_struct request, or use --engine local.")
-    if options.concurrency is not None:
-        print(f"agent_sql: --concurrency applies to the local engine only; the {engine} schedules ai_query "
+
+
+def _note_ignored(engine: str, options: SqlOptions, native_ai_query: bool = True) -> None:
+    """Options another engine cannot honour but that change no result: a note."""
+    if options.concurrency is not None and (engine == "warehouse" or native_ai_query):
+        print(f"agent_sql: --concurrency does not apply here: Databricks' {engine} schedules its ai_query "
               "itself.", file=sys.stderr)
     if options.stream:
         print(f"agent_sql: --stream: the {engine} returns rows only when the statement ends; showing its "
@@ -194,6 +199,19 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     if spark is None:
         raise AgentUsageError("--engine spark: no Spark session found; define `spark` (in Databricks it is there, "
                               "elsewhere DatabricksSession.builder.getOrCreate()), or use --engine local.")
+    native = True
+    if "ai_query" in sql.lower():
+        from .spark_sql import has_native_ai_query, typed_sql
+
+        native = has_native_ai_query(spark)
+        if not native:  # open-source Spark: ours, run by the executors through the batch engine
+            from .spark_udf import register_ai_query
+
+            typed = typed_sql(sql)  # argument mistakes are reported before anything is registered
+            register_ai_query(spark, profile=options.profile, concurrency=options.concurrency or DEFAULT_CONCURRENCY,
+                              retries=options.retries)
+            sql = typed
+    _note_ignored("spark", options, native)
     progress = _progress(options, "spark")
     outcome = "failed"
     try:
