@@ -81,7 +81,7 @@ lab: setup
 workspace: setup
 	$(BIN)/agent-magics workspace
 
-bench: setup
+bench: setup $(PS)/.installed java
 	$(BIN)/python -m benchmarks.run
 
 # Re-resolve the lock (slow; needs the registries): only when changing dependencies.

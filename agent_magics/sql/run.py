@@ -37,13 +37,18 @@ def in_databricks_runtime() -> bool:
     return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
 
 
-def choose_engine(options: SqlOptions, namespace: Mapping[str, Any]) -> str:
+def choose_engine(options: SqlOptions, namespace: Mapping[str, Any], sql: str | None = None) -> str:
     if options.engine != "auto":
         return options.engine
     if in_databricks_runtime():
         from .spark_engine import find_spark
 
         if find_spark(namespace) is not None:
+            return "spark"
+    elif sql is not None:
+        from .engine_choice import spark_has_the_tables
+
+        if spark_has_the_tables(sql, namespace):
             return "spark"
     if options.warehouse or os.environ.get("DATABRICKS_WAREHOUSE_ID"):
         return "warehouse"
@@ -70,14 +75,22 @@ def run_sql(sql: str, namespace: Mapping[str, Any] | None = None, options: SqlOp
     namespace = namespace if namespace is not None else {}
     if options.engine not in ENGINES:
         raise AgentUsageError(f"--engine must be one of {', '.join(ENGINES)}, not {options.engine!r}.")
-    engine = choose_engine(options, namespace)
+    engine = choose_engine(options, namespace, sql)
+    if options.engine == "auto" and engine == "spark" and not in_databricks_runtime() and options.progress != "none":
+        print("agent_sql: --engine auto: running on the notebook's Spark session (the query reads only its tables).",
+              file=sys.stderr)
     if engine == "local":
-        return _run_local(sql, namespace, options)
-    _refuse_local_only(engine, options)
-    if engine == "warehouse":
-        _note_ignored(engine, options)
-        return _run_warehouse(sql, options)
-    return _run_spark(sql, namespace, options)
+        frame = _run_local(sql, namespace, options)
+    else:
+        _refuse_local_only(engine, options)
+        if engine == "warehouse":
+            _note_ignored(engine, options)
+            frame = _run_warehouse(sql, options)
+        else:
+            frame = _run_spark(sql, namespace, options)
+    if hasattr(frame, "attrs"):
+        frame.attrs["agent_sql_engine"] = engine  # which engine ran, for code that asks
+    return frame
 
 
 def _refuse_local_only(engine: str, options: SqlOptions) -> None:

@@ -152,3 +152,15 @@ def test_each_task_keeps_its_own_concurrency_bound(spark):
         server.should_exit = True
     assert frame["a"].tolist() == [f"A:{i}" for i in range(240)]  # every row, each its own answer
     assert 4 < counting.most <= 8  # two tasks at once, each at most 4 in flight
+
+
+def test_auto_runs_on_spark_when_the_query_reads_its_tables(spark, driver_on_local_workspace, capsys):
+    import pandas as pd
+
+    spark.createDataFrame(pd.DataFrame({"q": ["what is MLflow?"]})).createOrReplaceTempView("spark_questions")
+    sql = "SELECT ai_query('demo-agent', q) AS a FROM spark_questions"
+    frame = run_sql(sql, {"spark": spark})
+    assert frame.attrs["agent_sql_engine"] == "spark" and "MLflow" in frame["a"][0]
+    assert "running on the notebook's Spark session" in capsys.readouterr().err
+    local = run_sql(sql, {"spark": spark, "spark_questions": pd.DataFrame({"q": ["what is MLflow?"]})}, progress="none")
+    assert local.attrs["agent_sql_engine"] == "local"  # a notebook DataFrame of that name: the local engine
