@@ -41,7 +41,6 @@ def connect_spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from pyspark.sql.connect.utils import check_dependencies
 
     check_dependencies()  # the client's gRPC parts (requirements/pyspark.txt): a failure, not a skip
-    from pyspark.sql import SparkSession
 
     home = Path(pyspark.__file__).parent
     work = tmp_path_factory.mktemp("spark-connect")
@@ -80,7 +79,11 @@ def connect_spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                 if time.monotonic() > deadline:
                     pytest.fail(f"the Spark Connect server did not listen within {START_LIMIT} s: {_tail(work)}")
                 time.sleep(0.5)
-        session = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").getOrCreate()
+        # The Connect client's own builder: pyspark.sql's refuses a remote session in a process that also
+        # has a classic one (test_spark.py's local[2], when both modules run in one pytest).
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+        session = ConnectSession.builder.remote(f"sc://127.0.0.1:{port}").create()
         yield session
         session.stop()
     finally:
