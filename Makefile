@@ -8,8 +8,9 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 W7     := .venv-ipywidgets7
 CV     := .venv-clients
+PS     := .venv-pyspark
 
-.PHONY: setup browser test test-fast test-ipywidgets7 test-clients lint lab workspace bench lock lock-clients clean
+.PHONY: setup browser java test test-fast test-ipywidgets7 test-clients test-pyspark lint lab workspace bench lock lock-clients clean
 
 setup: $(VENV)/.installed
 
@@ -29,15 +30,24 @@ browser:
 	  else echo "browser tests need Debian chromium: sudo apt-get install chromium chromium-driver"; fi; \
 	fi
 
+# A Java runtime for the Spark tests (local[2] and the Spark Connect server), like `browser` above.
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends default-jre-headless; \
+	  else echo "Spark tests need Java: sudo apt-get install default-jre-headless"; fi; \
+	fi
+
 # Style, formatting, the layers (import-linter contracts in pyproject.toml) and types.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: setup browser lint
+test: setup browser java lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-ipywidgets7
 	$(MAKE) --no-print-directory test-clients
+	$(MAKE) --no-print-directory test-pyspark
 
 # The view again on ipywidgets 7.8 (Databricks): a small venv holding only ipywidgets 7 whose
 # .pth adds the main venv's packages after its own, so ipywidgets 7 wins.
@@ -66,6 +76,20 @@ test-clients: setup $(CV)/.installed
 	AGENT_MAGICS_SERVER_PYTHON=$(CURDIR)/$(BIN)/python PYTHONPATH=$(CURDIR) \
 	  $(CV)/bin/python -m pytest -q -p no:cacheprovider --confcutdir=tests/local/clients tests/local/clients
 
+# The Spark tests (skipped in the main venv, whose pyspark is databricks-connect's and refuses local
+# sessions): plain pyspark in a small venv whose .pth adds the main venv's packages after its own.
+$(PS)/.installed: requirements/pyspark.txt $(VENV)/.installed
+	rm -rf $(PS) && $(PYTHON) -m venv $(PS)
+	$(PS)/bin/python -m pip install -q -U pip
+	$(PS)/bin/python -m pip install -q --no-deps -r requirements/pyspark.txt
+	echo "import site; site.addsitedir('$$($(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")')" \
+	  > "$$($(PS)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/zz_main_venv.pth"
+	touch $@
+
+test-pyspark: $(PS)/.installed java
+	$(PS)/bin/python -c "import pyspark, os; assert os.path.isdir(os.path.join(os.path.dirname(pyspark.__file__), 'jars')), pyspark.__file__"
+	$(PS)/bin/python -m pytest -q -p no:cacheprovider -m spark tests/sql
+
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not browser"
 
@@ -75,7 +99,7 @@ lab: setup
 workspace: setup
 	$(BIN)/agent-magics workspace
 
-bench: setup
+bench: setup $(PS)/.installed java
 	$(BIN)/python -m benchmarks.run
 
 # Re-resolve the lock (slow; needs the registries): only when changing dependencies.
@@ -94,4 +118,4 @@ lock-clients:
 	mv requirements/clients.new requirements/clients.txt
 
 clean:
-	rm -rf $(VENV) $(W7) $(CV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(W7) $(CV) $(PS) .pytest_cache .ruff_cache

@@ -24,8 +24,9 @@ from typing import Any
 from . import coldstart, memory, streaming
 from .report import RESULTS, check, fmt, table, write
 
-SUITES = ("streaming", "coldstart", "memory", "batch")
+SUITES = ("streaming", "coldstart", "memory", "batch", "spark")
 BATCH = Path(__file__).resolve().parent / "sql_batch.py"
+PYSPARK_PYTHON = Path(__file__).resolve().parents[1] / ".venv-pyspark" / "bin" / "python"
 
 
 def streaming_cases(quick: bool) -> list[streaming.Case]:
@@ -71,6 +72,29 @@ def run_batch(log: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     ]
 
 
+def run_spark_batch(log: Any) -> list[dict[str, Any]]:
+    """spark_batch.py in the pyspark venv (make bench builds it): Spark local[2] beside the local engine."""
+    figure = "spark: 1,000 rows on local[2] through register_ai_query: fraction of ideal"
+    if not PYSPARK_PYTHON.exists():
+        log("spark: .venv-pyspark is not there (make test-pyspark or make bench builds it): skipped")
+        return [{"figure": figure, "value": None, "target": ">= 0.8", "status": "n/a (no .venv-pyspark)"}]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    command = [str(PYSPARK_PYTHON), "-m", "benchmarks.spark_batch"]
+    done = subprocess.run(command, cwd=BATCH.parents[1], env=env, timeout=900, check=False)
+    path = RESULTS / "spark_batch.json"
+    if done.returncode != 0 or not path.exists():
+        status = f"n/a (spark_batch.py exited with {done.returncode})"
+        return [{"figure": figure, "value": None, "target": ">= 0.8", "status": status}]
+    report = json.loads(path.read_text())
+    figures = [{"figure": figure, "value": report["target"]["measured"], "target": ">= 0.8",
+                "status": check(report["target"]["measured"], 0.8, at_least=True)}]  # fmt: skip
+    local = next((e for e in report["engines"] if e["engine"] == "local"), None)
+    if local is not None:
+        figures.append({"figure": "spark: the local DuckDB engine in the same run, fraction of ideal",
+                        "value": local["fraction_of_ideal"], "target": "-", "status": "reported"})  # fmt: skip
+    return figures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="agent_magics benchmarks (issue 9)")
     parser.add_argument("--only", nargs="+", choices=SUITES, default=list(SUITES))
@@ -107,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         log("batch (%agent_sql, benchmarks/sql_batch.py) ...")
         _, found = run_batch(log)
         targets += found
+    if "spark" in args.only and not args.quick:
+        log("spark (register_ai_query on local[2], benchmarks/spark_batch.py) ...")
+        targets += run_spark_batch(log)
 
     rows = [[t["figure"], fmt(t["value"]), t["target"], t["status"]] for t in targets]
     print(table("Targets", ["figure", "value", "target", "status"], rows))

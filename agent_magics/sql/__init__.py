@@ -9,7 +9,8 @@ Nothing heavy is imported here: DuckDB, sqlglot, pandas and the SDK load on firs
 
 Engines: ``local`` (DuckDB in-process, the notebook's DataFrames by variable name, ai_query sent by
 this package with bounded concurrency), ``warehouse`` (Statement Execution API), ``spark`` (the
-notebook's session). Warehouse and Spark run the SQL as written, with Databricks' own ai_query.
+notebook's session). Warehouse and Spark on Databricks run the SQL as written, with Databricks' own
+ai_query; on open-source Spark (local, Spark Connect) ``register_ai_query`` provides one.
 
 What the local engine does differently from Databricks' ai_query:
 
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agent_magics.sql.execute import SqlOptions
 
-__all__ = ["SqlOptions", "run_sql"]
+__all__ = ["SqlOptions", "register_ai_query", "run_sql"]
 
 
 def run_sql(sql: str, namespace: dict[str, Any] | None = None, options: SqlOptions | None = None,
@@ -44,6 +45,13 @@ def run_sql(sql: str, namespace: dict[str, Any] | None = None, options: SqlOptio
     from agent_magics.sql.execute import run_sql as _run
 
     return _run(sql, namespace, options, **kwargs)
+
+
+def register_ai_query(spark: Any, **kwargs: Any) -> Any:
+    """Register ``ai_query`` on any Spark session (a pandas UDF). See ``spark_udf.register_ai_query``."""
+    from agent_magics.sql.spark_udf import register_ai_query as _register
+
+    return _register(spark, **kwargs)
 
 
 def __getattr__(name: str) -> Any:

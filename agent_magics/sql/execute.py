@@ -37,13 +37,18 @@ def in_databricks_runtime() -> bool:
     return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
 
 
-def choose_engine(options: SqlOptions, namespace: Mapping[str, Any]) -> str:
+def choose_engine(options: SqlOptions, namespace: Mapping[str, Any], sql: str | None = None) -> str:
     if options.engine != "auto":
         return options.engine
     if in_databricks_runtime():
         from agent_magics.sql.spark_engine import find_spark
 
         if find_spark(namespace) is not None:
+            return "spark"
+    elif sql is not None:
+        from agent_magics.sql.engine_choice import spark_has_the_tables
+
+        if spark_has_the_tables(sql, namespace):
             return "spark"
     if options.warehouse or os.environ.get("DATABRICKS_WAREHOUSE_ID"):
         return "warehouse"
@@ -70,25 +75,38 @@ def run_sql(sql: str, namespace: Mapping[str, Any] | None = None, options: SqlOp
     namespace = namespace if namespace is not None else {}
     if options.engine not in ENGINES:
         raise AgentUsageError(f"--engine must be one of {', '.join(ENGINES)}, not {options.engine!r}.")
-    engine = choose_engine(options, namespace)
+    engine = choose_engine(options, namespace, sql)
+    if options.engine == "auto" and engine == "spark" and not in_databricks_runtime() and options.progress != "none":
+        print("agent_sql: --engine auto: running on the notebook's Spark session (the query reads only its tables).",
+              file=sys.stderr)
     if engine == "local":
-        return _run_local(sql, namespace, options)
-    _refuse_local_only(engine, options)
-    if engine == "warehouse":
-        return _run_warehouse(sql, options)
-    return _run_spark(sql, namespace, options)
+        frame = _run_local(sql, namespace, options)
+    else:
+        _refuse_local_only(engine, options)
+        if engine == "warehouse":
+            _note_ignored(engine, options)
+            frame = _run_warehouse(sql, options)
+        else:
+            frame = _run_spark(sql, namespace, options)
+    if hasattr(frame, "attrs"):
+        frame.attrs["agent_sql_engine"] = engine  # which engine ran, for code that asks
+    return frame
 
 
 def _refuse_local_only(engine: str, options: SqlOptions) -> None:
-    """Options another engine cannot honour: an error when they change results, a note when not."""
+    """Options another engine cannot honour and that would change results: an error."""
     if options.return_trace:
         raise AgentUsageError(f"--return-trace: the {engine} engine cannot return traces (its ai_query returns "
                               "the answer only); use --engine local.")
     if options.custom_inputs is not None:
         raise AgentUsageError(f"--custom-inputs: the {engine} engine's ai_query cannot send custom_inputs; put them "
                               "in a named_struct request, or use --engine local.")
-    if options.concurrency is not None:
-        print(f"agent_sql: --concurrency applies to the local engine only; the {engine} schedules ai_query "
+
+
+def _note_ignored(engine: str, options: SqlOptions, native_ai_query: bool = True) -> None:
+    """Options another engine cannot honour but that change no result: a note."""
+    if options.concurrency is not None and (engine == "warehouse" or native_ai_query):
+        print(f"agent_sql: --concurrency does not apply here: Databricks' {engine} schedules its ai_query "
               "itself.", file=sys.stderr)
     if options.stream:
         print(f"agent_sql: --stream: the {engine} returns rows only when the statement ends; showing its "
@@ -199,6 +217,19 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     if spark is None:
         raise AgentUsageError("--engine spark: no Spark session found; define `spark` (in Databricks it is there, "
                               "elsewhere DatabricksSession.builder.getOrCreate()), or use --engine local.")
+    native = True
+    if "ai_query" in sql.lower():
+        from agent_magics.sql.spark_sql import has_native_ai_query, typed_sql
+
+        native = has_native_ai_query(spark)
+        if not native:  # open-source Spark: ours, run by the executors through the batch engine
+            from agent_magics.sql.spark_udf import register_ai_query
+
+            typed = typed_sql(sql)  # argument mistakes are reported before anything is registered
+            register_ai_query(spark, profile=options.profile, concurrency=options.concurrency or DEFAULT_CONCURRENCY,
+                              retries=options.retries)
+            sql = typed
+    _note_ignored("spark", options, native)
     progress = _progress(options, "spark")
     outcome = "failed"
     try:

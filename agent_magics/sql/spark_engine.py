@@ -1,5 +1,6 @@
-"""The Spark engine: ``spark.sql(sql).toPandas()`` with the notebook's session (Databricks notebooks and
-Databricks Connect). ai_query is Databricks' own there: the SQL runs as written.
+"""The Spark engine: ``spark.sql(sql).toPandas()`` with the notebook's session (Databricks notebooks,
+Databricks Connect, Spark Connect or a local pyspark session). On Databricks ai_query is its own and
+the SQL runs as written; elsewhere ``run.py`` first registers ours (``spark_udf.register_ai_query``).
 
 The statement runs on a worker thread so an interrupt can cancel the Spark jobs (``interruptAll`` on
 Spark Connect, ``cancelAllJobs`` on classic Spark) instead of leaving them running on the cluster.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -45,6 +47,10 @@ def run_spark(sql: str, spark: Any, *, timeout: float | None = None,
     outcome: dict[str, Any] = {}
     finished = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C misreports the thread
 
+    # pyspark repeats a failed Arrow toPandas as a warning with the worker's whole traceback: the error
+    # itself is reported below, in one line.
+    warnings.filterwarnings("ignore", message="toPandas attempted Arrow optimization", category=UserWarning)
+
     def work() -> None:
         try:
             outcome["frame"] = spark.sql(sql).toPandas()
@@ -68,11 +74,62 @@ def run_spark(sql: str, spark: Any, *, timeout: float | None = None,
         _cancel(spark)
         raise AgentError("spark: interrupted; the statement's Spark jobs were cancelled.") from None
     if "error" in outcome:
-        exc = outcome["error"]
-        text = str(exc).strip()
-        first = text.splitlines()[0] if text else type(exc).__name__
-        raise AgentError(f"spark: {first}") from None
+        raise AgentError(describe_spark_error(outcome["error"])) from None
     return outcome["frame"]
+
+
+_WORKER_FAILED = "An exception was thrown from the Python worker"
+_OUR_ERRORS = ("AgentError", "AgentUsageError")
+
+
+def describe_spark_error(exc: BaseException) -> str:
+    """One line: the Spark error class and message; for a Python worker failure, the worker's own error."""
+    text = str(exc).strip()
+    lines = [line for line in text.splitlines() if line.strip()]
+    if _is_python_worker_error(exc) or (lines and lines[0].startswith(_WORKER_FAILED)):
+        return f"spark: ai_query / a Python UDF failed on an executor: {_worker_cause(lines)}"
+    condition = _condition(exc)
+    if condition == "UNRESOLVED_ROUTINE" and "ai_query" in text.lower():
+        return ("spark: [UNRESOLVED_ROUTINE] this Spark session has no ai_query (it is a Databricks built-in): "
+                "run the SQL with %agent_sql --engine spark, which registers one, or call "
+                "agent_magics.sql.register_ai_query(spark) first.")
+    return f"spark: {lines[0] if lines else type(exc).__name__}"
+
+
+def _is_python_worker_error(exc: BaseException) -> bool:
+    try:
+        from pyspark.errors import PythonException
+    except ImportError:
+        return False
+    return isinstance(exc, PythonException)
+
+
+def _worker_cause(lines: list[str]) -> str:
+    """The last line of the worker's traceback ("ValueError: ..."); ours without the class name."""
+    worker = lines[1:]
+    for at, line in enumerate(worker):  # Spark Connect appends the JVM's stack trace
+        if line.startswith("JVM stacktrace"):
+            worker = worker[:at]
+            break
+    frames = [line for line in worker if not line.startswith((" ", "\t", "Traceback "))]
+    if not frames:
+        return lines[0] if lines else "no details"
+    last = frames[-1]
+    kind, _, message = last.partition(": ")
+    return message if kind.rsplit(".", 1)[-1] in _OUR_ERRORS and message else last
+
+
+def _condition(exc: BaseException) -> str | None:
+    for name in ("getCondition", "getErrorClass"):
+        method = getattr(exc, name, None)
+        if callable(method):
+            try:
+                value = method()
+            except Exception:
+                continue
+            if value:
+                return str(value)
+    return None
 
 
 def _cancel(spark: Any) -> None:

@@ -103,11 +103,29 @@ def transpile(sql: str, *, return_trace: bool = False) -> Transpiled:
         calls.append(call)
         node.replace(exp.Anonymous(this=call.function, expressions=[_to_json(request)]))
     trace_columns = _add_trace_columns(tree, calls) if return_trace else []
+    _range_column_as_id(tree)
     try:
         duck = tree.sql(dialect="duckdb")
     except Exception as exc:  # sqlglot's UnsupportedError and friends
         raise AgentUsageError(f"this SQL cannot run on the local engine: {exc}") from None
     return Transpiled(duck, calls, tables, trace_columns)
+
+
+def _range_column_as_id(tree: exp.Expression) -> None:
+    """Databricks' ``range(...)`` table names its column ``id``; DuckDB's names it ``range``.
+
+    Each ``range(...)`` in a FROM/JOIN becomes ``(SELECT range AS id FROM range(...)) AS <its alias>``
+    (``range`` when it had none). Databricks' fourth argument (numPartitions) has no DuckDB meaning.
+    """
+    for table in list(tree.find_all(exp.Table)):
+        function = table.this
+        if not (isinstance(function, exp.Anonymous) and str(function.this).lower() == "range"):
+            continue
+        args = [arg.copy() for arg in function.expressions[:3]]
+        inner = exp.select(exp.alias_(exp.column("range"), "id")).from_(
+            exp.Table(this=exp.Anonymous(this="range", expressions=args)))
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier("range"))
+        table.replace(exp.Subquery(this=inner, alias=alias.copy()))
 
 
 def _to_json(request: exp.Expression) -> exp.Expression:

@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from agent_magics.transport.embedded import LocalWorkspace
 from agent_magics.local.limits import json_depth
+from agent_magics.transport.embedded import LocalWorkspace
 
 MiB = 1024 * 1024
 

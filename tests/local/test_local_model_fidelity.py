@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from agent_magics.transport.embedded import LocalWorkspace
 from agent_magics.local.statements import LOCAL_WAREHOUSE_ID
+from agent_magics.transport.embedded import LocalWorkspace
 
 QUESTION = "What is MLflow?"
 MESSAGES = [{"role": "user", "content": QUESTION}]

@@ -68,3 +68,40 @@ def warehouse_client(statement_server: Any) -> Any:
 
     url, _ = statement_server
     return WorkspaceClient(config=Config(host=url, token="dapi-test", auth_type="pat", retry_timeout_seconds=15))
+
+
+@pytest.fixture
+def driver_on_local_workspace(local_workspace: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The driver's default workspace is the session's local workspace (OAuth M2M, by environment)."""
+    from agent_magics.transport.workspace import forget_workspaces
+
+    for name in [k for k in os.environ if k.startswith("DATABRICKS_")]:
+        monkeypatch.delenv(name)
+    for name, value in local_workspace.env(auth="oauth").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
+    forget_workspaces()
+    yield local_workspace
+    forget_workspaces()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """A local[2] SparkSession whose Python workers are this interpreter (so they import agent_magics)."""
+    import sys
+
+    from sparkenv import plain_pyspark_missing
+
+    reason = plain_pyspark_missing()
+    if reason:
+        pytest.skip(reason)
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("agent_magics tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "2")
+               .config("spark.driver.bindAddress", "127.0.0.1").config("spark.driver.host", "127.0.0.1")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -141,3 +141,15 @@ def test_return_type_forms_and_coercion():
                         "j": {"nested": True}})
     assert str(out["d"]) == "2024-01-02" and out["t"].tzinfo is not None and out["ok"] is True
     assert out["x"] == 1.0 and out["m"] == [("a", 1)] and out["j"] == '{"nested": true}'
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("SELECT id FROM range(3)", [(0,), (1,), (2,)]),
+    ("SELECT r.id * 2 FROM range(1, 7, 2, 4) AS r ORDER BY 1", [(2,), (6,), (10,)]),  # numPartitions dropped
+    ("SELECT range.id FROM range(2)", [(0,), (1,)]),  # Databricks' default table alias
+    ("SELECT count(*) FROM range(4) a JOIN range(2) b ON a.id > b.id", [(5,)]),
+])
+def test_range_names_its_column_id_as_on_databricks(sql, expected):
+    plan = transpile(sql)
+    assert duckdb.sql(plan.sql).fetchall() == expected
+    assert plan.tables == []  # range(...) is no DataFrame to look up in the notebook

@@ -1,0 +1,166 @@
+"""ai_query on a real local[2] SparkSession: the registered pandas UDF, the spark engine, its errors.
+
+Needs plain pyspark and Java: ``make test-pyspark`` runs these in ``.venv-pyspark``; elsewhere they are
+skipped with the reason. The executors' Python workers ask the session's local workspace over HTTP.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+from sparkenv import plain_pyspark_missing
+
+from agent_magics.core.errors import AgentError, AgentUsageError
+from agent_magics.sql import register_ai_query, run_sql
+from agent_magics.sql.spark_engine import run_spark
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.skipif(plain_pyspark_missing() is not None, reason=str(plain_pyspark_missing())),
+]
+
+PAGE = (
+    """SELECT ai_query("demo-agent", question) """
+    """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)"""
+)
+
+
+def test_page_example_through_the_spark_engine_registers_ai_query(spark, driver_on_local_workspace):
+    frame = run_sql(PAGE, {"spark": spark}, engine="spark", progress="none")
+    assert list(frame.columns) == ["ai_query(demo-agent, question)"]  # Spark names it as Databricks does
+    assert len(frame) == 2 and all("MLflow" in answer for answer in frame.iloc[:, 0])
+
+
+def test_named_arguments_give_databricks_types(spark, driver_on_local_workspace):
+    sql = (
+        "SELECT q, ai_query('fault-500', q, failOnError => false) AS bad, "
+        "ai_query('demo-agent', q, failOnError => false) AS good, "
+        "ai_query('demo-agent', named_struct('input', array(named_struct('role', 'user', 'content', q)))) AS raw "
+        "FROM VALUES ('what is MLflow?') AS t(q)"
+    )
+    row = run_sql(sql, {"spark": spark}, engine="spark", progress="none").iloc[0]
+    assert row["bad"]["result"] is None and "HTTP 500" in row["bad"]["errorMessage"]
+    assert "MLflow" in row["good"]["result"] and row["good"]["errorMessage"] is None
+    assert row["good"]["response"] == row["good"]["result"]
+    assert '"output"' in row["raw"]  # a STRUCT request without returnType: the endpoint's JSON answer
+
+
+def test_fail_on_error_true_keeps_the_workers_cause(spark, driver_on_local_workspace):
+    with pytest.raises(AgentError) as caught:
+        run_sql("SELECT ai_query('fault-500', 'x') AS a", {"spark": spark}, engine="spark", progress="none")
+    message = str(caught.value)
+    assert message.startswith("spark: ai_query / a Python UDF failed on an executor: ai_query('fault-500') failed")
+    assert "HTTP 500" in message and "failOnError => false" in message and "\n" not in message
+
+
+def test_model_parameters_for_a_responses_agent_is_refused_with_its_error_class(spark, driver_on_local_workspace):
+    sql = "SELECT ai_query('demo-agent', 'hi', modelParameters => named_struct('temperature', 0.2)) AS a"
+    with pytest.raises(AgentError, match=r"AI_FUNCTION_INVALID_MODEL_PARAMETERS"):
+        run_sql(sql, {"spark": spark}, engine="spark", progress="none")
+
+
+def test_unresolved_ai_query_off_databricks_says_what_to_do(spark):
+    fresh = spark.newSession()  # shares the SparkContext, not the temporary functions
+    with pytest.raises(AgentError) as caught:
+        run_spark("SELECT ai_query('demo-agent', 'hi')", fresh)
+    assert "UNRESOLVED_ROUTINE" in str(caught.value) and "register_ai_query(spark)" in str(caught.value)
+    with pytest.raises(AgentError, match=r"^spark: \[UNRESOLVED_ROUTINE\] Cannot resolve routine `nope`"):
+        run_spark("SELECT nope(1)", fresh)
+
+
+def test_bad_arguments_are_refused_before_spark_runs(spark, driver_on_local_workspace):
+    with pytest.raises(AgentUsageError, match="returnType 'NOT A TYPE' is not a type"):
+        run_sql(
+            "SELECT ai_query('demo-agent', 'hi', returnType => 'NOT A TYPE')",
+            {"spark": spark},
+            engine="spark",
+            progress="none",
+        )
+
+
+class _CountingEndpoint:
+    """A loopback Responses endpoint that answers after ``delay`` s and records the most requests in flight."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.in_flight = 0
+        self.most = 0
+        self.lock = threading.Lock()
+
+    def serve(self) -> tuple[str, Any]:
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def endpoint(request):
+            return JSONResponse({"name": request.path_params["name"], "task": "agent/v1/responses"})
+
+        async def invocations(request):
+            import asyncio
+
+            body = await request.json()
+            with self.lock:
+                self.in_flight += 1
+                self.most = max(self.most, self.in_flight)
+            await asyncio.sleep(self.delay)
+            with self.lock:
+                self.in_flight -= 1
+            text = "A:" + body["input"][0]["content"]
+            return JSONResponse(
+                {
+                    "output": [
+                        {
+                            "type": "message",
+                            "id": "m",
+                            "role": "assistant",
+                            "content": [{"type": "output_text", "text": text}],
+                        }
+                    ]
+                }
+            )
+
+        app = Starlette(
+            routes=[
+                Route("/api/2.0/serving-endpoints/{name}", endpoint),
+                Route("/serving-endpoints/{name}/invocations", invocations, methods=["POST"]),
+            ]
+        )
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+        deadline = time.monotonic() + 15
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return f"http://127.0.0.1:{sock.getsockname()[1]}", server
+
+
+def test_each_task_keeps_its_own_concurrency_bound(spark):
+    counting = _CountingEndpoint(delay=0.03)
+    host, server = counting.serve()
+    try:
+        register_ai_query(spark, host=host, token="dapi-test", concurrency=4)
+        frame = spark.sql(
+            "SELECT id, ai_query('stub', CAST(id AS STRING)) AS a FROM range(0, 240, 1, 2) ORDER BY id"
+        ).toPandas()
+    finally:
+        server.should_exit = True
+    assert frame["a"].tolist() == [f"A:{i}" for i in range(240)]  # every row, each its own answer
+    assert 4 < counting.most <= 8  # two tasks at once, each at most 4 in flight
+
+
+def test_auto_runs_on_spark_when_the_query_reads_its_tables(spark, driver_on_local_workspace, capsys):
+    import pandas as pd
+
+    spark.createDataFrame(pd.DataFrame({"q": ["what is MLflow?"]})).createOrReplaceTempView("spark_questions")
+    sql = "SELECT ai_query('demo-agent', q) AS a FROM spark_questions"
+    frame = run_sql(sql, {"spark": spark})
+    assert frame.attrs["agent_sql_engine"] == "spark" and "MLflow" in frame["a"][0]
+    assert "running on the notebook's Spark session" in capsys.readouterr().err
+    local = run_sql(sql, {"spark": spark, "spark_questions": pd.DataFrame({"q": ["what is MLflow?"]})}, progress="none")
+    assert local.attrs["agent_sql_engine"] == "local"  # a notebook DataFrame of that name: the local engine
