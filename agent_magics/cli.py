@@ -49,6 +49,12 @@ export DATABRICKS_AUTH_TYPE=oauth-m2m
 
 
 def _run_workspace(args: argparse.Namespace, out: TextIO) -> int:
+    from .extras import missing_extra_message
+
+    missing = missing_extra_message("local", part="agent-magics workspace")
+    if missing:
+        print(missing, file=sys.stderr)
+        return 1
     from .local.config import ServerConfig
     from .local.server import Ready, configure_logging, prepare_environment, run_event_loop, serve
 

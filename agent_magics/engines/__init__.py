@@ -72,6 +72,13 @@ def run(request: AgentRequest, workspace: Workspace | None, policy: RetryPolicy 
         yield from run_rest(request, http, base, policy)
         return
     if request.client_library == "databricks-openai" and request.kind != "url":
+        from ..extras import missing_extra_message
+
+        missing = missing_extra_message("databricks-openai", hint="or use client_library 'openai' (the default).")
+        if missing:
+            yield ErrorEvent(f"{request.target}: {missing}")
+            yield Done("failed")
+            return
         client = _cached(workspace, "databricks-openai", "", lambda: _databricks_openai(workspace))
         model = f"apps/{request.name}" if request.kind == "app" else request.name
         yield from run_client(request, client, model, policy)

@@ -18,19 +18,12 @@ from typing import Any
 from ..errors import AgentError
 from .batch import Batch, BatchCancelled
 from .rows import RowAsker
+from .run import BatchInterrupted
 from .transpile import Transpiled, transpile
 from .transport import Transport
 from .udf import TraceStore, register
 
 Tick = Callable[[Batch], None]
-
-
-class BatchInterrupted(AgentError):
-    """The statement was stopped (interrupt or --timeout); ``partial`` has the finished requests."""
-
-    def __init__(self, message: str, partial: Any) -> None:
-        super().__init__(message)
-        self.partial = partial
 
 
 @dataclass

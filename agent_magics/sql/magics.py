@@ -48,8 +48,7 @@ class AgentSqlMagics(Magics):
                              "(rerun with --debug for the traceback)") from None
 
     def _run(self, command: Any, namespace: dict[str, Any]) -> Any:
-        from .local_engine import BatchInterrupted
-        from .run import run_sql
+        from .run import BatchInterrupted, run_sql
 
         sql, missing = interpolate(command.sql, namespace)
         if missing:

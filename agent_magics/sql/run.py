@@ -12,11 +12,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..errors import AgentUsageError
+from ..errors import AgentError, AgentUsageError
 
 ENGINES = ("auto", "local", "warehouse", "spark")
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256
+
+
+class BatchInterrupted(AgentError):
+    """The statement was stopped (interrupt or --timeout); ``partial`` has the finished requests.
+
+    Defined here, not in the local engine: the magic catches it without importing the engine.
+    """
+
+    def __init__(self, message: str, partial: Any) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 @dataclass
@@ -104,9 +115,12 @@ def _progress(options: SqlOptions, label: str) -> Any:
 
 
 def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> Any:
+    from ..extras import require_extra
+
+    require_extra("sql", hint="or run the SQL on a warehouse (--engine warehouse) or Spark (--engine spark).")
     from ..engines.request import Timeouts
     from ..workspace import get_workspace
-    from .local_engine import BatchInterrupted, LocalOptions, run_local
+    from .local_engine import LocalOptions, run_local
     from .progress import status_line
     from .transport import WorkspaceTransport
 
@@ -162,6 +176,9 @@ class _LazyTransport:
 
 
 def _run_warehouse(sql: str, options: SqlOptions) -> Any:
+    from ..extras import require_extra
+
+    require_extra("sql", part="the warehouse engine's DataFrame", modules=("pandas",))
     from ..workspace import get_workspace
     from .warehouse_engine import configured_warehouse, run_warehouse
 
@@ -194,6 +211,9 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     if spark is None:
         raise AgentUsageError("--engine spark: no Spark session found; define `spark` (in Databricks it is there, "
                               "elsewhere DatabricksSession.builder.getOrCreate()), or use --engine local.")
+    from ..extras import require_extra
+
+    require_extra("sql", part="the Spark engine's DataFrame (toPandas)", modules=("pandas",))
     progress = _progress(options, "spark")
     outcome = "failed"
     try:
