@@ -8,7 +8,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 W7     := .venv-ipywidgets7
 
-.PHONY: setup browser test test-fast test-ipywidgets7 lint lab workspace bench lock clean
+.PHONY: setup browser test test-fast test-ipywidgets7 lint lab workspace bench lock clean \
+        wheel test-installs test-light test-lowest test-newest
 
 setup: $(VENV)/.installed
 
@@ -34,6 +35,7 @@ lint: setup
 test: setup browser lint
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-ipywidgets7
+	$(MAKE) --no-print-directory test-installs
 
 # The view again on ipywidgets 7.8 (Databricks): a small venv holding only ipywidgets 7 whose
 # .pth adds the main venv's packages after its own, so ipywidgets 7 wins.
@@ -47,6 +49,51 @@ $(W7)/.installed: requirements/ipywidgets7.txt $(VENV)/.installed
 test-ipywidgets7: $(W7)/.installed
 	$(W7)/bin/python -c "import ipywidgets; assert ipywidgets.__version__.startswith('7.'), ipywidgets.__version__"
 	$(W7)/bin/python -m pytest -q -p no:cacheprovider tests/test_view_live.py tests/test_view_render.py
+
+# -- Installed the way users install it: the built wheel (not editable) in venvs of its own ----------
+# test-light:  the light core (`pip install agent_magics`, newest dependencies, only ipykernel beside)
+# test-lowest: the same with every core dependency at the lower bound pyproject.toml states
+# test-newest: the wheel's [local,sql] extras and the test tools resolved fresh (requirements/newest.txt),
+#              then the suite minus the browser, the notebooks and DatabricksOpenAI (the heavy extra)
+# The light venvs' kernels are driven from the main venv, whose local workspace is their configured
+# workspace. Fresh venvs every run: newest cannot be locked, so it is re-resolved, bounded in time.
+WHEEL_DIR       := build/wheel
+LIGHT           := .venv-light
+LOWEST          := .venv-lowest
+NEWEST          := .venv-newest
+RESOLVE_TIMEOUT := 600
+RESOLVE_FAILED   = { echo "$(1): pip could not install from the registry within $(RESOLVE_TIMEOUT) s (see above). Nothing is locked in this leg: the registry's current releases do not resolve or install together, or the registry is unreachable."; exit 1; }
+
+test-installs: test-light test-lowest test-newest
+
+wheel: setup
+	rm -rf $(WHEEL_DIR)
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(WHEEL_DIR) .
+
+test-light: wheel
+	rm -rf $(LIGHT) && $(PYTHON) -m venv $(LIGHT) && $(LIGHT)/bin/python -m pip install -q -U pip
+	timeout $(RESOLVE_TIMEOUT) $(LIGHT)/bin/python -m pip install -q $(WHEEL_DIR)/agent_magics-*.whl ipykernel \
+	  || $(call RESOLVE_FAILED,test-light)
+	@$(LIGHT)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(ipython|traitlets|ipywidgets|httpx|openai|databricks-sdk|markdown-it-py|nh3|ipykernel)=='
+	AGENT_MAGICS_LIGHT_PYTHON=$(LIGHT)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_light_core.py
+
+test-lowest: wheel
+	rm -rf $(LOWEST) && $(PYTHON) -m venv $(LOWEST) && $(LOWEST)/bin/python -m pip install -q -U pip
+	$(PYTHON) .ci/lowest_constraints.py > $(LOWEST)/constraints.txt
+	timeout $(RESOLVE_TIMEOUT) $(LOWEST)/bin/python -m pip install -q -c $(LOWEST)/constraints.txt \
+	  $(WHEEL_DIR)/agent_magics-*.whl ipykernel \
+	  || { echo "test-lowest: the lower bounds in pyproject.toml do not install together ($(LOWEST)/constraints.txt): raise the bound that conflicts."; exit 1; }
+	$(LOWEST)/bin/python .ci/lowest_constraints.py --check $(LOWEST)/constraints.txt
+	AGENT_MAGICS_LIGHT_PYTHON=$(LOWEST)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_light_core.py
+
+test-newest: wheel
+	rm -rf $(NEWEST) && $(PYTHON) -m venv $(NEWEST) && $(NEWEST)/bin/python -m pip install -q -U pip
+	timeout $(RESOLVE_TIMEOUT) $(NEWEST)/bin/python -m pip install -q "$$(ls $(WHEEL_DIR)/agent_magics-*.whl)[local,sql]" \
+	  -r requirements/newest.txt || $(call RESOLVE_FAILED,test-newest)
+	@$(NEWEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(ipython|httpx|openai|databricks-sdk|mlflow-skinny|starlette|uvicorn|duckdb|sqlglot|pandas)=='
+	# bin/pytest, not python -m pytest: the source tree must not shadow the installed wheel
+	AGENT_MAGICS_EXPECT_INSTALLED=1 $(NEWEST)/bin/pytest -q -p no:cacheprovider -m "not browser" \
+	  --ignore=tests/test_notebooks.py --ignore=tests/test_parity.py tests
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not browser"
@@ -68,4 +115,4 @@ lock:
 	/tmp/agent-magics-lock/bin/python -m pip freeze --exclude-editable | grep -v '^agent.magics' > $(LOCK)
 
 clean:
-	rm -rf $(VENV) $(W7) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(W7) $(LIGHT) $(LOWEST) $(NEWEST) $(WHEEL_DIR) .pytest_cache .ruff_cache
