@@ -54,7 +54,8 @@ test-ipywidgets7: $(W7)/.installed
 # test-light:  the light core (`pip install agent_magics`, newest dependencies, only ipykernel beside)
 # test-lowest: the same with every core dependency at the lower bound pyproject.toml states
 # test-newest: the wheel's [local,sql] extras and the test tools resolved fresh (requirements/newest.txt),
-#              then the suite minus the browser, the notebooks and DatabricksOpenAI (the heavy extra)
+#              then the suite minus the browser, the notebooks and the tests that import
+#              databricks_openai (the heavy extra; .ci/without_heavy.py finds them)
 # The light venvs' kernels are driven from the main venv, whose local workspace is their configured
 # workspace. Fresh venvs every run: newest cannot be locked, so it is re-resolved, bounded in time.
 WHEEL_DIR       := build/wheel
@@ -75,7 +76,7 @@ test-light: wheel
 	timeout $(RESOLVE_TIMEOUT) $(LIGHT)/bin/python -m pip install -q $(WHEEL_DIR)/agent_magics-*.whl ipykernel \
 	  || $(call RESOLVE_FAILED,test-light)
 	@$(LIGHT)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(ipython|traitlets|ipywidgets|httpx|openai|databricks-sdk|markdown-it-py|nh3|ipykernel)=='
-	AGENT_MAGICS_LIGHT_PYTHON=$(LIGHT)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_light_core.py
+	AGENT_MAGICS_LIGHT_PYTHON=$(CURDIR)/$(LIGHT)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_light_core.py
 
 test-lowest: wheel
 	rm -rf $(LOWEST) && $(PYTHON) -m venv $(LOWEST) && $(LOWEST)/bin/python -m pip install -q -U pip
@@ -84,7 +85,7 @@ test-lowest: wheel
 	  $(WHEEL_DIR)/agent_magics-*.whl ipykernel \
 	  || { echo "test-lowest: the lower bounds in pyproject.toml do not install together ($(LOWEST)/constraints.txt): raise the bound that conflicts."; exit 1; }
 	$(LOWEST)/bin/python .ci/lowest_constraints.py --check $(LOWEST)/constraints.txt
-	AGENT_MAGICS_LIGHT_PYTHON=$(LOWEST)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_light_core.py
+	AGENT_MAGICS_LIGHT_PYTHON=$(CURDIR)/$(LOWEST)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_light_core.py
 
 test-newest: wheel
 	rm -rf $(NEWEST) && $(PYTHON) -m venv $(NEWEST) && $(NEWEST)/bin/python -m pip install -q -U pip
@@ -92,8 +93,8 @@ test-newest: wheel
 	  -r requirements/newest.txt || $(call RESOLVE_FAILED,test-newest)
 	@$(NEWEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(ipython|httpx|openai|databricks-sdk|mlflow-skinny|starlette|uvicorn|duckdb|sqlglot|pandas)=='
 	# bin/pytest, not python -m pytest: the source tree must not shadow the installed wheel
-	AGENT_MAGICS_EXPECT_INSTALLED=1 $(NEWEST)/bin/pytest -q -p no:cacheprovider -m "not browser" \
-	  --ignore=tests/test_notebooks.py --ignore=tests/test_parity.py tests
+	AGENT_MAGICS_EXPECT_INSTALLED=1 PYTHONPATH=.ci $(NEWEST)/bin/pytest -q -p no:cacheprovider -p without_heavy \
+	  -m "not browser" --ignore=tests/test_notebooks.py tests
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not browser"

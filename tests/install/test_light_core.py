@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 LIGHT = os.environ.get("AGENT_MAGICS_LIGHT_PYTHON", "")
+LIGHT = str(Path(LIGHT).absolute()) if LIGHT else ""  # the kernels and tools run in other directories
 TIMEOUT = 90.0
 pytestmark = [
     pytest.mark.skipif(not LIGHT, reason="set AGENT_MAGICS_LIGHT_PYTHON (make test-light / make test-lowest)"),
