@@ -10,7 +10,8 @@ W7     := .venv-ipywidgets7
 CV     := .venv-clients
 PS     := .venv-pyspark
 
-.PHONY: setup browser java test test-fast test-ipywidgets7 test-clients test-pyspark lint lab workspace bench lock lock-clients clean
+.PHONY: setup browser java test test-fast test-ipywidgets7 test-clients test-pyspark lint lab workspace bench \
+        lock lock-clients clean wheel test-installs test-light test-lowest test-newest
 
 setup: $(VENV)/.installed
 
@@ -48,6 +49,7 @@ test: setup browser java lint
 	$(MAKE) --no-print-directory test-ipywidgets7
 	$(MAKE) --no-print-directory test-clients
 	$(MAKE) --no-print-directory test-pyspark
+	$(MAKE) --no-print-directory test-installs
 
 # The view again on ipywidgets 7.8 (Databricks): a small venv holding only ipywidgets 7 whose
 # .pth adds the main venv's packages after its own, so ipywidgets 7 wins.
@@ -90,6 +92,52 @@ test-pyspark: $(PS)/.installed java
 	$(PS)/bin/python -c "import pyspark, os; assert os.path.isdir(os.path.join(os.path.dirname(pyspark.__file__), 'jars')), pyspark.__file__"
 	$(PS)/bin/python -m pytest -q -p no:cacheprovider -m spark tests/sql
 
+# -- Installed the way users install it: the built wheel (not editable) in venvs of its own ----------
+# test-light:  the light core (`pip install agent_magics`, newest dependencies, only ipykernel beside)
+# test-lowest: the same with every core dependency at the lower bound pyproject.toml states
+# test-newest: the wheel's [local,sql] extras and the test tools resolved fresh (requirements/newest.txt),
+#              then the suite minus the browser, the notebooks and the tests that import
+#              databricks_openai (the heavy extra; .ci/without_heavy.py finds them)
+# The light venvs' kernels are driven from the main venv, whose local workspace is their configured
+# workspace. Fresh venvs every run: newest cannot be locked, so it is re-resolved, bounded in time.
+WHEEL_DIR       := build/wheel
+LIGHT           := .venv-light
+LOWEST          := .venv-lowest
+NEWEST          := .venv-newest
+RESOLVE_TIMEOUT := 600
+RESOLVE_FAILED   = { echo "$(1): pip could not install from the registry within $(RESOLVE_TIMEOUT) s (see above). Nothing is locked in this leg: the registry's current releases do not resolve or install together, or the registry is unreachable."; exit 1; }
+
+test-installs: test-light test-lowest test-newest
+
+wheel: setup
+	rm -rf $(WHEEL_DIR)
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w $(WHEEL_DIR) .
+
+test-light: wheel
+	rm -rf $(LIGHT) && $(PYTHON) -m venv $(LIGHT) && $(LIGHT)/bin/python -m pip install -q -U pip
+	timeout $(RESOLVE_TIMEOUT) $(LIGHT)/bin/python -m pip install -q $(WHEEL_DIR)/agent_magics-*.whl ipykernel \
+	  || $(call RESOLVE_FAILED,test-light)
+	@$(LIGHT)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(ipython|traitlets|ipywidgets|httpx|openai|databricks-sdk|markdown-it-py|nh3|ipykernel)=='
+	AGENT_MAGICS_LIGHT_PYTHON=$(CURDIR)/$(LIGHT)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_light_core.py
+
+test-lowest: wheel
+	rm -rf $(LOWEST) && $(PYTHON) -m venv $(LOWEST) && $(LOWEST)/bin/python -m pip install -q -U pip
+	$(PYTHON) .ci/lowest_constraints.py > $(LOWEST)/constraints.txt
+	timeout $(RESOLVE_TIMEOUT) $(LOWEST)/bin/python -m pip install -q -c $(LOWEST)/constraints.txt \
+	  $(WHEEL_DIR)/agent_magics-*.whl ipykernel \
+	  || { echo "test-lowest: the lower bounds in pyproject.toml do not install together ($(LOWEST)/constraints.txt): raise the bound that conflicts."; exit 1; }
+	$(LOWEST)/bin/python .ci/lowest_constraints.py --check $(LOWEST)/constraints.txt
+	AGENT_MAGICS_LIGHT_PYTHON=$(CURDIR)/$(LOWEST)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_light_core.py
+
+test-newest: wheel
+	rm -rf $(NEWEST) && $(PYTHON) -m venv $(NEWEST) && $(NEWEST)/bin/python -m pip install -q -U pip
+	timeout $(RESOLVE_TIMEOUT) $(NEWEST)/bin/python -m pip install -q "$$(ls $(WHEEL_DIR)/agent_magics-*.whl)[local,sql]" \
+	  -r requirements/newest.txt || $(call RESOLVE_FAILED,test-newest)
+	@$(NEWEST)/bin/python -m pip list --format=freeze 2>/dev/null | grep -iE '^(ipython|httpx|openai|databricks-sdk|mlflow-skinny|starlette|uvicorn|duckdb|sqlglot|pandas)=='
+	# bin/pytest, not python -m pytest: the source tree must not shadow the installed wheel
+	AGENT_MAGICS_EXPECT_INSTALLED=1 PYTHONPATH=.ci $(NEWEST)/bin/pytest -q -p no:cacheprovider -p without_heavy \
+	  -m "not browser" --ignore=tests/test_notebooks.py --ignore=tests/local/clients tests
+
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not browser"
 
@@ -118,4 +166,4 @@ lock-clients:
 	mv requirements/clients.new requirements/clients.txt
 
 clean:
-	rm -rf $(VENV) $(W7) $(CV) $(PS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(W7) $(CV) $(PS) $(LIGHT) $(LOWEST) $(NEWEST) $(WHEEL_DIR) .pytest_cache .ruff_cache

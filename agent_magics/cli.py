@@ -49,6 +49,12 @@ export DATABRICKS_AUTH_TYPE=oauth-m2m
 
 
 def _run_workspace(args: argparse.Namespace, out: TextIO) -> int:
+    from agent_magics.core.extras import missing_extra_message
+
+    missing = missing_extra_message("local", part="agent-magics workspace")
+    if missing:
+        print(missing, file=sys.stderr)
+        return 1
     from agent_magics.local.server import Ready, configure_logging, prepare_environment, run_event_loop, serve
     from agent_magics.transport.embedded_config import ServerConfig
 

@@ -34,8 +34,7 @@ class AgentSqlMagics(Magics):
         return None  # --help was shown
 
     def _run(self, command: Any, namespace: dict[str, Any]) -> Any:
-        from agent_magics.sql.execute import run_sql
-        from agent_magics.sql.local_engine import BatchInterrupted
+        from agent_magics.sql.execute import BatchInterrupted, run_sql
 
         sql, missing = interpolate(command.sql, namespace)
         if missing:

@@ -12,11 +12,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agent_magics.core.errors import AgentUsageError
+from agent_magics.core.errors import AgentError, AgentUsageError
 
 ENGINES = ("auto", "local", "warehouse", "spark")
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256
+
+
+class BatchInterrupted(AgentError):
+    """The statement was stopped (interrupt or --timeout); ``partial`` has the finished requests.
+
+    Defined here, not in the local engine: the magic catches it without importing the engine.
+    """
+
+    def __init__(self, message: str, partial: Any) -> None:
+        super().__init__(message)
+        self.partial = partial
 
 
 @dataclass
@@ -122,9 +133,12 @@ def _progress(options: SqlOptions, label: str) -> Any:
 
 
 def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> Any:
+    from agent_magics.core.extras import require_extra
+
+    require_extra("sql", hint="or run the SQL on a warehouse (--engine warehouse) or Spark (--engine spark).")
     from agent_magics.core.request import Timeouts
     from agent_magics.sql.batch_progress import batch_reading
-    from agent_magics.sql.local_engine import BatchInterrupted, LocalOptions, run_local
+    from agent_magics.sql.local_engine import LocalOptions, run_local
     from agent_magics.sql.transport import WorkspaceTransport
     from agent_magics.transport.workspace import get_workspace
     from agent_magics.view.progress import status_line
@@ -185,6 +199,9 @@ class _LazyTransport:
 
 
 def _run_warehouse(sql: str, options: SqlOptions) -> Any:
+    from agent_magics.core.extras import require_extra
+
+    require_extra("sql", part="the warehouse engine's DataFrame", modules=("pandas",))
     from agent_magics.sql.warehouse_engine import configured_warehouse, run_warehouse
     from agent_magics.transport.workspace import get_workspace
 
@@ -217,6 +234,9 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     if spark is None:
         raise AgentUsageError("--engine spark: no Spark session found; define `spark` (in Databricks it is there, "
                               "elsewhere DatabricksSession.builder.getOrCreate()), or use --engine local.")
+    from agent_magics.core.extras import require_extra
+
+    require_extra("sql", part="the Spark engine's DataFrame (toPandas)", modules=("pandas",))
     native = True
     if "ai_query" in sql.lower():
         from agent_magics.sql.spark_sql import has_native_ai_query, typed_sql

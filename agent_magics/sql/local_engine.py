@@ -17,20 +17,13 @@ from typing import Any
 
 from agent_magics.core.errors import AgentError
 from agent_magics.sql.batch import Batch, BatchCancelled
+from agent_magics.sql.execute import BatchInterrupted
 from agent_magics.sql.rows import RowAsker
 from agent_magics.sql.transpile import Transpiled, transpile
 from agent_magics.sql.transport import Transport
 from agent_magics.sql.udf import TraceStore, register
 
 Tick = Callable[[Batch], None]
-
-
-class BatchInterrupted(AgentError):
-    """The statement was stopped (interrupt or --timeout); ``partial`` has the finished requests."""
-
-    def __init__(self, message: str, partial: Any) -> None:
-        super().__init__(message)
-        self.partial = partial
 
 
 @dataclass

@@ -41,6 +41,14 @@ def _server_environment() -> dict[str, str]:
     return env
 
 
+def _require_local_extra() -> None:
+    """Without the [local] extra the server would die on its first import: say so before starting it."""
+    from agent_magics.core.extras import require_extra  # imported here: this module stays standard-library only
+
+    require_extra("local", hint="or point at a Databricks workspace (DATABRICKS_HOST and DATABRICKS_TOKEN, "
+                                "or a ~/.databrickscfg profile).")
+
+
 class LocalWorkspace:
     """A Databricks-compatible workspace on 127.0.0.1, served by a child process.
 
@@ -95,6 +103,7 @@ class LocalWorkspace:
         with self._lock:
             if self.running:
                 return self
+            _require_local_extra()
             self._dir = tempfile.mkdtemp(prefix="agent-magics-workspace-")
             self._log = open(os.path.join(self._dir, "server.log"), "wb")  # noqa: SIM115 - kept open
             self._process = subprocess.Popen(

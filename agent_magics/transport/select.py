@@ -15,6 +15,7 @@ import httpx
 
 from agent_magics.core.errors import AgentError
 from agent_magics.core.events import Event
+from agent_magics.core.extras import missing_extra_message
 from agent_magics.core.request import AgentRequest, Via
 from agent_magics.transport.client import ClientTransport, make_openai_client, url_token
 from agent_magics.transport.rest import RestTransport
@@ -71,6 +72,9 @@ def select_transport(request: AgentRequest, workspace: Workspace | None) -> Tran
         return RestTransport(workspace.http(), base)
     model = f"apps/{request.name}" if request.kind == "app" else request.name
     if request.client_library == "databricks-openai":
+        missing = missing_extra_message("databricks-openai", hint="or use client_library 'openai' (the default).")
+        if missing:
+            raise AgentError(f"{request.target}: {missing}")
         return ClientTransport(workspace.cached("databricks-openai", "", lambda: _databricks_openai(workspace)), model)
     # DatabricksOpenAI's base URL for serving is <host>/serving-endpoints; apps are used as they are
     openai_base = f"{base}/serving-endpoints" if request.kind == "endpoint" else base

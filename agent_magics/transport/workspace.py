@@ -8,7 +8,10 @@ workspace host and the app URLs its Apps API returned: never to any other host.
 
 from __future__ import annotations
 
+import configparser
+import math
 import os
+import socket
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -18,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from agent_magics.core import defaults
 from agent_magics.core.errors import AgentError
 
 ENDPOINT_TASK_TO_INTERFACE = {
@@ -187,14 +191,121 @@ def get_workspace(profile: str | None = None, *, prefer_local: bool = False, not
 def _sdk_workspace(label: str, **kwargs: Any) -> Workspace:
     from databricks.sdk.config import Config
 
+    timeout = CONNECT_TIMEOUT  # read at call time: tests and callers may lower it
+    section = _profile_section(kwargs.get("profile"))
+    found = configured_host(kwargs.get("profile"), section=section)
+    if found is not None:
+        check_reachable(*found, timeout=timeout)
+    bounded = _bounded_timeouts(section, timeout)
     try:
-        config = Config(**kwargs)
+        config = Config(**kwargs, **bounded)
     except Exception as exc:
         raise AgentError(
             f"Databricks auth is not configured ({_first_line(exc)}). "
             "Run `databricks auth login --host <workspace-url>` or set DATABRICKS_HOST and DATABRICKS_TOKEN."
         ) from None
+    _unbound(config, bounded)
     return Workspace(host=config.host.rstrip("/"), config=config, label=label)
+
+
+# -- Bounded configuration -----------------------------------------------------------------------
+# databricks-sdk's Config() calls the host before it returns: recent releases fetch
+# /.well-known/databricks-config (retried for the sdk's default 300 s), and OAuth M2M discovers the
+# OIDC endpoints with that same budget in every release. Against a wrong or unreachable host the
+# first cell would hang for minutes. So one probe of our own, bounded by the connect timeout, runs
+# first; and Config's own probe gets the same bound, lifted again once Config is built (the later
+# API calls keep the sdk's, or the profile's, timeouts).
+CONNECT_TIMEOUT = defaults.CONNECT_TIMEOUT  # module-level so tests can lower it
+_SDK_TIMEOUTS = ("retry_timeout_seconds", "http_timeout_seconds")
+
+
+def _profile_section(profile: str | None, env: dict[str, str] | None = None) -> dict[str, str] | None:
+    """The ~/.databrickscfg section databricks-sdk would read (None when it would read none)."""
+    env = dict(os.environ if env is None else env)
+    name = profile or env.get("DATABRICKS_CONFIG_PROFILE")
+    if not name and env.get("DATABRICKS_HOST"):
+        return None  # the sdk skips the file when the environment configures the host
+    path = Path(env.get("DATABRICKS_CONFIG_FILE") or "~/.databrickscfg").expanduser()
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path)
+    except (OSError, configparser.Error):
+        return None  # the sdk will say what is wrong with the file
+    if not name or name == "DEFAULT":
+        return dict(parser.defaults()) or None
+    return dict(parser._sections.get(name, {})) or None  # type: ignore[attr-defined]  # no DEFAULT merge, as the sdk
+
+
+def configured_host(
+    profile: str | None, env: dict[str, str] | None = None, *, section: dict[str, str] | None = None
+) -> tuple[str, str] | None:
+    """(host, where it was configured) as databricks-sdk will resolve it, or None (e.g. a notebook runtime)."""
+    env = dict(os.environ if env is None else env)
+    if env.get("DATABRICKS_HOST"):  # the environment wins over the profile, as in the sdk
+        host, source = env["DATABRICKS_HOST"], "DATABRICKS_HOST"
+    elif section and section.get("host"):
+        host, source = section["host"], f"profile {profile or env.get('DATABRICKS_CONFIG_PROFILE') or 'DEFAULT'}"
+    else:
+        return None
+    host = host.strip()
+    return (host if "://" in host else f"https://{host}"), source
+
+
+def _shown_host(host: str) -> str:
+    parts = urlsplit(host)  # no user:password@ in messages
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+
+
+def check_reachable(host: str, source: str, *, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Fail in at most ``timeout`` seconds, with one line naming the host, if it does not answer HTTP.
+
+    Any HTTP answer counts, except 429 and 503: those the sdk retries for minutes while it builds
+    its config (other statuses are for the sdk and the calls to judge).
+    """
+    try:
+        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+            response = client.get(host.rstrip("/") + "/.well-known/databricks-config")
+    except httpx.TransportError as exc:
+        fallback = " (or unset it to use the local demo workspace)" if source == "DATABRICKS_HOST" else ""
+        raise AgentError(
+            f"cannot reach the Databricks workspace {_shown_host(host)} (from {source}): {_unreachable(exc, timeout)}. "
+            f"Check the host in {source}{fallback} and your network."
+        ) from None
+    if response.status_code in (429, 503):
+        raise AgentError(
+            f"the Databricks workspace {_shown_host(host)} (from {source}) answered {response.status_code} "
+            f"{response.reason_phrase}: it is unavailable or overloaded right now; try again in a minute, "
+            "or check the host."
+        )
+
+
+def _unreachable(exc: httpx.TransportError, timeout: float) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"no connection within {timeout:g} s"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"it accepted the connection but sent no answer within {timeout:g} s"
+    cause: BaseException | None = exc
+    for _ in range(10):  # bounded walk of the exception chain
+        if cause is None:
+            break
+        if isinstance(cause, socket.gaierror):
+            return f"unknown host ({_first_line(cause)})"
+        cause = cause.__cause__ or cause.__context__
+    return _first_line(exc)
+
+
+def _bounded_timeouts(section: dict[str, str] | None, timeout: float) -> dict[str, Any]:
+    """The sdk timeouts to bound while Config is built: those the profile does not set itself."""
+    bounds = {"retry_timeout_seconds": max(1, math.ceil(timeout)), "http_timeout_seconds": timeout}
+    return {name: value for name, value in bounds.items() if not (section and section.get(name))}
+
+
+def _unbound(config: Any, bounded: dict[str, Any]) -> None:
+    # ConfigAttribute keeps values in Config._inner; dropping ours restores the sdk's defaults
+    inner = getattr(config, "_inner", None)
+    if isinstance(inner, dict):
+        for name in bounded:
+            inner.pop(name, None)
 
 
 def local_workspace() -> Workspace:
