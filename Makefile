@@ -42,7 +42,9 @@ java:
 # Style, formatting, the layers (import-linter contracts in pyproject.toml) and types.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: setup browser java lint
 	$(BIN)/python -m pytest -q

@@ -34,7 +34,7 @@ def fmt(value: Any, unit: str = "", digits: int = 3) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        text = f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:,.0f}"
+        text = f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:,.0f}"
     elif isinstance(value, int):
         text = f"{value:,}"
     else:

@@ -39,8 +39,9 @@ def streaming_cases(quick: bool) -> list[streaming.Case]:
         streaming.Case("5k tokens, full speed", 5000, 0, methods=("agent", "agent_client", "raw", "naive")),
         streaming.Case("100 KB, full speed", 13_500, 0, methods=("agent", "agent_widget", "raw")),
         # paced: the wall time is the pace's, so the slow per-token widget baseline runs once
-        streaming.Case("5k tokens, 200 tok/s", 5000, 200, methods=("agent", "agent_widget", "raw", "naive"),
-                       most={"naive": 1}),
+        streaming.Case(
+            "5k tokens, 200 tok/s", 5000, 200, methods=("agent", "agent_widget", "raw", "naive"), most={"naive": 1}
+        ),
         streaming.Case("100 KB, 200 tok/s", 13_500, 200, methods=("agent", "agent_widget"), runs=1),
     ]
 

@@ -56,8 +56,12 @@ def agent_sql_run(workspace: Any, frame: Any, concurrency: int, return_trace: bo
 
     transport = WorkspaceTransport(workspace, retries=3)
     started = time.perf_counter()
-    out = run_local(SQL, {"questions": frame}, transport,
-                    LocalOptions(concurrency=concurrency, custom_inputs=CUSTOM_INPUTS, return_trace=return_trace))
+    out = run_local(
+        SQL,
+        {"questions": frame},
+        transport,
+        LocalOptions(concurrency=concurrency, custom_inputs=CUSTOM_INPUTS, return_trace=return_trace),
+    )
     elapsed = time.perf_counter() - started
     assert len(out) == len(frame) and out["answer"].map(bool).all(), "not every row was answered"
     assert out["i"].tolist() == list(range(len(frame))), "row order changed"
@@ -117,8 +121,9 @@ def main() -> int:
     with LocalWorkspace(first_token_delay=0, tokens_per_second=0) as local, stub_endpoint() as stub_host:
         config = Config(host=local.host, token=local.token, auth_type="pat")
         workspace = Workspace(host=local.host, config=config, label="bench", is_local=True)
-        stub = Workspace(host=stub_host, config=Config(host=stub_host, token="dapi-stub", auth_type="pat"),
-                         label="stub")
+        stub = Workspace(
+            host=stub_host, config=Config(host=stub_host, token="dapi-stub", auth_type="pat"), label="stub"
+        )
         for target in (workspace, stub):  # warm-up: imports, connections, the servers' first calls
             agent_sql_run(target, questions(50), 8)
         client = _page_client(local)
@@ -140,17 +145,19 @@ def main() -> int:
     for (name, concurrency), times in walls.items():
         wall = statistics.median(times)
         ideal = args.rows * LATENCY / concurrency
-        rows.append({
-            "method": f"%agent_sql local engine -> {name}, concurrency {concurrency}",
-            "target": name,
-            "concurrency": concurrency,
-            "wall_s": round(wall, 3),
-            "runs_s": [round(t, 3) for t in times],
-            "ideal_s": round(ideal, 3),
-            "fraction_of_ideal": round(ideal / wall, 3),
-            "speedup_vs_sequential": round(seq / wall, 1),
-            "rows_per_s": round(args.rows / wall, 1),
-        })
+        rows.append(
+            {
+                "method": f"%agent_sql local engine -> {name}, concurrency {concurrency}",
+                "target": name,
+                "concurrency": concurrency,
+                "wall_s": round(wall, 3),
+                "runs_s": [round(t, 3) for t in times],
+                "ideal_s": round(ideal, 3),
+                "fraction_of_ideal": round(ideal / wall, 3),
+                "speedup_vs_sequential": round(seq / wall, 1),
+                "rows_per_s": round(args.rows / wall, 1),
+            }
+        )
         if name != "fixed 50 ms endpoint":
             measured_ideal = args.rows * latency / concurrency
             rows[-1]["fraction_of_ideal_at_measured_latency"] = round(measured_ideal / wall, 3)
@@ -167,7 +174,7 @@ def main() -> int:
         "agent_sql": rows,
         "sequential_page_loop": {
             "method": f"page's DatabricksOpenAI responses.create loop on the local workspace, {args.sample} rows "
-                      f"timed, extrapolated to {args.rows}",
+            f"timed, extrapolated to {args.rows}",
             "wall_s": round(seq, 3),
             "runs_s": [round(t, 3) for t in sequential],
             "rows_per_s": round(args.rows / seq, 1),
@@ -204,11 +211,25 @@ def serve_stub(port: int) -> int:
         body = await request.json()
         await asyncio.sleep(STUB_REPLY_DELAY)
         text = f"Answer to {body['input'][0]['content']}"
-        return JSONResponse({"output": [{"type": "message", "id": "m", "role": "assistant",
-                                         "content": [{"type": "output_text", "text": text}]}]})
+        return JSONResponse(
+            {
+                "output": [
+                    {
+                        "type": "message",
+                        "id": "m",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": text}],
+                    }
+                ]
+            }
+        )
 
-    app = Starlette(routes=[Route("/api/2.0/serving-endpoints/{name}", endpoint),
-                            Route("/serving-endpoints/{name}/invocations", invocations, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/api/2.0/serving-endpoints/{name}", endpoint),
+            Route("/serving-endpoints/{name}/invocations", invocations, methods=["POST"]),
+        ]
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", http="h11", lifespan="off")
     return 0
 
@@ -248,20 +269,27 @@ def _page_client(local: Any) -> Any:
 
 
 def _print_table(report: dict[str, Any]) -> None:
-    print(f"\n{report['rows']:,} rows, {report['latency_s'] * 1000:.0f} ms per request, median of {report['runs']} "
-          f"runs (one local-workspace request alone: {report['local_workspace_single_request_s'] * 1000:.1f} ms)")
-    header = (f"{'method':<74} {'wall s':>7} {'ideal s':>8} {'of ideal':>9} {'@measured':>10} {'rows/s':>7} "
-              f"{'vs seq':>7}")
+    print(
+        f"\n{report['rows']:,} rows, {report['latency_s'] * 1000:.0f} ms per request, median of {report['runs']} "
+        f"runs (one local-workspace request alone: {report['local_workspace_single_request_s'] * 1000:.1f} ms)"
+    )
+    header = (
+        f"{'method':<74} {'wall s':>7} {'ideal s':>8} {'of ideal':>9} {'@measured':>10} {'rows/s':>7} {'vs seq':>7}"
+    )
     print(header)
     print("-" * len(header))
     for row in report["agent_sql"]:
         measured = row.get("fraction_of_ideal_at_measured_latency")
         measured_text = f"{measured:>10.2f}" if measured is not None else f"{'':>10}"
-        print(f"{row['method']:<74} {row['wall_s']:>7.2f} {row['ideal_s']:>8.2f} {row['fraction_of_ideal']:>9.2f} "
-              f"{measured_text} {row['rows_per_s']:>7.1f} {row['speedup_vs_sequential']:>6.1f}x")
+        print(
+            f"{row['method']:<74} {row['wall_s']:>7.2f} {row['ideal_s']:>8.2f} {row['fraction_of_ideal']:>9.2f} "
+            f"{measured_text} {row['rows_per_s']:>7.1f} {row['speedup_vs_sequential']:>6.1f}x"
+        )
     seq = report["sequential_page_loop"]
-    print(f"{'sequential page loop (sampled, extrapolated)':<74} {seq['wall_s']:>7.2f} {'':>8} {'':>9} {'':>10} "
-          f"{seq['rows_per_s']:>7.1f} {'1.0x':>7}")
+    print(
+        f"{'sequential page loop (sampled, extrapolated)':<74} {seq['wall_s']:>7.2f} {'':>8} {'':>9} {'':>10} "
+        f"{seq['rows_per_s']:>7.1f} {'1.0x':>7}"
+    )
     print("(@measured: the ideal recomputed with one local-workspace request's measured latency instead of 50 ms)")
     target = report["target"]
     for name, value in target["measured"].items():

@@ -231,4 +231,3 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _target(what: str, value: float | None, limit: float, unit: str) -> dict[str, Any]:
     return {"figure": what, "value": value, "target": f"<= {limit} {unit}", "status": check(value, limit)}
-

@@ -164,8 +164,12 @@ def test_url_target_with_token_env(shell, local_workspace, monkeypatch, via):
     """Any OpenAI-compatible Responses server by URL; its token comes from the named variable."""
     from databricks.sdk.config import Config
 
-    config = Config(host=local_workspace.host, client_id=local_workspace.client_id,
-                    client_secret=local_workspace.client_secret, auth_type="oauth-m2m")
+    config = Config(
+        host=local_workspace.host,
+        client_id=local_workspace.client_id,
+        client_secret=local_workspace.client_secret,
+        auth_type="oauth-m2m",
+    )
     monkeypatch.setenv("MY_APP_TOKEN", config.oauth_token().access_token)
     url = local_workspace.app_url("demo-app")
     result = run(shell, url, f"--via {via} --token-env MY_APP_TOKEN", "What is MLflow?")

@@ -250,8 +250,11 @@ def test_exports_show_answer_and_trace(quickstart: Executed, exporter_name: str)
     assert not leftovers, f"widget reprs in the {exporter_name} export: {leftovers}"
     assert "agent-magics-result" in body  # the static HTML bundle was chosen, not text/plain
     for cell in quickstart.agent_cells():
-        plain = next(o.data["text/plain"] for o in cell.outputs
-                     if "agent-magics-result" in o.data.get("text/html", "") and "text/plain" in o.data)
+        plain = next(
+            o.data["text/plain"]
+            for o in cell.outputs
+            if "agent-magics-result" in o.data.get("text/html", "") and "text/plain" in o.data
+        )
         words = answer_words(plain)
         assert words and all(w in body for w in words), (words, cell.source[:80])
     traced = [c for c in quickstart.agent_cells() if "--return-trace" in c.source.splitlines()[0]]

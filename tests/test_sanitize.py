@@ -12,8 +12,24 @@ from agent_magics.local.hostile import PAYLOADS
 from agent_magics.view.render import render_result_html
 from agent_magics.view.sanitize import markdown_to_html
 
-FORBIDDEN_TAGS = {"script", "img", "iframe", "object", "embed", "svg", "math", "style", "form", "input",
-                  "link", "meta", "base", "video", "audio", "source"}
+FORBIDDEN_TAGS = {
+    "script",
+    "img",
+    "iframe",
+    "object",
+    "embed",
+    "svg",
+    "math",
+    "style",
+    "form",
+    "input",
+    "link",
+    "meta",
+    "base",
+    "video",
+    "audio",
+    "source",
+}
 
 
 class Inspector(HTMLParser):

@@ -424,8 +424,9 @@ def test_display_view_appends_finished_blocks_and_resends_only_the_tail(displays
 
 
 @pytest.mark.parametrize(("duration", "limit"), [(0.1, 3.0), (67.0, 3.0)])
-def test_display_view_bytes_stay_within_three_times_the_answer(displays: Publisher, duration: float,
-                                                              limit: float) -> None:
+def test_display_view_bytes_stay_within_three_times_the_answer(
+    displays: Publisher, duration: float, limit: float
+) -> None:
     """100 KB in 0.1 s and at 200 tokens/s (the benchmark's cases), counting each message's envelope."""
     clock = Clock()
     view = make_view("display", clock=clock)
@@ -435,8 +436,10 @@ def test_display_view_bytes_stay_within_three_times_the_answer(displays: Publish
     end(view, drive(view, events, clock, step=duration / len(events)))
     ratio = message_bytes(displays) / len(text.encode())
     updates = view.coalescer.updates
-    print(f"\n100 KB over {duration} s: {updates} updates ({updates / duration:.1f}/s), "
-          f"{len(displays.published)} messages, {ratio:.2f}x the answer")
+    print(
+        f"\n100 KB over {duration} s: {updates} updates ({updates / duration:.1f}/s), "
+        f"{len(displays.published)} messages, {ratio:.2f}x the answer"
+    )
     assert ratio <= limit
     assert updates <= 2 + 15 * duration
     if duration > 10:
@@ -737,15 +740,17 @@ def test_display_view_outside_ipython_prints_text(
 
 @settings(max_examples=300, deadline=None)
 @given(
-    lines=st.lists(_LINES | st.sampled_from(["[r]: https://x.example/", "See [x][r].", "-", "10. ten"]),
-                   min_size=1, max_size=30),
+    lines=st.lists(
+        _LINES | st.sampled_from(["[r]: https://x.example/", "See [x][r].", "-", "10. ten"]), min_size=1, max_size=30
+    ),
     step=st.integers(1, 25),
     pause=st.sampled_from([0.0, 0.01, 0.3]),
     min_block=st.integers(1, 60),
     max_tail=st.sampled_from([40, 100_000]),
 )
-def test_display_view_ends_as_the_static_rendering(lines: list[str], step: int, pause: float, min_block: int,
-                                                   max_tail: int) -> None:
+def test_display_view_ends_as_the_static_rendering(
+    lines: list[str], step: int, pause: float, min_block: int, max_tail: int
+) -> None:
     """Whatever the text, chunking and timing: the outputs left show what the static rendering shows."""
     displays = Publisher()
     InteractiveShell.instance().display_pub = displays

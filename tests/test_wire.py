@@ -168,8 +168,11 @@ def test_chat_completion_items_keep_the_order_they_streamed_in():
     ]:
         events += translator.feed(chunk)
     state = reduce_all([*events, *translator.close(), Done()])
-    assert [(i["type"], i.get("name")) for i in state.output] == [("message", None), ("function_call", "a"),
-                                                                   ("function_call", "b")]
+    assert [(i["type"], i.get("name")) for i in state.output] == [
+        ("message", None),
+        ("function_call", "a"),
+        ("function_call", "b"),
+    ]
 
 
 def test_chat_agent_chunks_aggregate_by_delta_id():

@@ -186,7 +186,7 @@ async def inject(name: str, events: AsyncIterator[Any], wire: str = "responses")
         async for event in events:
             yield event
         return
-    async with contextlib.aclosing(events):  # stops the agent when the stream is cut short
+    async with contextlib.aclosing(events):  # type: ignore[type-var]  # an async generator at run time  # stops the agent when the stream is cut short
         texts = 0
         async for event in events:
             yield event

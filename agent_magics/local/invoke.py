@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from agent_magics.local import convert, usage
 from agent_magics.local.interfaces import Adapter
+from agent_magics.local.llm import LLMAdapter
 from agent_magics.local.threads import call_in_thread, iterate_in_thread
 from agent_magics.local.tracing import TraceStore, capture
 
@@ -28,7 +29,7 @@ NATIVE_WIRE: dict[str, Wire] = {"responses": "responses", "chat_agent": "chat_ag
 @dataclass
 class Invocation:
     endpoint: str
-    adapter: Adapter
+    adapter: Adapter | LLMAdapter
     request: Any
     as_chat: bool  # answer in chat-completions shape whatever the interface
     request_id: str

@@ -168,7 +168,7 @@ def header_deadline_protocol(base: type, timeout: float) -> type:
     """A subclass of uvicorn's HTTP protocol ``base`` whose requests must finish their headers
     within ``timeout`` seconds of the connection (or of the previous response) opening."""
 
-    class HeaderDeadline(base):  # type: ignore[misc, valid-type]
+    class HeaderDeadline(base):
         _header_timer: asyncio.TimerHandle | None = None
         _waiting_cycle: Any = None
 

@@ -89,8 +89,9 @@ async def query(state: WorkspaceState, request: Request, route: str, name: str |
     if endpoint is None:
         return not_found(f"Endpoint '{name}'")
     interface = endpoint.adapter.interface
-    if interface == "embeddings" or route == "embeddings":
+    if isinstance(endpoint.adapter, EmbeddingsAdapter) or route == "embeddings":
         return _embeddings(endpoint, route, body)
+    adapter = endpoint.adapter
     if route == "responses" and interface != "responses":
         return bad_request(
             f"Endpoint '{name}' (task {endpoint.task}) does not support the Responses API. Query it "
@@ -109,7 +110,7 @@ async def query(state: WorkspaceState, request: Request, route: str, name: str |
     body.pop("model", None)
     as_chat = route == "chat" and interface != "chat_model"
     try:
-        parsed = endpoint.adapter.parse_chat(body) if route == "chat" else endpoint.adapter.parse(body)
+        parsed = adapter.parse_chat(body) if route == "chat" else adapter.parse(body)
     except InvalidRequest as exc:
         takes = '{"input": [...]}' if interface == "responses" and route != "chat" else '{"messages": [...]}'
         return bad_request(f"Invalid request for endpoint '{name}' (task {endpoint.task}, send {takes}): {exc}")
@@ -117,7 +118,7 @@ async def query(state: WorkspaceState, request: Request, route: str, name: str |
     request_id = str(uuid.uuid4())
     call = Invocation(
         endpoint=name,
-        adapter=endpoint.adapter,
+        adapter=adapter,
         request=parsed,
         as_chat=as_chat,
         request_id=request_id,

@@ -89,8 +89,9 @@ class StatementService:
 
     # -- the statement lifecycle ---------------------------------------------------------------
 
-    def start(self, sql: str, parameters: dict[str, Any], host: str, token: str,
-              row_limit: int | None = None) -> Statement:
+    def start(
+        self, sql: str, parameters: dict[str, Any], host: str, token: str, row_limit: int | None = None
+    ) -> Statement:
         self._expire()
         statement = Statement(id=str(uuid.uuid4()), sql=sql, row_limit=row_limit)
         with self._lock:

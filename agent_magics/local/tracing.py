@@ -51,11 +51,11 @@ def _sampled(traced: bool) -> Iterator[None]:
     try:
         from mlflow.tracing.sampling import _SAMPLING_RATIO_OVERRIDE
     except ImportError:
-        _SAMPLING_RATIO_OVERRIDE = None
+        _SAMPLING_RATIO_OVERRIDE = None  # type: ignore[assignment]
     if traced or _SAMPLING_RATIO_OVERRIDE is None:
         yield
         return
-    token = _SAMPLING_RATIO_OVERRIDE.set(0.0)
+    token = _SAMPLING_RATIO_OVERRIDE.set(0.0)  # type: ignore[arg-type]  # MLflow declares it untyped
     try:
         yield
     finally:

@@ -70,7 +70,7 @@ def responses_usage(prompt: int, completion: int) -> dict[str, Any]:
     }
 
 
-def _calls_tokens(calls: Iterable[Any]) -> int:
+def _calls_tokens(calls: Iterable[Any] | None) -> int:
     total = 0
     for call in calls or []:
         function = (call.get("function") or {}) if isinstance(call, dict) else {}

@@ -94,7 +94,7 @@ class AgentMagics(Magics):
             history + turn,
             workspace=workspace,
             api=command.api,
-            via=command.via or self._via(),
+            via=self._via(command.via),
             stream=self.stream if command.stream is None else command.stream,
             custom_inputs=command.custom_inputs,
             databricks_options=command.databricks_options,
@@ -137,10 +137,10 @@ class AgentMagics(Magics):
             return None
         return get_workspace(profile or self.profile, prefer_local=self.workspace == "local")
 
-    def _via(self) -> Any:
+    def _via(self, asked: Any = None) -> Any:
         from agent_magics.run import choose_via
 
-        return choose_via(self.via, self._client_library())
+        return choose_via(asked or self.via, self._client_library())
 
     def _client_library(self) -> Any:
         from agent_magics.run import choose_client_library

@@ -38,8 +38,9 @@ class AgentSqlMagics(Magics):
 
         sql, missing = interpolate(command.sql, namespace)
         if missing:
-            warnings.warn(f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}",
-                          stacklevel=1)
+            warnings.warn(
+                f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}", stacklevel=1
+            )
         if not sql.strip():
             raise AgentUsageError("no SQL: write %agent_sql SELECT ... or put the query under %%agent_sql.")
         try:

@@ -112,8 +112,8 @@ class AgentCommand:
     system: str | None
     timeout: float | None
     quiet: bool
-    via: str | None
-    api: str | None
+    via: defaults.ViaChoice | None
+    api: defaults.ApiChoice | None
     token_env: str | None
     view: str | None
     debug: bool

@@ -25,6 +25,7 @@ Examples:
   %agent_sql --return-trace SELECT ai_query('demo-agent', '{topic}') AS a   <- {name} from the notebook
 """
 
+
 def build_parser(prog: str = "%agent_sql") -> _Parser:
     parser = _Parser(
         prog=prog,
@@ -33,22 +34,37 @@ def build_parser(prog: str = "%agent_sql") -> _Parser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--engine", choices=ENGINES, default="auto",
-                        help="auto (default): Spark inside Databricks, else a configured warehouse, else local")
-    parser.add_argument("--warehouse", metavar="ID", help="SQL warehouse id (default: $DATABRICKS_WAREHOUSE_ID "
-                        "or the profile's warehouse_id)")
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="auto (default): Spark inside Databricks, else a configured warehouse, else local",
+    )
+    parser.add_argument(
+        "--warehouse",
+        metavar="ID",
+        help="SQL warehouse id (default: $DATABRICKS_WAREHOUSE_ID or the profile's warehouse_id)",
+    )
     parser.add_argument("--out", metavar="NAME", help="store the DataFrame in this variable")
-    parser.add_argument("--concurrency", metavar="N", type=int,
-                        help="ai_query requests in flight at once (local engine; default 8)")
-    parser.add_argument("--custom-inputs", metavar="JSON|NAME",
-                        help="custom_inputs sent with every row's request (local engine)")
-    parser.add_argument("--return-trace", action="store_true",
-                        help="add a trace column with each row's MLflow trace (local engine)")
+    parser.add_argument(
+        "--concurrency", metavar="N", type=int, help="ai_query requests in flight at once (local engine; default 8)"
+    )
+    parser.add_argument(
+        "--custom-inputs", metavar="JSON|NAME", help="custom_inputs sent with every row's request (local engine)"
+    )
+    parser.add_argument(
+        "--return-trace", action="store_true", help="add a trace column with each row's MLflow trace (local engine)"
+    )
     parser.add_argument("--stream", action="store_true", help="show rows in a live table as they finish")
     parser.add_argument("--profile", metavar="NAME", help="Databricks config profile (~/.databrickscfg)")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="time limit for the whole statement")
-    parser.add_argument("--retries", metavar="N", type=int, default=3,
-                        help="retries of 429/503/connection errors per request (local engine; default 3)")
+    parser.add_argument(
+        "--retries",
+        metavar="N",
+        type=int,
+        default=3,
+        help="retries of 429/503/connection errors per request (local engine; default 3)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser

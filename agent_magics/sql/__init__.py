@@ -39,8 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["SqlOptions", "register_ai_query", "run_sql"]
 
 
-def run_sql(sql: str, namespace: dict[str, Any] | None = None, options: SqlOptions | None = None,
-            **kwargs: Any) -> Any:
+def run_sql(sql: str, namespace: dict[str, Any] | None = None, options: SqlOptions | None = None, **kwargs: Any) -> Any:
     """Run ``sql`` (Databricks dialect) and return a pandas DataFrame. See ``run.run_sql``."""
     from agent_magics.sql.execute import run_sql as _run
 

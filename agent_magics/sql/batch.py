@@ -95,7 +95,7 @@ class Batch:
             if request is None:
                 continue
             future = self._pool.submit(self._one, call, first_row + offset, request)
-            future.add_done_callback(lambda done, offset=offset: finished.put((offset, done)))
+            future.add_done_callback(lambda done, offset=offset: finished.put((offset, done)))  # type: ignore[misc]
             futures.append(future)
         answers: list[Answer | None] = [None] * len(requests)
         remaining = len(futures)
@@ -104,7 +104,7 @@ class Batch:
                 try:
                     offset, future = finished.get(timeout=_POLL)
                 except queue.Empty:
-                    offset, future = -1, None
+                    offset, future = -1, None  # type: ignore[assignment]
                 if future is not None:
                     remaining -= 1
                     if future.cancelled():
@@ -143,5 +143,3 @@ class Batch:
             self.failure = self.failure or message
         self.cancel(message)
         raise BatchCancelled(message)
-
-

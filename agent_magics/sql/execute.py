@@ -79,8 +79,9 @@ def _profile_warehouse(profile: str | None) -> str | None:
         return None
 
 
-def run_sql(sql: str, namespace: Mapping[str, Any] | None = None, options: SqlOptions | None = None,
-            **kwargs: Any) -> Any:
+def run_sql(
+    sql: str, namespace: Mapping[str, Any] | None = None, options: SqlOptions | None = None, **kwargs: Any
+) -> Any:
     """Run ``sql`` (Databricks SQL with ai_query) on the chosen engine; a pandas DataFrame."""
     options = replace(options or SqlOptions(), **kwargs)
     namespace = namespace if namespace is not None else {}
@@ -88,8 +89,10 @@ def run_sql(sql: str, namespace: Mapping[str, Any] | None = None, options: SqlOp
         raise AgentUsageError(f"--engine must be one of {', '.join(ENGINES)}, not {options.engine!r}.")
     engine = choose_engine(options, namespace, sql)
     if options.engine == "auto" and engine == "spark" and not in_databricks_runtime() and options.progress != "none":
-        print("agent_sql: --engine auto: running on the notebook's Spark session (the query reads only its tables).",
-              file=sys.stderr)
+        print(
+            "agent_sql: --engine auto: running on the notebook's Spark session (the query reads only its tables).",
+            file=sys.stderr,
+        )
     if engine == "local":
         frame = _run_local(sql, namespace, options)
     else:
@@ -107,21 +110,30 @@ def run_sql(sql: str, namespace: Mapping[str, Any] | None = None, options: SqlOp
 def _refuse_local_only(engine: str, options: SqlOptions) -> None:
     """Options another engine cannot honour and that would change results: an error."""
     if options.return_trace:
-        raise AgentUsageError(f"--return-trace: the {engine} engine cannot return traces (its ai_query returns "
-                              "the answer only); use --engine local.")
+        raise AgentUsageError(
+            f"--return-trace: the {engine} engine cannot return traces (its ai_query returns "
+            "the answer only); use --engine local."
+        )
     if options.custom_inputs is not None:
-        raise AgentUsageError(f"--custom-inputs: the {engine} engine's ai_query cannot send custom_inputs; put them "
-                              "in a named_struct request, or use --engine local.")
+        raise AgentUsageError(
+            f"--custom-inputs: the {engine} engine's ai_query cannot send custom_inputs; put them "
+            "in a named_struct request, or use --engine local."
+        )
 
 
 def _note_ignored(engine: str, options: SqlOptions, native_ai_query: bool = True) -> None:
     """Options another engine cannot honour but that change no result: a note."""
     if options.concurrency is not None and (engine == "warehouse" or native_ai_query):
-        print(f"agent_sql: --concurrency does not apply here: Databricks' {engine} schedules its ai_query "
-              "itself.", file=sys.stderr)
+        print(
+            f"agent_sql: --concurrency does not apply here: Databricks' {engine} schedules its ai_query itself.",
+            file=sys.stderr,
+        )
     if options.stream:
-        print(f"agent_sql: --stream: the {engine} returns rows only when the statement ends; showing its "
-              "progress instead.", file=sys.stderr)
+        print(
+            f"agent_sql: --stream: the {engine} returns rows only when the statement ends; showing its "
+            "progress instead.",
+            file=sys.stderr,
+        )
 
 
 def _progress(options: SqlOptions, label: str) -> Any:
@@ -146,11 +158,16 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     concurrency = options.concurrency or DEFAULT_CONCURRENCY
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise AgentUsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}.")
-    transport = _LazyTransport(lambda: WorkspaceTransport(get_workspace(options.profile), retries=options.retries,
-                                                          timeouts=Timeouts()))
+    transport = _LazyTransport(
+        lambda: WorkspaceTransport(get_workspace(options.profile), retries=options.retries, timeouts=Timeouts())
+    )
     progress = _progress(options, "ai_query")
-    local = LocalOptions(concurrency=concurrency, custom_inputs=options.custom_inputs,
-                         return_trace=options.return_trace, timeout=options.timeout)
+    local = LocalOptions(
+        concurrency=concurrency,
+        custom_inputs=options.custom_inputs,
+        return_trace=options.return_trace,
+        timeout=options.timeout,
+    )
     last: list[Any] = []
     reading: list[Any] = []
 
@@ -192,7 +209,7 @@ class _LazyTransport:
         return self._transport
 
     def interface(self, endpoint: str) -> str:
-        return self._get().interface(endpoint)  # type: ignore[no-any-return]
+        return str(self._get().interface(endpoint))
 
     def post(self, endpoint: str, body: dict[str, Any]) -> Any:
         return self._get().post(endpoint, body)
@@ -212,14 +229,21 @@ def _run_warehouse(sql: str, options: SqlOptions) -> Any:
 
         warehouse_id = LOCAL_WAREHOUSE_ID
     if warehouse_id is None:
-        raise AgentUsageError("--engine warehouse needs a SQL warehouse id: pass --warehouse ID, set "
-                              "DATABRICKS_WAREHOUSE_ID, or add warehouse_id to your profile "
-                              "(`databricks warehouses list` shows the ids).")
+        raise AgentUsageError(
+            "--engine warehouse needs a SQL warehouse id: pass --warehouse ID, set "
+            "DATABRICKS_WAREHOUSE_ID, or add warehouse_id to your profile "
+            "(`databricks warehouses list` shows the ids)."
+        )
     progress = _progress(options, "warehouse")
     outcome = "failed"
     try:
-        frame = run_warehouse(sql, workspace.workspace_client(), warehouse_id, timeout=options.timeout,
-                              note=progress.note if progress is not None else None)
+        frame = run_warehouse(
+            sql,
+            workspace.workspace_client(),
+            warehouse_id,
+            timeout=options.timeout,
+            note=progress.note if progress is not None else None,
+        )
         outcome = f"{len(frame):,} rows"
     finally:
         if progress is not None:
@@ -232,8 +256,10 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
 
     spark = find_spark(namespace)
     if spark is None:
-        raise AgentUsageError("--engine spark: no Spark session found; define `spark` (in Databricks it is there, "
-                              "elsewhere DatabricksSession.builder.getOrCreate()), or use --engine local.")
+        raise AgentUsageError(
+            "--engine spark: no Spark session found; define `spark` (in Databricks it is there, "
+            "elsewhere DatabricksSession.builder.getOrCreate()), or use --engine local."
+        )
     from agent_magics.core.extras import require_extra
 
     require_extra("sql", part="the Spark engine's DataFrame (toPandas)", modules=("pandas",))
@@ -246,8 +272,12 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
             from agent_magics.sql.spark_udf import register_ai_query
 
             typed = typed_sql(sql)  # argument mistakes are reported before anything is registered
-            register_ai_query(spark, profile=options.profile, concurrency=options.concurrency or DEFAULT_CONCURRENCY,
-                              retries=options.retries)
+            register_ai_query(
+                spark,
+                profile=options.profile,
+                concurrency=options.concurrency or DEFAULT_CONCURRENCY,
+                retries=options.retries,
+            )
             sql = typed
     _note_ignored("spark", options, native)
     progress = _progress(options, "spark")

@@ -124,13 +124,31 @@ def databricks_type(duckdb_type: str) -> tuple[str, str]:
         return "STRING", "STRING"
     t = exp.DataType.Type
     names = {
-        t.TINYINT: "BYTE", t.SMALLINT: "SHORT", t.INT: "INT", t.BIGINT: "LONG",
-        t.UTINYINT: "SHORT", t.USMALLINT: "INT", t.UINT: "LONG",
-        t.FLOAT: "FLOAT", t.DOUBLE: "DOUBLE", t.DECIMAL: "DECIMAL", t.BOOLEAN: "BOOLEAN",
-        t.DATE: "DATE", t.TIMESTAMP: "TIMESTAMP", t.TIMESTAMPTZ: "TIMESTAMP", t.TIMESTAMPLTZ: "TIMESTAMP",
-        t.TIMESTAMPNTZ: "TIMESTAMP", t.DATETIME: "TIMESTAMP",
-        t.STRUCT: "STRUCT", t.ARRAY: "ARRAY", t.LIST: "ARRAY", t.MAP: "MAP",
-        t.VARBINARY: "BINARY", t.BINARY: "BINARY", t.INTERVAL: "INTERVAL", t.NULL: "NULL",
+        t.TINYINT: "BYTE",
+        t.SMALLINT: "SHORT",
+        t.INT: "INT",
+        t.BIGINT: "LONG",
+        t.UTINYINT: "SHORT",
+        t.USMALLINT: "INT",
+        t.UINT: "LONG",
+        t.FLOAT: "FLOAT",
+        t.DOUBLE: "DOUBLE",
+        t.DECIMAL: "DECIMAL",
+        t.BOOLEAN: "BOOLEAN",
+        t.DATE: "DATE",
+        t.TIMESTAMP: "TIMESTAMP",
+        t.TIMESTAMPTZ: "TIMESTAMP",
+        t.TIMESTAMPLTZ: "TIMESTAMP",
+        t.TIMESTAMPNTZ: "TIMESTAMP",
+        t.DATETIME: "TIMESTAMP",
+        t.STRUCT: "STRUCT",
+        t.ARRAY: "ARRAY",
+        t.LIST: "ARRAY",
+        t.MAP: "MAP",
+        t.VARBINARY: "BINARY",
+        t.BINARY: "BINARY",
+        t.INTERVAL: "INTERVAL",
+        t.NULL: "NULL",
     }
     name = names.get(dtype.this, "STRING")
     if dtype.this in (t.UBIGINT, t.INT128, t.UINT128):

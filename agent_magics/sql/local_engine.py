@@ -95,8 +95,14 @@ def register_tables(con: Any, plan: Transpiled, namespace: Mapping[str, Any]) ->
     return missing
 
 
-_TABLE_TYPES = {("pandas", "DataFrame"), ("polars", "DataFrame"), ("polars", "LazyFrame"), ("pyarrow", "Table"),
-                ("pyarrow", "RecordBatch"), ("duckdb", "DuckDBPyRelation")}
+_TABLE_TYPES = {
+    ("pandas", "DataFrame"),
+    ("polars", "DataFrame"),
+    ("polars", "LazyFrame"),
+    ("pyarrow", "Table"),
+    ("pyarrow", "RecordBatch"),
+    ("duckdb", "DuckDBPyRelation"),
+}
 
 
 def _is_table_like(value: Any) -> bool:
@@ -108,8 +114,15 @@ def _fetch_frame(cursor: Any) -> Any:
     return cursor.fetch_df()
 
 
-def _execute(con: Any, plan: Transpiled, batch: Batch, options: LocalOptions, tick: Tick | None,
-             missing: list[str], fetch: Callable[[Any], Any]) -> Any:
+def _execute(
+    con: Any,
+    plan: Transpiled,
+    batch: Batch,
+    options: LocalOptions,
+    tick: Tick | None,
+    missing: list[str],
+    fetch: Callable[[Any], Any],
+) -> Any:
     outcome: dict[str, Any] = {}
     # An Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking finished
     # while it still runs, and the connection must not be closed under a running statement.
@@ -134,8 +147,9 @@ def _execute(con: Any, plan: Transpiled, batch: Batch, options: LocalOptions, ti
                 tick(batch)
             if deadline is not None and time.monotonic() > deadline:
                 _stop(con, batch, finished, f"stopped at the --timeout of {options.timeout:g} s")
-                raise BatchInterrupted(_stopped_message(batch, f"timed out after {options.timeout:g} s"),
-                                       partial_frame(batch, plan))
+                raise BatchInterrupted(
+                    _stopped_message(batch, f"timed out after {options.timeout:g} s"), partial_frame(batch, plan)
+                )
             if options.cancel is not None and options.cancel.is_set():
                 _stop(con, batch, finished, "cancelled")
                 raise BatchInterrupted(_stopped_message(batch, "cancelled"), partial_frame(batch, plan))
@@ -159,9 +173,11 @@ def _stop(con: Any, batch: Batch, finished: threading.Event, reason: str) -> Non
 
 def _stopped_message(batch: Batch, what: str) -> str:
     snap = batch.snapshot()
-    return (f"{what}: {snap.done - snap.failed} of {snap.submitted} ai_query requests answered, "
-            f"{snap.failed} failed, {snap.submitted - snap.done} cancelled; the finished ones are returned "
-            "(columns request, result, errorMessage).")
+    return (
+        f"{what}: {snap.done - snap.failed} of {snap.submitted} ai_query requests answered, "
+        f"{snap.failed} failed, {snap.submitted - snap.done} cancelled; the finished ones are returned "
+        "(columns request, result, errorMessage)."
+    )
 
 
 def partial_frame(batch: Batch, plan: Transpiled) -> Any:
@@ -170,13 +186,15 @@ def partial_frame(batch: Batch, plan: Transpiled) -> Any:
 
     records = sorted(list(batch.records), key=lambda r: (r.call, r.row))
     endpoints = {call.index: call.endpoint for call in plan.calls}
-    return pd.DataFrame({
-        "endpoint": [endpoints.get(r.call) for r in records],
-        "row": [r.row for r in records],
-        "request": [_request_value(r.request) for r in records],
-        "result": [r.answer.value if r.answer.error is None else None for r in records],
-        "errorMessage": [r.answer.error for r in records],
-    })
+    return pd.DataFrame(
+        {
+            "endpoint": [endpoints.get(r.call) for r in records],
+            "row": [r.row for r in records],
+            "request": [_request_value(r.request) for r in records],
+            "result": [r.answer.value if r.answer.error is None else None for r in records],
+            "errorMessage": [r.answer.error for r in records],
+        }
+    )
 
 
 def _request_value(request_json: str) -> Any:

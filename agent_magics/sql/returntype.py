@@ -66,8 +66,10 @@ def _valid(dtype: exp.DataType) -> bool:
     for node in dtype.find_all(exp.DataType):
         if node.this is T.USERDEFINED:
             return False
-        if node.this is T.STRUCT and (not node.expressions or not all(
-                isinstance(c, exp.ColumnDef) and c.args.get("kind") is not None for c in node.expressions)):
+        if node.this is T.STRUCT and (
+            not node.expressions
+            or not all(isinstance(c, exp.ColumnDef) and c.args.get("kind") is not None for c in node.expressions)
+        ):
             return False
     return True
 

@@ -12,8 +12,9 @@ from agent_magics.sql.transport import Transport
 class RowAsker:
     """Answers rows of ai_query calls; endpoint interfaces are resolved once, up front (``prepare``)."""
 
-    def __init__(self, transport: Transport, *, custom_inputs: dict[str, Any] | None = None,
-                 return_trace: bool = False) -> None:
+    def __init__(
+        self, transport: Transport, *, custom_inputs: dict[str, Any] | None = None, return_trace: bool = False
+    ) -> None:
         self.transport = transport
         self.custom_inputs = custom_inputs
         self.return_trace = return_trace
@@ -28,8 +29,13 @@ class RowAsker:
     def __call__(self, call: AiCall, request_json: str) -> Answer:
         try:
             request = decode_request(request_json)
-            body = request_body(call, self.interfaces[call.endpoint], request,
-                                custom_inputs=self.custom_inputs, return_trace=self.return_trace)
+            body = request_body(
+                call,
+                self.interfaces[call.endpoint],
+                request,
+                custom_inputs=self.custom_inputs,
+                return_trace=self.return_trace,
+            )
         except ValueError as exc:
             return Answer(error=f"{call.endpoint}: {exc}")
         reply = self.transport.post(call.endpoint, body)

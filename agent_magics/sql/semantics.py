@@ -161,8 +161,11 @@ def read_reply(call: AiCall, request: Any, reply: dict[str, Any]) -> Answer:
         else:
             value = _typed(return_type, reply, text)
     except CoercionError as exc:
-        return Answer(error=f"the answer does not match returnType {return_type.ddl!r}: {exc}",  # type: ignore[union-attr]
-                      trace=state.trace, text=text)
+        return Answer(
+            error=f"the answer does not match returnType {return_type.ddl!r}: {exc}",  # type: ignore[union-attr]
+            trace=state.trace,
+            text=text,
+        )
     return Answer(value=value, trace=state.trace, text=text)
 
 

@@ -41,8 +41,7 @@ def find_spark(namespace: Mapping[str, Any]) -> Any | None:
     return None
 
 
-def run_spark(sql: str, spark: Any, *, timeout: float | None = None,
-              note: Callable[[str], None] | None = None) -> Any:
+def run_spark(sql: str, spark: Any, *, timeout: float | None = None, note: Callable[[str], None] | None = None) -> Any:
     """Run ``sql`` with ``spark``; a pandas DataFrame. Errors become one line (the Spark error class)."""
     outcome: dict[str, Any] = {}
     finished = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C misreports the thread
@@ -90,9 +89,11 @@ def describe_spark_error(exc: BaseException) -> str:
         return f"spark: ai_query / a Python UDF failed on an executor: {_worker_cause(lines)}"
     condition = _condition(exc)
     if condition == "UNRESOLVED_ROUTINE" and "ai_query" in text.lower():
-        return ("spark: [UNRESOLVED_ROUTINE] this Spark session has no ai_query (it is a Databricks built-in): "
-                "run the SQL with %agent_sql --engine spark, which registers one, or call "
-                "agent_magics.sql.register_ai_query(spark) first.")
+        return (
+            "spark: [UNRESOLVED_ROUTINE] this Spark session has no ai_query (it is a Databricks built-in): "
+            "run the SQL with %agent_sql --engine spark, which registers one, or call "
+            "agent_magics.sql.register_ai_query(spark) first."
+        )
     return f"spark: {lines[0] if lines else type(exc).__name__}"
 
 

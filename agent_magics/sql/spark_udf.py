@@ -163,7 +163,7 @@ def make_udf(settings: WorkerSettings) -> Any:
         "responseFormat": pd.Series,
         "return": pd.Series,
     }
-    return pandas_udf(ai_query, "string")
+    return pandas_udf(ai_query, "string")  # type: ignore[call-overload]  # the hints are set at run time
 
 
 # -- on the worker ---------------------------------------------------------------------------------
@@ -256,7 +256,7 @@ def spark_text(call: AiCall, answer: Answer) -> str | None:
     typed = call.return_type is not None and not call.return_type.is_string
     if call.fail_on_error:
         if not typed:
-            return answer.value  # type: ignore[no-any-return]
+            return answer.value
         return _scalar_text(answer.value) if _is_scalar(call) else _json(answer.value, call)
     value = answer.value if answer.error is None else None
     plain = _plain_value(value, call) if typed else value

@@ -68,7 +68,7 @@ def parse(sql: str) -> exp.Expression:
         raise AgentUsageError("no SQL to run: write a query such as SELECT ai_query('demo-agent', 'Hi!').")
     if len(statements) > 1:
         raise AgentUsageError(f"{len(statements)} SQL statements given: run one statement per cell.")
-    return statements[0]
+    return statements[0]  # type: ignore[return-value]  # sqlglot's parse() is typed as Expr
 
 
 def _parse_message(exc: Exception) -> str:
@@ -91,8 +91,9 @@ def transpile(sql: str, *, return_trace: bool = False) -> Transpiled:
     """Databricks SQL -> DuckDB SQL with ai_query calls replaced; see the module docstring."""
     tree = parse(sql)
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-    tables = sorted({t.name for t in tree.find_all(exp.Table)
-                     if t.name and not t.args.get("db") and t.name.lower() not in ctes})
+    tables = sorted(
+        {t.name for t in tree.find_all(exp.Table) if t.name and not t.args.get("db") and t.name.lower() not in ctes}
+    )
     _name_outer_columns(tree)
     calls: list[AiCall] = []
     # Innermost first, so an ai_query nested in another's request is rewritten before its parent.
@@ -123,7 +124,8 @@ def _range_column_as_id(tree: exp.Expression) -> None:
             continue
         args = [arg.copy() for arg in function.expressions[:3]]
         inner = exp.select(exp.alias_(exp.column("range"), "id")).from_(
-            exp.Table(this=exp.Anonymous(this="range", expressions=args)))
+            exp.Table(this=exp.Anonymous(this="range", expressions=args))
+        )
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier("range"))
         table.replace(exp.Subquery(this=inner, alias=alias.copy()))
 
@@ -147,8 +149,10 @@ def read_call(node: exp.Anonymous, index: int) -> tuple[AiCall, exp.Expression]:
             args[name.lower()] = arg.expression
             continue
         if positional >= len(_POSITIONAL):
-            raise AgentUsageError("ai_query takes at most 4 positional arguments (endpoint, request, "
-                                  "returnType, failOnError); name the others (modelParameters => ...).")
+            raise AgentUsageError(
+                "ai_query takes at most 4 positional arguments (endpoint, request, "
+                "returnType, failOnError); name the others (modelParameters => ...)."
+            )
         args[_POSITIONAL[positional].lower()] = arg
         positional += 1
     if "endpoint" not in args or "request" not in args:
@@ -166,7 +170,8 @@ def read_call(node: exp.Anonymous, index: int) -> tuple[AiCall, exp.Expression]:
         fail_on_error=_boolean_constant(fail, "failOnError") if fail is not None else True,
         model_parameters=_parameters(args.get("modelparameters")),
         response_format=_string_constant(args["responseformat"], "responseFormat")
-        if "responseformat" in args else None,
+        if "responseformat" in args
+        else None,
     )
     return call, args["request"]
 
@@ -174,8 +179,9 @@ def read_call(node: exp.Anonymous, index: int) -> tuple[AiCall, exp.Expression]:
 def _string_constant(node: exp.Expression, what: str) -> str:
     if isinstance(node, exp.Literal) and node.is_string:
         return str(node.this)
-    raise AgentUsageError(f"ai_query: {what} must be a string literal such as 'my-endpoint', "
-                          f"not {node.sql(dialect='databricks')}.")
+    raise AgentUsageError(
+        f"ai_query: {what} must be a string literal such as 'my-endpoint', not {node.sql(dialect='databricks')}."
+    )
 
 
 def _boolean_constant(node: exp.Expression, what: str) -> bool:
@@ -228,8 +234,11 @@ def spark_column_name(node: exp.Expression) -> str:
         parts = []
         for arg in node.expressions[:2]:
             value = arg.expression if isinstance(arg, exp.Kwarg) else arg
-            parts.append(str(value.this) if isinstance(value, exp.Literal) and value.is_string
-                         else value.sql(dialect="databricks"))
+            parts.append(
+                str(value.this)
+                if isinstance(value, exp.Literal) and value.is_string
+                else value.sql(dialect="databricks")
+            )
         return f"ai_query({', '.join(parts)})"
     return node.sql(dialect="databricks")
 
@@ -261,8 +270,9 @@ def _add_trace_columns(tree: exp.Expression, calls: list[AiCall]) -> list[str]:
     the same chunk; it returns the trace that call recorded for the same request (see local_engine).
     """
     if not isinstance(tree, exp.Select):
-        raise AgentUsageError("--return-trace needs a plain SELECT (not UNION/INSERT/...) with ai_query in its "
-                              "column list.")
+        raise AgentUsageError(
+            "--return-trace needs a plain SELECT (not UNION/INSERT/...) with ai_query in its column list."
+        )
     found: list[tuple[AiCall, exp.Expression]] = []
     by_function = {call.function: call for call in calls}
     for item in tree.expressions:

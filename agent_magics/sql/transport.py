@@ -26,8 +26,9 @@ class Transport(Protocol):
 class WorkspaceTransport:
     """Invocations on a workspace (real, or the local one), with the engine's retries."""
 
-    def __init__(self, workspace: Any, *, retries: int = 3, timeouts: Timeouts | None = None,
-                 backoff: float = 0.5) -> None:
+    def __init__(
+        self, workspace: Any, *, retries: int = 3, timeouts: Timeouts | None = None, backoff: float = 0.5
+    ) -> None:
         self.workspace = workspace
         self.policy = RetryPolicy(max_retries=retries, backoff=backoff)
         self.timeouts = timeouts or Timeouts()
@@ -43,8 +44,16 @@ class WorkspaceTransport:
 
         url = f"{self.workspace.host.rstrip('/')}/serving-endpoints/{endpoint}/invocations"
         deadline = time.monotonic() + self.timeouts.total if self.timeouts.total else None
-        opened = open_response(self.workspace.http(), endpoint, url, body, {"Accept": "application/json"},
-                               self.timeouts, self.policy, deadline)
+        opened = open_response(
+            self.workspace.http(),
+            endpoint,
+            url,
+            body,
+            {"Accept": "application/json"},
+            self.timeouts,
+            self.policy,
+            deadline,
+        )
         if isinstance(opened, Failure):
             return opened.message
         try:

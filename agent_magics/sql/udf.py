@@ -74,8 +74,15 @@ def register(con: duckdb.DuckDBPyConnection, call: AiCall, batch: Batch, traces:
         return pa.array(out, type=arrow_type)
 
     varchar = duckdb.sqltype("VARCHAR")
-    con.create_function(call.function, ai_query, [varchar], duckdb.sqltype(sql_type), type="arrow",
-                        side_effects=True, null_handling="special")
+    con.create_function(  # type: ignore[call-overload]  # duckdb's stubs lack type="arrow" with these
+        call.function,
+        ai_query,
+        [varchar],
+        duckdb.sqltype(sql_type),
+        type="arrow",
+        side_effects=True,
+        null_handling="special",
+    )
     if traces is None:
         return
 
@@ -85,5 +92,6 @@ def register(con: duckdb.DuckDBPyConnection, call: AiCall, batch: Batch, traces:
         found = [traces.pop(call.index, r) if r is not None else None for r in requests.to_pylist()]
         return pa.array([json.dumps(t) if t is not None else None for t in found], type=pa.string())
 
-    con.create_function(call.trace_function, trace_of, [varchar], varchar, type="arrow",
-                        side_effects=True, null_handling="special")
+    con.create_function(  # type: ignore[call-overload]
+        call.trace_function, trace_of, [varchar], varchar, type="arrow", side_effects=True, null_handling="special"
+    )

@@ -47,9 +47,13 @@ def run_warehouse(
     label = f"warehouse {warehouse_id}"
     try:
         response = api.execute_statement(
-            statement=sql, warehouse_id=warehouse_id, wait_timeout="0s",
+            statement=sql,
+            warehouse_id=warehouse_id,
+            wait_timeout="0s",
             on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE,
-            disposition=Disposition.INLINE, format=Format.JSON_ARRAY, parameters=parameters,
+            disposition=Disposition.INLINE,
+            format=Format.JSON_ARRAY,
+            parameters=parameters,
         )
     except DatabricksError as exc:
         raise AgentError(f"{label}: {_sdk_message(exc)}") from None
@@ -65,15 +69,24 @@ def run_warehouse(
     return _frame(api, response, label)
 
 
-def _wait(api: Any, response: Any, started: float, timeout: float | None, note: Callable[[str], None] | None,
-          label: str, sleep: Callable[[float], None]) -> Any:
+def _wait(
+    api: Any,
+    response: Any,
+    started: float,
+    timeout: float | None,
+    note: Callable[[str], None] | None,
+    label: str,
+    sleep: Callable[[float], None],
+) -> Any:
     interval = _POLL_START
     while _state(response) in _RUNNING:
         elapsed = time.monotonic() - started
         if timeout is not None and elapsed > timeout:
             _cancel(api, response.statement_id)
-            raise AgentError(f"{label}: no result within --timeout {timeout:g} s; statement "
-                             f"{response.statement_id} cancelled. Raise --timeout for long batches.")
+            raise AgentError(
+                f"{label}: no result within --timeout {timeout:g} s; statement "
+                f"{response.statement_id} cancelled. Raise --timeout for long batches."
+            )
         if note is not None:
             note(f"{label}: statement {_state(response).lower()} · {elapsed:.1f} s")
         sleep(interval)
@@ -113,8 +126,10 @@ def _frame(api: Any, response: Any, label: str) -> Any:
     chunk = response.result
     while chunk is not None:
         if chunk.external_links:
-            raise AgentUsageError(f"{label}: the result came as EXTERNAL_LINKS, which this engine does not read; "
-                                  "add a LIMIT or aggregate the result.")
+            raise AgentUsageError(
+                f"{label}: the result came as EXTERNAL_LINKS, which this engine does not read; "
+                "add a LIMIT or aggregate the result."
+            )
         rows.extend(chunk.data_array or [])
         if chunk.next_chunk_index is None:
             break

@@ -45,8 +45,11 @@ def _require_local_extra() -> None:
     """Without the [local] extra the server would die on its first import: say so before starting it."""
     from agent_magics.core.extras import require_extra  # imported here: this module stays standard-library only
 
-    require_extra("local", hint="or point at a Databricks workspace (DATABRICKS_HOST and DATABRICKS_TOKEN, "
-                                "or a ~/.databrickscfg profile).")
+    require_extra(
+        "local",
+        hint="or point at a Databricks workspace (DATABRICKS_HOST and DATABRICKS_TOKEN, "
+        "or a ~/.databrickscfg profile).",
+    )
 
 
 class LocalWorkspace:

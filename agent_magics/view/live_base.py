@@ -158,10 +158,11 @@ class LiveView:
         if kind == "function_call":
             call_id = item.get("call_id")
             token = self._add(render.tool_entry_html(item, None, live=True), "tool")
-            if call_id is not None:
+            if isinstance(call_id, str):  # agent data: a list or a number cannot key the table
                 self._calls[call_id] = (token, item)
         elif kind == "function_call_output":
-            known = self._calls.pop(item.get("call_id"), None)
+            call_id = item.get("call_id")  # agent data: not always a string
+            known = self._calls.pop(call_id, None) if isinstance(call_id, str) else None
             if known is not None:
                 self._set(known[0], render.tool_entry_html(known[1], item))
             else:

@@ -265,7 +265,7 @@ class _Timeline:
         fill = ""
         if self.start is not None and span.start_ns is not None:
             left = self._percent(span.start_ns - self.start)
-            width = self._percent(span.end_ns - span.start_ns) if span.duration is not None else 0.0
+            width = self._percent(span.end_ns - span.start_ns) if span.end_ns is not None else 0.0
             width = min(width, 100.0 - left)
             colour = ERROR_COLOUR if span.status == "ERROR" else TYPE_COLOURS.get(span.span_type, UNKNOWN_COLOUR)
             offset = format_duration((span.start_ns - self.start) / 1e9)

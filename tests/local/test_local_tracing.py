@@ -47,8 +47,9 @@ print(json.dumps(seen))
 
 
 def test_only_requests_asking_for_their_trace_are_traced() -> None:
-    done = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120,
-                          env=_server_environment())
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=120, env=_server_environment()
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["untraced"] == {"spans": 0, "stored": 0, "answered": True}  # nothing was recorded at all

@@ -41,9 +41,17 @@ class FakeTransport:
             question = body["input"][0]["content"] if "input" in body else str(body)
             if self.fail(question):
                 return f"{endpoint}: HTTP 503: busy. Try again shortly."
-            return {"output": [{"type": "message", "id": "m", "role": "assistant",
-                                "content": [{"type": "output_text", "text": f"A:{question}"}]}],
-                    "databricks_output": {"trace": {"info": {"trace_id": f"tr-{question}"}}}}
+            return {
+                "output": [
+                    {
+                        "type": "message",
+                        "id": "m",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": f"A:{question}"}],
+                    }
+                ],
+                "databricks_output": {"trace": {"info": {"trace_id": f"tr-{question}"}}},
+            }
         finally:
             with self.lock:
                 self.in_flight -= 1
@@ -84,8 +92,12 @@ def test_fail_on_error_false_keeps_every_row():
 
 def test_error_rows_can_be_filtered_in_sql():
     fake = FakeTransport(fail=lambda q: q in ("q1", "q4"))
-    out = run_local("SELECT q FROM (SELECT q, ai_query('ep', q, failOnError => false) AS r FROM df) "
-                    "WHERE r.errorMessage IS NOT NULL ORDER BY q", {"df": questions(6)}, fake)
+    out = run_local(
+        "SELECT q FROM (SELECT q, ai_query('ep', q, failOnError => false) AS r FROM df) "
+        "WHERE r.errorMessage IS NOT NULL ORDER BY q",
+        {"df": questions(6)},
+        fake,
+    )
     assert out["q"].tolist() == ["q1", "q4"]
 
 
@@ -99,16 +111,18 @@ def test_null_requests_give_null_without_a_request():
 def test_trace_column_pairs_each_row_with_its_trace_even_for_repeated_requests():
     fake = FakeTransport()
     df = pd.DataFrame({"q": ["x", "y", "x", "z"] * 50})
-    out = run_local("SELECT q, ai_query('ep', q) AS a FROM df", {"df": df}, fake,
-                    LocalOptions(concurrency=8, return_trace=True))
+    out = run_local(
+        "SELECT q, ai_query('ep', q) AS a FROM df", {"df": df}, fake, LocalOptions(concurrency=8, return_trace=True)
+    )
     assert [t["info"]["trace_id"] for t in out["trace"]] == [f"tr-{q}" for q in out["q"]]
     assert all(b.get("databricks_options") == {"return_trace": True} for b in fake.bodies)
 
 
 def test_custom_inputs_go_with_every_request():
     fake = FakeTransport()
-    run_local("SELECT ai_query('ep', q) AS a FROM df", {"df": questions(5)}, fake,
-              LocalOptions(custom_inputs={"id": 5}))
+    run_local(
+        "SELECT ai_query('ep', q) AS a FROM df", {"df": questions(5)}, fake, LocalOptions(custom_inputs={"id": 5})
+    )
     assert [b["custom_inputs"] for b in fake.bodies] == [{"id": 5}] * 5
 
 
@@ -139,8 +153,12 @@ def test_errors_are_clean():
 def test_timeout_stops_and_returns_what_finished():
     fake = FakeTransport(delay=(0.05, 0.05))
     with pytest.raises(BatchInterrupted) as info:
-        run_local("SELECT ai_query('ep', q) AS a FROM df", {"df": questions(400)}, fake,
-                  LocalOptions(concurrency=4, timeout=0.5))
+        run_local(
+            "SELECT ai_query('ep', q) AS a FROM df",
+            {"df": questions(400)},
+            fake,
+            LocalOptions(concurrency=4, timeout=0.5),
+        )
     stopped = info.value
     assert "timed out" in str(stopped) and "cancelled" in str(stopped)
     partial = stopped.partial
@@ -157,8 +175,12 @@ def test_cancel_event_stops_a_running_statement():
     threading.Timer(0.3, cancel.set).start()
     started = time.monotonic()
     with pytest.raises(BatchInterrupted, match="cancelled"):
-        run_local("SELECT ai_query('ep', q) AS a FROM df", {"df": questions(1000)}, fake,
-                  LocalOptions(concurrency=4, cancel=cancel))
+        run_local(
+            "SELECT ai_query('ep', q) AS a FROM df",
+            {"df": questions(1000)},
+            fake,
+            LocalOptions(concurrency=4, cancel=cancel),
+        )
     assert time.monotonic() - started < 3
 
 
@@ -172,6 +194,11 @@ def test_keyboard_interrupt_in_the_waiting_thread_reports_partial(monkeypatch):
             raise KeyboardInterrupt
 
     with pytest.raises(BatchInterrupted, match="interrupted") as info:
-        run_local("SELECT ai_query('ep', q) AS a FROM df", {"df": questions(2000)}, fake,
-                  LocalOptions(concurrency=4), tick=tick)
+        run_local(
+            "SELECT ai_query('ep', q) AS a FROM df",
+            {"df": questions(2000)},
+            fake,
+            LocalOptions(concurrency=4),
+            tick=tick,
+        )
     assert 0 < len(info.value.partial) < 2000

@@ -11,8 +11,10 @@ from agent_magics.core.errors import AgentError
 from agent_magics.sql.local_engine import LocalOptions, run_local
 from agent_magics.sql.transport import WorkspaceTransport
 
-PAGE = ("""SELECT ai_query("demo-agent", question) """
-        """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)""")
+PAGE = (
+    """SELECT ai_query("demo-agent", question) """
+    """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)"""
+)
 
 
 def test_page_example_gives_two_answered_rows(transport):
@@ -33,7 +35,10 @@ def test_struct_request_to_chat_agent_with_return_type(transport):
     out = run_local(
         "SELECT ai_query('demo-chat-agent', named_struct('messages', array(named_struct('role', 'user', "
         "'content', q))), returnType => 'STRUCT<messages: ARRAY<STRUCT<role: STRING, content: STRING>>>')"
-        ".messages AS m FROM (VALUES ('What is MLflow?')) AS t(q)", {}, transport)
+        ".messages AS m FROM (VALUES ('What is MLflow?')) AS t(q)",
+        {},
+        transport,
+    )
     messages = list(out["m"][0])
     assert messages[-1]["role"] == "assistant" and "MLflow" in messages[-1]["content"]
 
@@ -42,7 +47,10 @@ def test_struct_request_to_responses_agent_with_return_type(transport):
     out = run_local(
         "SELECT ai_query('demo-agent', named_struct('input', array(named_struct('role', 'user', 'content', "
         "'What is MLflow?'))), returnType => 'STRUCT<output: ARRAY<STRUCT<type: STRING, "
-        "content: ARRAY<STRUCT<type: STRING, text: STRING>>>>>') AS r", {}, transport)
+        "content: ARRAY<STRUCT<type: STRING, text: STRING>>>>>') AS r",
+        {},
+        transport,
+    )
     output = list(out["r"][0]["output"])
     assert [item["type"] for item in output][-1] == "message"
     assert "MLflow" in output[-1]["content"][0]["text"]
@@ -52,23 +60,33 @@ def test_struct_request_without_return_type_is_the_reply_json_and_row_order_hold
     df = pd.DataFrame({"i": range(40), "q": ["What is MLflow?"] * 40})
     out = run_local(
         "SELECT i, ai_query('demo-agent', named_struct('input', array(named_struct('role', 'user', 'content', q)), "
-        "'custom_inputs', named_struct('row', i))) AS raw FROM df", {"df": df}, transport,
-        LocalOptions(concurrency=8))
+        "'custom_inputs', named_struct('row', i))) AS raw FROM df",
+        {"df": df},
+        transport,
+        LocalOptions(concurrency=8),
+    )
     echoed = [json.loads(raw)["custom_outputs"]["echo"]["row"] for raw in out["raw"]]
     assert echoed == out["i"].tolist() == list(range(40))
 
 
 def test_model_parameters_reach_a_chat_model(transport):
-    out = run_local("SELECT ai_query('demo-chat-model', 'What is MLflow?', "
-                    "modelParameters => named_struct('temperature', 0.0, 'max_tokens', 64)) AS a", {}, transport)
+    out = run_local(
+        "SELECT ai_query('demo-chat-model', 'What is MLflow?', "
+        "modelParameters => named_struct('temperature', 0.0, 'max_tokens', 64)) AS a",
+        {},
+        transport,
+    )
     assert "MLflow" in out["a"][0]
 
 
 def test_custom_inputs_and_return_trace(transport):
     out = run_local(
         "SELECT ai_query('demo-agent', named_struct('input', array(named_struct('role', 'user', 'content', q)))) "
-        "AS raw FROM (VALUES ('What is MLflow?'), ('How do I pass custom inputs?')) AS t(q)", {}, transport,
-        LocalOptions(custom_inputs={"id": 5}, return_trace=True))
+        "AS raw FROM (VALUES ('What is MLflow?'), ('How do I pass custom inputs?')) AS t(q)",
+        {},
+        transport,
+        LocalOptions(custom_inputs={"id": 5}, return_trace=True),
+    )
     assert [json.loads(r)["custom_outputs"]["echo"] for r in out["raw"]] == [{"id": 5}, {"id": 5}]
     for trace in out["trace"]:
         assert isinstance(trace, dict) and trace["info"]["trace_id"] and "spans" in trace["data"]
@@ -83,8 +101,9 @@ def test_retried_faults_are_answered(transport, endpoint):
 def test_fault_500_fails_the_query_or_fills_error_message(transport):
     with pytest.raises(AgentError, match=r"ai_query\('fault-500'\) failed on row 0 .*HTTP 500"):
         run_local("SELECT ai_query('fault-500', 'x') AS a", {}, transport)
-    out = run_local("SELECT ai_query('fault-500', q, failOnError => false) AS r FROM (VALUES ('a'), ('b')) AS t(q)",
-                    {}, transport)
+    out = run_local(
+        "SELECT ai_query('fault-500', q, failOnError => false) AS r FROM (VALUES ('a'), ('b')) AS t(q)", {}, transport
+    )
     assert [r["result"] for r in out["r"]] == [None, None]
     assert all("HTTP 500" in r["errorMessage"] for r in out["r"])
 
@@ -101,8 +120,12 @@ def flaky_questions(n: int = 1000) -> pd.DataFrame:
 
 def test_thousand_flaky_rows_without_retries_keep_every_row(sql_workspace):
     no_retries = WorkspaceTransport(sql_workspace, retries=0)
-    out = run_local("SELECT i, ai_query('flaky-agent', q, failOnError => false) AS r FROM df",
-                    {"df": flaky_questions()}, no_retries, LocalOptions(concurrency=16))
+    out = run_local(
+        "SELECT i, ai_query('flaky-agent', q, failOnError => false) AS r FROM df",
+        {"df": flaky_questions()},
+        no_retries,
+        LocalOptions(concurrency=16),
+    )
     assert out["i"].tolist() == list(range(1000))
     failed = [r for r in out["r"] if r["errorMessage"] is not None]
     answered = [r for r in out["r"] if r["result"] is not None]
@@ -113,7 +136,11 @@ def test_thousand_flaky_rows_without_retries_keep_every_row(sql_workspace):
 
 def test_thousand_flaky_rows_with_retries_are_all_answered(sql_workspace):
     retrying = WorkspaceTransport(sql_workspace, retries=3, backoff=0.05)
-    out = run_local("SELECT i, ai_query('flaky-agent', q) AS a FROM df", {"df": flaky_questions()}, retrying,
-                    LocalOptions(concurrency=16))
+    out = run_local(
+        "SELECT i, ai_query('flaky-agent', q) AS a FROM df",
+        {"df": flaky_questions()},
+        retrying,
+        LocalOptions(concurrency=16),
+    )
     assert out["i"].tolist() == list(range(1000))
     assert out["a"].map(lambda a: isinstance(a, str) and "MLflow" in a).all()

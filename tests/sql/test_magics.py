@@ -13,8 +13,10 @@ from agent_magics.magic.agent_sql import AgentSqlMagics
 from agent_magics.transport.embedded_config import LOCAL_WAREHOUSE_ID
 from agent_magics.transport.workspace import forget_workspaces
 
-PAGE = ("""SELECT ai_query("demo-agent", question) """
-        """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)""")
+PAGE = (
+    """SELECT ai_query("demo-agent", question) """
+    """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)"""
+)
 
 
 def point_at(monkeypatch, env: dict[str, str]) -> None:
@@ -47,8 +49,10 @@ def test_cell_magic_reads_dataframes_interpolates_and_stores_out(shell):
     shell.user_ns["questions"] = pd.DataFrame({"q": ["What is MLflow?", "What is a ResponsesAgent?"]})
     shell.user_ns["endpoint"] = "demo-chat-agent"
     frame = shell.run_cell_magic(
-        "agent_sql", "--out answers --concurrency 2 --quiet",
-        "SELECT q, ai_query('{endpoint}', q) AS answer\nFROM questions")
+        "agent_sql",
+        "--out answers --concurrency 2 --quiet",
+        "SELECT q, ai_query('{endpoint}', q) AS answer\nFROM questions",
+    )
     assert shell.user_ns["answers"] is frame
     assert frame["q"].tolist() == ["What is MLflow?", "What is a ResponsesAgent?"]
     assert all(isinstance(a, str) and a for a in frame["answer"])
@@ -56,9 +60,11 @@ def test_cell_magic_reads_dataframes_interpolates_and_stores_out(shell):
 
 def test_line_options_then_sql_with_quotes(shell):
     frame = shell.run_line_magic(
-        "agent_sql", "--quiet --custom-inputs '{\"id\": 5}' --return-trace "
+        "agent_sql",
+        "--quiet --custom-inputs '{\"id\": 5}' --return-trace "
         "SELECT ai_query('demo-agent', named_struct('input', array(named_struct('role', 'user', 'content', "
-        "\"What's MLflow?\")))) AS raw")
+        '"What\'s MLflow?")))) AS raw',
+    )
     assert '"echo": {"id": 5}' in frame["raw"][0]
     assert isinstance(frame["trace"][0], dict) and frame["trace"][0]["info"]["trace_id"]
 
@@ -100,9 +106,11 @@ def test_run_cell_shows_no_traceback(shell, capsys):
 
 def test_timeout_returns_what_finished(shell, capsys):
     frame = shell.run_line_magic(
-        "agent_sql", "--quiet --timeout 1 --concurrency 2 SELECT ai_query('bench-agent', named_struct('input', "
+        "agent_sql",
+        "--quiet --timeout 1 --concurrency 2 SELECT ai_query('bench-agent', named_struct('input', "
         "array(named_struct('role', 'user', 'content', 'x')), 'custom_inputs', named_struct('first_token_delay', "
-        "0.3, 'tokens', 2))) AS a FROM range(40)")
+        "0.3, 'tokens', 2))) AS a FROM range(40)",
+    )
     assert "timed out after 1 s" in capsys.readouterr().err
     assert 0 < len(frame) < 40 and list(frame.columns)[:3] == ["endpoint", "row", "request"]
 
@@ -159,9 +167,11 @@ def test_a_real_interrupt_cancels_and_returns_what_finished(shell, capsys):
     started = time.monotonic()
     try:
         frame = shell.run_line_magic(
-            "agent_sql", "--quiet --concurrency 4 SELECT ai_query('bench-agent', named_struct('input', array("
+            "agent_sql",
+            "--quiet --concurrency 4 SELECT ai_query('bench-agent', named_struct('input', array("
             "named_struct('role', 'user', 'content', concat('q', id))), 'custom_inputs', named_struct("
-            "'first_token_delay', 0.2, 'tokens', 2))) AS a FROM range(200) AS r(id)")
+            "'first_token_delay', 0.2, 'tokens', 2))) AS a FROM range(200) AS r(id)",
+        )
     finally:
         timer.cancel()
     assert time.monotonic() - started < 6  # 200 rows would take ~10 s

@@ -71,8 +71,13 @@ def test_display_rendering_escapes_agent_text(monkeypatch):
     recorder = Recorder()
     monkeypatch.setattr("IPython.display.display", recorder)
     monkeypatch.setattr("IPython.core.interactiveshell.InteractiveShell.initialized", lambda: True)
-    batch = finished_batch({'"<script>alert(1)</script>"': Answer(value="<img src=x onerror=alert(1)>",
-                                                                  text="<img src=x onerror=alert(1)>")})
+    batch = finished_batch(
+        {
+            '"<script>alert(1)</script>"': Answer(
+                value="<img src=x onerror=alert(1)>", text="<img src=x onerror=alert(1)>"
+            )
+        }
+    )
     progress = Progress("display", stream=True, clock=Clock())
     progress.tick(batch_reading(batch, stream=True))
     progress.close("ai_query: 1/1 rows · done")
@@ -94,8 +99,10 @@ def test_widget_bar_then_static_summary(monkeypatch):
     assert renderer.bar.value == 2 and renderer.bar.max == 2 and renderer.bar.bar_style == "warning"
     assert "&lt;b&gt;x&lt;/b&gt;" in renderer.table.value and "<b>x</b>" not in renderer.table.value
     progress.close("ai_query: 2/2 rows · 1 error · done")
-    assert recorder.bundles[-1] == {"text/plain": "ai_query: 2/2 rows · 1 error · done",
-                                    "text/html": "<pre>ai_query: 2/2 rows · 1 error · done</pre>"}
+    assert recorder.bundles[-1] == {
+        "text/plain": "ai_query: 2/2 rows · 1 error · done",
+        "text/html": "<pre>ai_query: 2/2 rows · 1 error · done</pre>",
+    }
     assert renderer.bar.comm is None  # closed: no widget state left behind
 
 

@@ -18,8 +18,12 @@ def call_of(sql: str):
 RESPONSES_REPLY = {
     "output": [
         {"type": "function_call", "id": "fc", "call_id": "c1", "name": "search_docs", "arguments": "{}"},
-        {"type": "message", "id": "m1", "role": "assistant",
-         "content": [{"type": "output_text", "text": '{"answer": "42", "score": 0.9}'}]},
+        {
+            "type": "message",
+            "id": "m1",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": '{"answer": "42", "score": 0.9}'}],
+        },
     ],
     "custom_outputs": {"echo": {"id": 5}},
     "databricks_output": {"trace": {"info": {"trace_id": "tr-1"}, "data": {"spans": []}}},
@@ -39,17 +43,24 @@ def test_struct_request_is_sent_as_is_with_extras_merged():
     call = call_of("SELECT ai_query('ep', s) FROM t")
     struct = {"input": [{"role": "user", "content": "x"}], "custom_inputs": {"row": 1}}
     body = request_body(call, "responses", struct, custom_inputs={"id": 5, "row": 0}, return_trace=True)
-    assert body == {"input": struct["input"], "custom_inputs": {"id": 5, "row": 1},
-                    "databricks_options": {"return_trace": True}}
+    assert body == {
+        "input": struct["input"],
+        "custom_inputs": {"id": 5, "row": 1},
+        "databricks_options": {"return_trace": True},
+    }
     with pytest.raises(ValueError, match="ARRAY"):
         request_body(call, "responses", [1, 2])
 
 
 def test_model_parameters_merge_for_chat_and_are_refused_for_responses():
-    call = call_of("SELECT ai_query('ep', q, modelParameters => named_struct('temperature', 0.1, 'max_tokens', 5)) "
-                   "FROM t")
+    call = call_of(
+        "SELECT ai_query('ep', q, modelParameters => named_struct('temperature', 0.1, 'max_tokens', 5)) FROM t"
+    )
     assert request_body(call, "chat_model", "hi") == {
-        "messages": [{"role": "user", "content": "hi"}], "temperature": 0.1, "max_tokens": 5}
+        "messages": [{"role": "user", "content": "hi"}],
+        "temperature": 0.1,
+        "max_tokens": 5,
+    }
     check_call(call, "chat_model")
     with pytest.raises(AgentUsageError, match="UNSUPPORTED_ENDPOINT_TYPE"):
         check_call(call, "responses")
@@ -88,8 +99,20 @@ def test_return_type_reads_the_reply_or_the_answer_text():
     call = call_of("SELECT ai_query('ep', q, returnType => 'STRUCT<answer: STRING, score: DOUBLE>') FROM t")
     assert read_reply(call, "q", RESPONSES_REPLY).value == {"answer": "42", "score": 0.9}
     call = call_of("SELECT ai_query('ep', q, returnType => 'STRUCT<answer: INT>') FROM t")
-    assert read_reply(call, "q", {"output": [{"type": "message", "id": "m", "role": "assistant", "content": [
-        {"type": "output_text", "text": '{"answer": "many"}'}]}]}).error.startswith("the answer does not match")
+    assert read_reply(
+        call,
+        "q",
+        {
+            "output": [
+                {
+                    "type": "message",
+                    "id": "m",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": '{"answer": "many"}'}],
+                }
+            ]
+        },
+    ).error.startswith("the answer does not match")
     call = call_of("SELECT ai_query('ep', q, returnType => 'STRUCT<answer: INT>') FROM t")
     assert "neither JSON" in read_reply(call, "q", CHAT_MODEL_REPLY).error
 

@@ -11,8 +11,10 @@ from agent_magics.core.errors import AgentUsageError
 from agent_magics.sql.returntype import CoercionError, parse_return_type
 from agent_magics.sql.transpile import transpile
 
-PAGE = ("""SELECT ai_query("demo-agent", question) """
-        """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)""")
+PAGE = (
+    """SELECT ai_query("demo-agent", question) """
+    """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)"""
+)
 
 
 def run_with_echo(duck_sql: str, functions: list[str]) -> list[tuple]:
@@ -33,9 +35,11 @@ def test_page_example_double_quoted_literal_is_the_endpoint():
 
 
 def test_named_arguments_are_read_not_sent():
-    plan = transpile("SELECT ai_query('ep', q, returnType => 'STRUCT<a: INT>', failOnError => false, "
-                     "modelParameters => named_struct('temperature', 0.5, 'max_tokens', 100, 'stop', array('x')), "
-                     "responseFormat => '{\"type\": \"json_object\"}') AS r FROM df")
+    plan = transpile(
+        "SELECT ai_query('ep', q, returnType => 'STRUCT<a: INT>', failOnError => false, "
+        "modelParameters => named_struct('temperature', 0.5, 'max_tokens', 100, 'stop', array('x')), "
+        'responseFormat => \'{"type": "json_object"}\') AS r FROM df'
+    )
     call = plan.calls[0]
     assert call.return_type is not None and call.return_type.duckdb == "STRUCT(a INT)"
     assert call.fail_on_error is False
@@ -56,11 +60,11 @@ def test_named_endpoint_and_request():
 
 
 def test_named_struct_request_becomes_a_json_object():
-    plan = transpile("SELECT ai_query('ep', named_struct('messages', array(named_struct('role', 'user', "
-                     "'content', q)))) AS a FROM (VALUES ('hi')) AS t(q)")
-    assert run_with_echo(plan.sql, [plan.calls[0].function]) == [
-        ('{"messages":[{"role":"user","content":"hi"}]}',)
-    ]
+    plan = transpile(
+        "SELECT ai_query('ep', named_struct('messages', array(named_struct('role', 'user', "
+        "'content', q)))) AS a FROM (VALUES ('hi')) AS t(q)"
+    )
+    assert run_with_echo(plan.sql, [plan.calls[0].function]) == [('{"messages":[{"role":"user","content":"hi"}]}',)]
 
 
 def test_values_as_t_col_and_double_quoted_strings_elsewhere():
@@ -81,7 +85,8 @@ def test_several_and_nested_calls_get_their_own_functions():
     assert sorted(c.endpoint for c in plan.calls) == ["a", "b", "c"]
     assert len({c.function for c in plan.calls}) == 3
     assert "ai_query" not in plan.sql.replace("__AI_QUERY_", "").replace("__ai_query_", "").lower().replace(
-        "ai_query(", "")
+        "ai_query(", ""
+    )
 
 
 def test_named_parameter_becomes_duckdb_parameter():
@@ -137,18 +142,22 @@ def test_return_type_forms_and_coercion():
     with pytest.raises(CoercionError, match=r"\$\.n: expected an integer"):
         chat.coerce({"n": "many"})
     typed = parse_return_type("STRUCT<d: DATE, t: TIMESTAMP, ok: BOOLEAN, x: DOUBLE, m: MAP<STRING, INT>, j: STRING>")
-    out = typed.coerce({"d": "2024-01-02", "t": "2024-01-02T03:04:05Z", "ok": "true", "x": 1, "m": {"a": 1},
-                        "j": {"nested": True}})
+    out = typed.coerce(
+        {"d": "2024-01-02", "t": "2024-01-02T03:04:05Z", "ok": "true", "x": 1, "m": {"a": 1}, "j": {"nested": True}}
+    )
     assert str(out["d"]) == "2024-01-02" and out["t"].tzinfo is not None and out["ok"] is True
     assert out["x"] == 1.0 and out["m"] == [("a", 1)] and out["j"] == '{"nested": true}'
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("SELECT id FROM range(3)", [(0,), (1,), (2,)]),
-    ("SELECT r.id * 2 FROM range(1, 7, 2, 4) AS r ORDER BY 1", [(2,), (6,), (10,)]),  # numPartitions dropped
-    ("SELECT range.id FROM range(2)", [(0,), (1,)]),  # Databricks' default table alias
-    ("SELECT count(*) FROM range(4) a JOIN range(2) b ON a.id > b.id", [(5,)]),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT id FROM range(3)", [(0,), (1,), (2,)]),
+        ("SELECT r.id * 2 FROM range(1, 7, 2, 4) AS r ORDER BY 1", [(2,), (6,), (10,)]),  # numPartitions dropped
+        ("SELECT range.id FROM range(2)", [(0,), (1,)]),  # Databricks' default table alias
+        ("SELECT count(*) FROM range(4) a JOIN range(2) b ON a.id > b.id", [(5,)]),
+    ],
+)
 def test_range_names_its_column_id_as_on_databricks(sql, expected):
     plan = transpile(sql)
     assert duckdb.sql(plan.sql).fetchall() == expected

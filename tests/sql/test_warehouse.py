@@ -23,11 +23,13 @@ WH = LOCAL_WAREHOUSE_ID
 
 
 def test_multi_chunk_typed_columns_and_structs(warehouse_client):
-    sql = ("SELECT id, CAST(id AS INT) AS small, id * 0.5 AS half, CAST(id AS DOUBLE) / 4 AS quarter, "
-           "id % 2 = 0 AS even, DATE'2024-01-02' AS day, TIMESTAMP'2024-01-02 10:00:00' AS ts, "
-           "CAST(id AS STRING) AS s, named_struct('x', id, 'tags', array('a', 'b')) AS st, array(id, id) AS arr, "
-           "map('k', id) AS m, CASE WHEN id = 3 THEN NULL ELSE id END AS maybe "
-           "FROM range(30) AS r(id)")
+    sql = (
+        "SELECT id, CAST(id AS INT) AS small, id * 0.5 AS half, CAST(id AS DOUBLE) / 4 AS quarter, "
+        "id % 2 = 0 AS even, DATE'2024-01-02' AS day, TIMESTAMP'2024-01-02 10:00:00' AS ts, "
+        "CAST(id AS STRING) AS s, named_struct('x', id, 'tags', array('a', 'b')) AS st, array(id, id) AS arr, "
+        "map('k', id) AS m, CASE WHEN id = 3 THEN NULL ELSE id END AS maybe "
+        "FROM range(30) AS r(id)"
+    )
     frame = run_warehouse(sql, warehouse_client, WH)
     assert len(frame) == 30 and frame["id"].tolist() == list(range(30))  # 5 chunks of 7 rows, all read
     assert str(frame["id"].dtype) == "int64" and str(frame["small"].dtype) == "int64"
@@ -44,7 +46,10 @@ def test_multi_chunk_typed_columns_and_structs(warehouse_client):
 def test_ai_query_runs_on_the_warehouse(warehouse_client):
     frame = run_warehouse(
         """SELECT ai_query("demo-agent", question) AS a, ai_query('fault-500', question, failOnError => false) AS r """
-        """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)""", warehouse_client, WH)
+        """FROM (VALUES ('what is MLflow?'), ('how does MLflow work?')) AS t(question)""",
+        warehouse_client,
+        WH,
+    )
     assert all("MLflow" in a for a in frame["a"])
     assert all(r["result"] is None and "HTTP 500" in r["errorMessage"] for r in frame["r"])
 
@@ -53,8 +58,11 @@ def test_raw_sdk_wire_shape(warehouse_client):
     api = warehouse_client.statement_execution
     response = api.execute_statement(
         statement="SELECT id, named_struct('a', id) AS s FROM range(10) AS r(id) WHERE id >= :low",
-        warehouse_id=WH, wait_timeout="10s", disposition=Disposition.INLINE,
-        parameters=[StatementParameterListItem(name="low", value="2", type="INT")])
+        warehouse_id=WH,
+        wait_timeout="10s",
+        disposition=Disposition.INLINE,
+        parameters=[StatementParameterListItem(name="low", value="2", type="INT")],
+    )
     assert response.status.state == StatementState.SUCCEEDED
     manifest = response.manifest
     assert [c.name for c in manifest.schema.columns] == ["id", "s"]
@@ -89,9 +97,11 @@ def test_failed_statement_says_why(warehouse_client):
 
 
 def slow_sql(delay: float, rows: int = 64) -> str:
-    return (f"SELECT ai_query('bench-agent', named_struct('input', array(named_struct('role', 'user', 'content', "
-            f"'x')), 'custom_inputs', named_struct('first_token_delay', {delay}, 'tokens', 3))) AS a "
-            f"FROM range({rows}) AS r(id)")
+    return (
+        f"SELECT ai_query('bench-agent', named_struct('input', array(named_struct('role', 'user', 'content', "
+        f"'x')), 'custom_inputs', named_struct('first_token_delay', {delay}, 'tokens', 3))) AS a "
+        f"FROM range({rows}) AS r(id)"
+    )
 
 
 def test_long_statement_is_pending_then_polled(warehouse_client):
@@ -107,15 +117,19 @@ def test_long_statement_is_pending_then_polled(warehouse_client):
 
 def test_row_limit_truncates(warehouse_client):
     response = warehouse_client.statement_execution.execute_statement(
-        statement="SELECT id FROM range(20) AS r(id)", warehouse_id=WH, wait_timeout="10s", row_limit=3)
+        statement="SELECT id FROM range(20) AS r(id)", warehouse_id=WH, wait_timeout="10s", row_limit=3
+    )
     assert response.manifest.total_row_count == 3 and response.manifest.truncated is True
 
 
 def test_on_wait_timeout_cancel(warehouse_client):
     started = time.monotonic()
     response = warehouse_client.statement_execution.execute_statement(
-        statement=slow_sql(1.0, 200), warehouse_id=WH, wait_timeout="5s",
-        on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CANCEL)
+        statement=slow_sql(1.0, 200),
+        warehouse_id=WH,
+        wait_timeout="5s",
+        on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CANCEL,
+    )
     assert response.status.state == StatementState.CANCELED
     assert time.monotonic() - started < 9
 
