@@ -11,11 +11,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agent_magics.core.comparison import AgentComparison
     from agent_magics.core.result import AgentResult
-    from agent_magics.run import Conversation, Stream, ask, stream
+    from agent_magics.run import Conversation, Stream, ask, compare, stream
 
 __version__ = "0.1.0"
-__all__ = ["AgentResult", "Conversation", "Stream", "ask", "stream"]
+__all__ = ["AgentComparison", "AgentResult", "Conversation", "Stream", "ask", "compare", "stream"]
 
 # The public API, imported on first use so that `import agent_magics` (and %load_ext) stays cheap.
 _LAZY = {
@@ -23,7 +24,9 @@ _LAZY = {
     "stream": "agent_magics.run",
     "Conversation": "agent_magics.run",
     "Stream": "agent_magics.run",
+    "compare": "agent_magics.run",
     "AgentResult": "agent_magics.core.result",
+    "AgentComparison": "agent_magics.core.comparison",
 }
 
 

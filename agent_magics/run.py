@@ -16,6 +16,7 @@ The options have the names and defaults of ``%%agent``'s (``--return-trace`` is 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,8 +25,9 @@ from typing import Any, Protocol, TypedDict
 from typing_extensions import Unpack
 
 from agent_magics.core import defaults
+from agent_magics.core.comparison import AgentComparison
 from agent_magics.core.defaults import ApiChoice, ClientLibrary, ClientLibraryChoice, ViaChoice
-from agent_magics.core.errors import AgentError
+from agent_magics.core.errors import AgentError, AgentUsageError
 from agent_magics.core.events import (
     Done,
     ErrorEvent,
@@ -149,7 +151,13 @@ class Execution:
         self.via: Via = request.via
         self._status: Status | None = None
         self._started = time.monotonic()
+        self._first_text: float | None = None
         self._result: AgentResult | None = None
+        self._stop = threading.Event()  # set from another thread (compare's Ctrl-C)
+
+    def stop(self) -> None:
+        """Ask the stream to stop at its next event, keeping what arrived (status ``interrupted``)."""
+        self._stop.set()
 
     def _events(self) -> Iterator[Event]:
         try:
@@ -164,9 +172,13 @@ class Execution:
         events = self._events()
         try:
             for event in events:
+                if self._first_text is None and isinstance(event, TextDelta) and event.delta:
+                    self._first_text = time.monotonic() - self._started
                 reduce_event(self.state, event)
                 self.view.on_event(self.state, event)
                 yield event
+                if self._stop.is_set():
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             self._status = "interrupted"
             self.state.error = self.state.error or "interrupted by the user; partial answer kept"
@@ -187,12 +199,17 @@ class Execution:
         if self._status is None and self.request.return_trace:
             self._complete_trace()
         finish(self.state, self._status)
+        elapsed = time.monotonic() - self._started
+        timings = {"total": elapsed}
+        if self._first_text is not None:
+            timings["first_text"] = self._first_text
         self._result = AgentResult.from_reduction(
             self.request.target,
             self.state,
             interface=self.request.interface,
             via=self.via,
-            elapsed=time.monotonic() - self._started,
+            elapsed=elapsed,
+            timings=timings,
             input=list(self.request.input),
         )
         self.view.finish(self._result)
@@ -405,3 +422,65 @@ def stream(target: str, question: str, *, system: str | None = None, **options: 
 def ask(target: str, question: str, *, system: str | None = None, **options: Unpack[AskOptions]) -> AgentResult:
     """Ask ``target`` one question from plain Python and return the ``AgentResult`` (options: :func:`stream`)."""
     return stream(target, question, system=system, **options).result
+
+
+def compare(
+    targets: list[str],
+    question: str,
+    *,
+    system: str | None = None,
+    per_target: dict[str, AskOptions] | None = None,
+    views: list[View] | None = None,
+    **options: Unpack[AskOptions],
+) -> AgentComparison:
+    """Ask every target the same question at the same time; their answers side by side, in target order.
+
+    ``per_target`` maps a target to options of its own (``custom_inputs``, ``api``, ``via`` ...) over
+    ``options``. One target failing or timing out does not stop the others; Ctrl-C stops them all and
+    keeps every partial answer (status ``interrupted``). ``views`` (one per target) show them live.
+    """
+    if not targets:
+        raise AgentUsageError("compare: name at least one target.")
+    for target in targets:
+        parse_target(target)  # a mistake in any target is reported before anything is sent
+    if len(set(targets)) != len(targets):
+        raise AgentUsageError("compare: each target once (a target named twice would be asked twice).")
+    per_target = per_target or {}
+    executions: list[Execution | None] = [None] * len(targets)
+    results: list[AgentResult | None] = [None] * len(targets)
+
+    def work(index: int, target: str) -> None:
+        merged: AskOptions = {**options, **per_target.get(target, {})}
+        try:
+            execution = _stream(target, _turn(question, system), **merged)._execution
+        except (AgentError, AgentUsageError) as exc:  # this target only: the others go on
+            results[index] = AgentResult(target=target, text="", status="failed", error=str(exc))
+            return
+        if views is not None:
+            execution.view = views[index]
+        executions[index] = execution
+        for _ in execution:
+            pass
+        results[index] = execution.result()
+
+    threads = [threading.Thread(target=work, args=pair, daemon=True) for pair in enumerate(targets)]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.1)  # short joins: Ctrl-C reaches the main thread at once
+    except KeyboardInterrupt:
+        for execution in executions:
+            if execution is not None:
+                execution.stop()
+        for thread in threads:
+            thread.join(STOP_GRACE)
+    done = [
+        result or AgentResult(target=target, text="", status="interrupted", error="stopped before it answered")
+        for target, result in zip(targets, results)
+    ]
+    return AgentComparison(question=question, results=done)
+
+
+STOP_GRACE = 5.0  # seconds each stopped stream may take to reach its next event after Ctrl-C

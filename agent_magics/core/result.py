@@ -7,6 +7,12 @@ from typing import Any
 
 from agent_magics.core.events import Reduction, Status, message_text
 
+_USAGE_NAMES = {
+    "input_tokens": ("input_tokens", "prompt_tokens"),
+    "output_tokens": ("output_tokens", "completion_tokens"),
+    "total_tokens": ("total_tokens",),
+}
+
 
 @dataclass
 class AgentResult:
@@ -27,7 +33,9 @@ class AgentResult:
     request_info: dict[str, Any] = field(default_factory=dict)
     interface: str | None = None  # responses | chat | invocations
     via: str | None = None  # client | rest
-    elapsed: float | None = None  # seconds
+    elapsed: float | None = None  # seconds, from the request's start to the result
+    # Seconds from the request's start: "first_text" (time to first token) and "total".
+    timings: dict[str, float] = field(default_factory=dict)
     input: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what was sent
     # Set by the magic when its live view showed the answer: the next display is then one line.
     shown_live: bool = field(default=False, repr=False, compare=False)
@@ -63,6 +71,27 @@ class AgentResult:
             cached = (self.trace_dict, parse_trace(self.trace_dict))
             self.__dict__["_trace"] = cached
         return cached[1]
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Token counts the server reported, as ``input_tokens`` / ``output_tokens`` / ``total_tokens``.
+
+        Chat completions say ``prompt_tokens`` / ``completion_tokens``; both shapes are read. Empty when
+        the server reported none.
+        """
+        raw = self.request_info.get("usage")
+        if not isinstance(raw, dict):
+            return {}
+        counts: dict[str, int] = {}
+        for name, aliases in _USAGE_NAMES.items():
+            for alias in aliases:
+                value = raw.get(alias)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    counts[name] = value
+                    break
+        if "total_tokens" not in counts and {"input_tokens", "output_tokens"} <= counts.keys():
+            counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]
+        return counts
 
     @property
     def tool_calls(self) -> list[dict[str, Any]]:

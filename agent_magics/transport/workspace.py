@@ -165,6 +165,7 @@ def workspace_configured(env: dict[str, str] | None = None) -> bool:
 
 _workspaces: dict[str, Workspace] = {}
 _workspaces_lock = threading.Lock()
+_building_lock = threading.Lock()
 LOCAL_NOTICE = (
     "agent_magics: no Databricks workspace configured, so using the local demo workspace at {host}. "
     "Point at a real one with DATABRICKS_HOST (+ token or OAuth), a ~/.databrickscfg profile, or --profile."
@@ -177,15 +178,21 @@ def get_workspace(profile: str | None = None, *, prefer_local: bool = False, not
     with _workspaces_lock:
         if key in _workspaces:
             return _workspaces[key]
-    if profile:
-        workspace = _sdk_workspace(profile=profile, label=f"profile {profile}")
-    elif not prefer_local and workspace_configured():
-        workspace = _sdk_workspace(label="default")
-    else:
-        workspace = local_workspace()
-        notice(LOCAL_NOTICE.format(host=workspace.host))
-    with _workspaces_lock:
-        return _workspaces.setdefault(key, workspace)
+    # One build at a time: threads that ask together (compare) wait for the same workspace rather
+    # than each authenticating (or starting a local server) on its own.
+    with _building_lock:
+        with _workspaces_lock:
+            if key in _workspaces:
+                return _workspaces[key]
+        if profile:
+            workspace = _sdk_workspace(profile=profile, label=f"profile {profile}")
+        elif not prefer_local and workspace_configured():
+            workspace = _sdk_workspace(label="default")
+        else:
+            workspace = local_workspace()
+            notice(LOCAL_NOTICE.format(host=workspace.host))
+        with _workspaces_lock:
+            return _workspaces.setdefault(key, workspace)
 
 
 def _sdk_workspace(label: str, **kwargs: Any) -> Workspace:

@@ -1,0 +1,95 @@
+"""compare(): the same question to several targets at once, against a paced local workspace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from agent_magics import AgentComparison, AgentResult, compare
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.transport.embedded import LocalWorkspace
+from agent_magics.transport.workspace import forget_workspaces
+
+
+@pytest.fixture(scope="module")
+def paced() -> Iterator[LocalWorkspace]:
+    """Agents that take about 2 s an answer: 1 s before the first word, then 40 words a second."""
+    with pytest.MonkeyPatch.context() as env:
+        for key in [k for k in os.environ if k.startswith("DATABRICKS_")]:
+            env.delenv(key)
+        with LocalWorkspace(first_token_delay=1.0, tokens_per_second=40, hang_seconds=3) as workspace:
+            for name, value in workspace.env(auth="oauth").items():
+                env.setenv(name, value)
+            forget_workspaces()
+            yield workspace
+            forget_workspaces()
+
+
+def test_targets_answer_at_the_same_time_in_target_order(paced: LocalWorkspace) -> None:
+    targets = ["demo-agent", "demo-chat-agent", "apps/demo-app"]
+    compare(targets, "Hi")  # the first use pays once for auth, endpoint lookups and imports
+    started = time.monotonic()
+    comparison = compare(targets, "What is MLflow?")
+    took = time.monotonic() - started
+    assert comparison.targets == targets
+    assert [r.status for r in comparison] == ["completed"] * 3, [r.error for r in comparison]
+    each = [r.timings["total"] for r in comparison]
+    assert min(each) > 1.0  # the pace holds: each answer really takes its time
+    assert took < sum(each) * 0.7, (took, each)  # together, not one after the other
+    assert took < max(each) + 0.5
+    assert all(r.timings["first_text"] >= 1.0 for r in comparison)
+
+
+def test_one_failure_does_not_stop_the_others(paced: LocalWorkspace) -> None:
+    comparison = compare(["no-such-endpoint", "demo-agent", "fault-500"], "What is MLflow?")
+    assert [r.status for r in comparison] == ["failed", "completed", "failed"]
+    assert "no-such-endpoint" in (comparison["no-such-endpoint"].error or "")
+    assert "HTTP 500" in (comparison["fault-500"].error or "")
+    assert comparison["demo-agent"].text
+
+
+def test_the_result_is_data(paced: LocalWorkspace) -> None:
+    comparison = compare(
+        ["demo-agent", "demo-chat-agent"],
+        "What is MLflow?",
+        per_target={"demo-chat-agent": {"api": "invocations"}},
+    )
+    frame = comparison.to_pandas()
+    assert list(frame["target"]) == ["demo-agent", "demo-chat-agent"]
+    for column in ("status", "text", "first_text_s", "total_s", "input_tokens", "output_tokens", "tool_calls"):
+        assert column in frame.columns
+    assert list(frame["tool_calls"][0]) == [c["name"] for c in comparison[0].tool_calls]
+    assert comparison["demo-chat-agent"].interface == "chat_agent"
+    same = comparison.diff("demo-agent", "demo-chat-agent")
+    bundle = comparison._repr_mimebundle_()
+    assert bundle["text/html"].count('class="am-compare-column"') == 2 and "diff: demo-agent" in bundle["text/html"]
+    assert (same == "") == ("the two answers are the same" in bundle["text/html"])
+    assert "── demo-agent ──" in bundle["text/plain"]
+    edited = AgentComparison("q", [comparison[0], AgentResult(target="v2", text=comparison[0].text + "\nA new line.")])
+    assert edited.diff(0, "v2").splitlines()[:2] == ["--- demo-agent", "+++ v2"]
+    assert "+A new line." in edited.diff(0, 1).splitlines()
+
+
+def test_mistakes_are_reported_before_anything_is_sent(paced: LocalWorkspace) -> None:
+    with pytest.raises(AgentUsageError, match="not a valid target"):
+        compare(["demo-agent", "bad name!"], "q")
+    with pytest.raises(AgentUsageError, match="each target once"):
+        compare(["demo-agent", "demo-agent"], "q")
+
+
+def test_ctrl_c_stops_every_target_and_keeps_each_partial_answer(paced: LocalWorkspace) -> None:
+    timer = threading.Timer(1.4, lambda: os.kill(os.getpid(), signal.SIGINT))  # mid-answer for both
+    timer.start()
+    started = time.monotonic()
+    try:
+        comparison = compare(["demo-agent", "demo-chat-agent"], "What is MLflow? Explain in detail.")
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 2.5
+    assert [r.status for r in comparison] == ["interrupted", "interrupted"], [r.error for r in comparison]
+    assert all(r.text for r in comparison)  # what had arrived is kept
