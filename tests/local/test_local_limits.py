@@ -1,4 +1,4 @@
-"""What one client may make the local workspace hold (issue 14, item 13): header time, body time,
+"""What one client may make the local workspace hold: header time, body time,
 body size and JSON depth, over raw sockets and httpx against the real server."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What third-party clients notice (issue 20): usage, headers and ids, Databricks-shaped errors, a
+"""What third-party clients notice: usage, headers and ids, Databricks-shaped errors, a
 model-like ``demo-llm``, the openapi and embeddings routes; through databricks-sdk, MLflow's
 deployments client, the openai SDK (DatabricksOpenAI) and raw HTTP."""
 
