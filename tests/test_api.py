@@ -31,9 +31,9 @@ def configured(local_workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch)
 def test_ask_returns_the_whole_result_through_rest_by_default(configured: LocalWorkspace) -> None:
     from agent_magics import ask
 
-    result = ask("demo-agent", "What is MLflow?", return_trace=True, custom_inputs={"id": 5})
+    result = ask("demo-agent", "What is MLflow?", return_trace=True, custom_inputs={"id": 5}, client_library="openai")
     assert result.status == "completed" and "MLflow" in result.text
-    assert result.via == "rest"  # the magic's default, not the client's
+    assert result.via == "rest"  # the magic's default (the client only once DatabricksOpenAI is in use)
     assert result.trace is not None and result.trace.spans
     assert result.custom_outputs is not None
 

@@ -157,14 +157,6 @@ def test_trace_dict_uses_trace_renderer_and_falls_back(monkeypatch: pytest.Monke
     assert "trace: tr-9 (1 spans)" in render_result_text(result)
 
 
-def test_raw_is_never_rendered() -> None:
-    result = full_result(raw={"authorization": "Bearer dapi-SECRET"})
-    assert "SECRET" not in render_result_html(result)
-    assert "SECRET" not in render_result_text(result)
-    bundle = result._repr_mimebundle_()
-    assert set(bundle) == {"text/plain", "text/html"} and "SECRET" not in str(bundle)
-
-
 def test_text_is_compact() -> None:
     text = render_result_text(full_result())
     assert text.splitlines() == [

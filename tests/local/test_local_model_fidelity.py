@@ -341,6 +341,7 @@ def test_embeddings_through_the_openai_sdk(openai_pat: Any, encoding: str | None
 
 def test_async_databricks_openai_reads_usage(pat_client: Any) -> None:
     import asyncio
+    import concurrent.futures
 
     from databricks_openai import AsyncDatabricksOpenAI
 
@@ -350,7 +351,9 @@ def test_async_databricks_openai_reads_usage(pat_client: Any) -> None:
         stream = await client.responses.create(model="demo-agent", input=QUESTION, stream=True)
         return completion, [event async for event in stream]
 
-    completion, events = asyncio.run(ask())
+    # In a thread of its own: an earlier test of the session may have left this thread's loop running
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        completion, events = pool.submit(asyncio.run, ask()).result(timeout=60)
     assert completion.usage.completion_tokens == tokens(completion.choices[0].message.content)
     assert events[-1].type == "response.completed" and events[-1].response.usage.input_tokens == tokens(QUESTION)
 
