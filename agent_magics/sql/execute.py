@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agent_magics.core.environment import in_databricks_runtime
 from agent_magics.core.errors import AgentError, AgentUsageError
 
 ENGINES = ("auto", "local", "warehouse", "spark")
@@ -42,10 +43,6 @@ class SqlOptions:
     timeout: float | None = None
     retries: int = 3
     progress: str = "auto"  # auto | widget | display | text | none
-
-
-def in_databricks_runtime() -> bool:
-    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
 
 
 def choose_engine(options: SqlOptions, namespace: Mapping[str, Any], sql: str | None = None) -> str:

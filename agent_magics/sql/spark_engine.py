@@ -8,13 +8,13 @@ Spark Connect, ``cancelAllJobs`` on classic Spark) instead of leaving them runni
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agent_magics.core.environment import in_databricks_runtime
 from agent_magics.core.errors import AgentError
 
 
@@ -31,7 +31,7 @@ def find_spark(namespace: Mapping[str, Any]) -> Any | None:
             return active
     except Exception:  # no pyspark, or Databricks Connect refusing a local lookup
         pass
-    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+    if in_databricks_runtime():
         try:
             from databricks.sdk.runtime import spark as runtime_spark
 

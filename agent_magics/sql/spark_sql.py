@@ -22,7 +22,7 @@ from agent_magics.sql.transpile import AiCall, _outer_selects, is_ai_query, pars
 
 def has_native_ai_query(spark: Any) -> bool:
     """True on Databricks (Runtime, Connect, SQL): its ai_query is a built-in; ours is not."""
-    from agent_magics.sql.execute import in_databricks_runtime
+    from agent_magics.core.environment import in_databricks_runtime
     from agent_magics.sql.spark_udf import registered_here
 
     if registered_here(spark):

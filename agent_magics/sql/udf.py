@@ -20,8 +20,6 @@ import pyarrow as pa
 from agent_magics.sql.batch import Batch
 from agent_magics.sql.transpile import AiCall
 
-VALUE_FIELDS = ("result", "response")
-
 
 def duckdb_type(call: AiCall) -> str:
     value = call.return_type.duckdb if call.return_type is not None else "VARCHAR"

@@ -10,11 +10,9 @@ import json
 import os
 from typing import Any
 
+from agent_magics.core.environment import in_databricks_runtime
+
 TRACE_MIMETYPE = "application/databricks.mlflow.trace"
-
-
-def in_databricks_runtime() -> bool:
-    return bool(os.environ.get("DATABRICKS_RUNTIME_VERSION"))
 
 
 def trace_bundle(result: Any) -> dict[str, str] | None:
