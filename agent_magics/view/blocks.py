@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+from agent_magics.view.markdown_lines import closes_fence, fence_opener
+
 _LIST_ITEM = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t]|\r?$)")
 _LIST_START = "-+*0123456789"
 
@@ -108,7 +109,7 @@ class MarkdownBlocks:
         stripped = line.strip()
         if self._fence is not None:
             char, length, _ = self._fence
-            if len(stripped) >= length and stripped == char * len(stripped):
+            if closes_fence(line, (char, length)):
                 self._fence = None
             return
         if not stripped:
@@ -123,9 +124,9 @@ class MarkdownBlocks:
             self._soft = start
             self._list = True
         self._blank = False
-        match = _FENCE.match(line)
-        if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
-            self._fence = (match.group(1)[0], len(match.group(1)), line.rstrip("\r"))
+        opened = fence_opener(line)
+        if opened is not None:
+            self._fence = (*opened, line.rstrip("\r"))
             self._fence_body = next_start
 
     def _fence_splittable(self) -> bool:

@@ -25,13 +25,13 @@ the whole static rendering and the other outputs are emptied.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent_magics.view import render
 from agent_magics.view.bundles import replace_bundle, show_bundle
 from agent_magics.view.live_base import LiveView
+from agent_magics.view.markdown_lines import may_define_links
 from agent_magics.view.render import ROOT_STYLE, header_text
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 # A link reference definition: it may define links used in another block, which rendering block by
 # block would leave unresolved.
-_LINK_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*\S", re.MULTILINE)
 _COUNTER = "font-size:.8em;opacity:.6;margin-top:.1em;"
 
 
@@ -113,7 +112,7 @@ class DisplayView(LiveView):
         message = self._current_message()
         message.digest.update(source.encode())
         message.chars += len(source)
-        message.link_definitions = message.link_definitions or bool(_LINK_DEFINITION.search(source))
+        message.link_definitions = message.link_definitions or may_define_links(source)
         if not source.strip():  # nothing to show
             return
         html = render.answer_html(source)

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+from agent_magics.view.markdown_lines import Fence, closes_fence, fence_opener, may_define_links
+
 ALLOWED_TAGS = frozenset(
     {
         "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
@@ -79,7 +81,6 @@ def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
 # A long answer is rendered this many characters at a time: markdown-it's tokens for a whole 1 MB
 # answer take ~6 MB at once, and the kernel would keep that peak (its RSS does not shrink back).
 PIECE = 32_768
-_FENCE_LINE = re.compile(r"(`{3,}|~{3,})(.*)")  # a code fence at column 0
 _INDENTED_FENCE = re.compile(r"^[ \t]+(?:`{3}|~{3})", re.MULTILINE)
 
 
@@ -99,11 +100,11 @@ def _pieces(text: str, size: int) -> Iterator[str]:
     (they apply to the whole document) or an indented fence (it may be inside a list item, which this
     scan does not follow; unindented fences are always top-level and are followed exactly).
     """
-    if "]:" in text or _INDENTED_FENCE.search(text):
+    if may_define_links(text) or _INDENTED_FENCE.search(text):
         yield text
         return
     start = pos = 0
-    fence: tuple[str, int] | None = None  # the open fence's character and length
+    fence: Fence | None = None  # the open fence
     blank = False  # the previous line was blank
     while pos < len(text):
         end = text.find("\n", pos)
@@ -111,16 +112,13 @@ def _pieces(text: str, size: int) -> Iterator[str]:
         line = text[pos:end]
         is_blank = not line.strip()
         if fence is not None:
-            closing = line.rstrip(" \t\r")
-            if len(closing) >= fence[1] and closing == fence[0] * len(closing):
+            if closes_fence(line, fence):
                 fence = None
         elif not is_blank:
             if blank and line[0].isalpha() and pos - start >= size:
                 yield text[start:pos]
                 start = pos
-            opened = _FENCE_LINE.match(line)
-            if opened and not (opened.group(1)[0] == "`" and "`" in opened.group(2)):
-                fence = (opened.group(1)[0], len(opened.group(1)))
+            fence = fence_opener(line)
         blank = is_blank
         pos = end + 1
     yield text[start:]
