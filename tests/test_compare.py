@@ -93,3 +93,39 @@ def test_ctrl_c_stops_every_target_and_keeps_each_partial_answer(paced: LocalWor
     assert time.monotonic() - started < 2.5
     assert [r.status for r in comparison] == ["interrupted", "interrupted"], [r.error for r in comparison]
     assert all(r.text for r in comparison)  # what had arrived is kept
+
+
+class Recorder:
+    """IPython's display(), recorded: every bundle shown or updated through a display handle."""
+
+    def __init__(self) -> None:
+        self.bundles: list[dict[str, str]] = []
+
+    def __call__(self, bundle: dict[str, str], raw: bool = False, display_id: bool = False) -> object:
+        self.bundles.append(bundle)
+        recorder = self
+
+        class Handle:
+            def update(self, bundle: dict[str, str], raw: bool = False) -> None:
+                recorder.bundles.append(bundle)
+
+        return Handle()
+
+
+def test_columns_stream_side_by_side_then_stay_static(paced: LocalWorkspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_magics.view.compare_live import ColumnsView
+
+    recorder = Recorder()
+    monkeypatch.setattr("IPython.display.display", recorder)
+    monkeypatch.setattr("IPython.core.interactiveshell.InteractiveShell.initialized", lambda: True)
+    targets = ["demo-agent", "demo-chat-agent"]
+    view = ColumnsView(targets)
+    comparison = compare(targets, "What is MLflow? <script>alert(1)</script>", views=view.views())
+    view.finish(comparison)
+    live = [b for b in recorder.bundles[:-1] if b["text/plain"].count("streaming") == 2]
+    assert live, "no update showed both columns streaming at once"
+    assert all(b["text/html"].count('class="am-compare-column"') == 2 for b in recorder.bundles)
+    assert len(recorder.bundles) < 60  # coalesced: a few updates a second, not one per token
+    final = recorder.bundles[-1]
+    assert final["text/html"] == comparison._repr_mimebundle_()["text/html"]
+    assert "<script>" not in "".join(b["text/html"] for b in recorder.bundles)

@@ -1,0 +1,150 @@
+"""Live views of a comparison: several answers streaming at once, from one thread per target.
+
+* ``ColumnsView`` (display outputs, the default in kernels): one output holding a column per target
+  (header with status, time to first text, tool calls; the text so far), refreshed at most
+  ``max_rate`` times a second whichever column changed, and replaced at the end by the static
+  comparison (``compare.render_comparison_html``). A comparison is a few short answers side by
+  side, so each refresh renders every column again: simple, and bounded by the rate.
+* ``FinishOrderTextView`` (terminals, ``--view text``): each answer printed whole, labelled, in the
+  order the targets finish.
+
+``views()`` gives the per-target ``run.View`` objects that ``run.compare`` drives.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from agent_magics.core.comparison import AgentComparison
+from agent_magics.core.events import Event, ItemDone, Reduction, TextDelta
+from agent_magics.core.result import AgentResult
+from agent_magics.run import View
+from agent_magics.view.bundles import replace_bundle, show_bundle
+from agent_magics.view.coalesce import Coalescer
+from agent_magics.view.compare import columns_html, render_comparison_html, render_comparison_text
+from agent_magics.view.render import answer_html, fmt_seconds, header_html, render_result_html, render_result_text
+
+
+class _Column:
+    """What one target's column shows while it streams."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.state = "connecting"
+        self.chunks: list[str] = []  # the text so far; joined only when shown
+        self.tools: list[str] = []
+        self.started = time.monotonic()
+        self.first_text: float | None = None
+        self.result: AgentResult | None = None
+
+    def html(self) -> str:
+        if self.result is not None:
+            return render_result_html(self.result)
+        details = []
+        if self.first_text is not None:
+            details.append(f"first text {fmt_seconds(self.first_text)}")
+        if self.tools:
+            details.append("tools: " + ", ".join(self.tools))
+        header = header_html(self.target, self.state, elapsed=time.monotonic() - self.started, details=details)
+        text = "".join(self.chunks)
+        return header + (answer_html(text) if text else "")
+
+
+class _TargetView:
+    """The ``run.View`` of one column: folds what the engine reports into the shared comparison view."""
+
+    def __init__(self, owner: ColumnsView | FinishOrderTextView, column: _Column) -> None:
+        self._owner = owner
+        self._column = column
+
+    def start(self, target: str) -> None:
+        self._column.started = time.monotonic()
+
+    def on_event(self, state: Reduction, event: Event) -> None:
+        with self._owner.lock:  # rendered from whichever target's thread is due
+            column = self._column
+            column.state = "streaming"
+            if isinstance(event, TextDelta) and event.delta:
+                if column.first_text is None:
+                    column.first_text = time.monotonic() - column.started
+                column.chunks.append(event.delta)
+            elif isinstance(event, ItemDone) and event.item.get("type") == "function_call":
+                column.tools.append(str(event.item.get("name", "")))
+        self._owner.changed()
+
+    def finish(self, result: AgentResult) -> None:
+        self._column.result = result
+        self._owner.finished(self._column)
+
+
+class ColumnsView:
+    def __init__(self, targets: list[str], *, max_rate: float = 8.0, clock: Callable[[], float] = time.monotonic):
+        self.columns = [_Column(target) for target in targets]
+        self._coalescer = Coalescer(max_rate, min_rate=0)
+        self._clock = clock
+        self.lock = threading.RLock()  # columns change from one thread per target
+        self._handle: Any = show_bundle(self._bundle())
+
+    def views(self) -> list[View]:
+        return [_TargetView(self, column) for column in self.columns]
+
+    def _bundle(self) -> dict[str, str]:
+        plain = " | ".join(f"{c.target}: {c.result.status if c.result else c.state}" for c in self.columns)
+        return {"text/plain": plain, "text/html": columns_html([c.html() for c in self.columns])}
+
+    def changed(self) -> None:
+        with self.lock:
+            now = self._clock()
+            if not self._coalescer.due(now, 0, 0):
+                return
+            self._coalescer.mark(now)
+            replace_bundle(self._handle, self._bundle())
+
+    def finished(self, column: _Column) -> None:
+        with self.lock:
+            self._coalescer.mark(self._clock())
+            replace_bundle(self._handle, self._bundle())
+
+    def finish(self, comparison: AgentComparison) -> None:
+        """The static comparison, through the same display handle: what the saved notebook keeps."""
+        with self.lock:
+            bundle = {"text/plain": render_comparison_text(comparison), "text/html": render_comparison_html(comparison)}
+            replace_bundle(self._handle, bundle)
+
+
+class FinishOrderTextView:
+    def __init__(self, targets: list[str], out: TextIO | None = None) -> None:
+        self.columns = [_Column(target) for target in targets]
+        self._out = out
+        self.lock = threading.RLock()
+
+    def views(self) -> list[View]:
+        return [_TargetView(self, column) for column in self.columns]
+
+    def changed(self) -> None:
+        pass
+
+    def finished(self, column: _Column) -> None:
+        assert column.result is not None
+        with self.lock:
+            out = self._out or sys.stdout
+            out.write(f"── {column.target} ──\n{render_result_text(column.result)}\n\n")
+            out.flush()
+
+    def finish(self, comparison: AgentComparison) -> None:
+        pass
+
+
+def make_comparison_view(mode: str, targets: list[str], *, max_rate: float = 8.0) -> ColumnsView | FinishOrderTextView:
+    """``display`` / ``widget`` (the columns are display outputs either way) or ``text``; ``auto`` detects."""
+    if mode == "auto":
+        from agent_magics.view.live import detect_mode
+
+        mode = detect_mode()
+    if mode == "text":
+        return FinishOrderTextView(targets)
+    return ColumnsView(targets, max_rate=max_rate)
