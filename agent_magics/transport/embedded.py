@@ -106,7 +106,8 @@ class LocalWorkspace:
         with self._lock:
             if self.running:
                 return self
-            _require_local_extra()
+            if self.python == sys.executable:  # another interpreter answers for its own packages
+                _require_local_extra()
             self._dir = tempfile.mkdtemp(prefix="agent-magics-workspace-")
             self._log = open(os.path.join(self._dir, "server.log"), "wb")  # noqa: SIM115 - kept open
             self._process = subprocess.Popen(
