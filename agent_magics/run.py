@@ -20,9 +20,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
-from typing_extensions import Unpack
+if TYPE_CHECKING:  # annotations only (never evaluated): no runtime dependency on typing_extensions
+    from typing_extensions import Unpack
 
 from agent_magics.core import defaults
 from agent_magics.core.comparison import AgentComparison
