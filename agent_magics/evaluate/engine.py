@@ -123,6 +123,9 @@ def evaluate(
     workspace, else MLflow's own default). ``options``: as :func:`agent_magics.run.ask`'s.
     ``progress``: a ``view.progress.Progress`` (or None).
     """
+    from agent_magics.core.extras import require_extra
+
+    require_extra("evaluate")
     if not targets:
         raise AgentUsageError("agent_eval: name at least one target.")
     if len(set(targets)) != len(targets):
