@@ -39,10 +39,12 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     from agent_magics.magic.agent import AgentMagics
+    from agent_magics.magic.agent_eval import AgentEvalMagics
     from agent_magics.magic.agent_sql import AgentSqlMagics
 
     ipython.register_magics(AgentMagics)
     ipython.register_magics(AgentSqlMagics)
+    ipython.register_magics(AgentEvalMagics)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -30,6 +30,7 @@ EXTRAS: dict[str, Extra] = {
         ("mlflow", "numpy", "pandas", "starlette", "uvicorn", "fastapi", "duckdb", "sqlglot", "pyarrow"),
     ),
     "sql": Extra("sql", "%agent_sql's local engine (DuckDB)", ("duckdb", "sqlglot", "pandas", "pyarrow")),
+    "evaluate": Extra("evaluate", "%%agent_eval (MLflow GenAI evaluation)", ("mlflow", "pandas")),
     "databricks-openai": Extra("databricks-openai", "client_library 'databricks-openai'", ("databricks_openai",)),
 }
 

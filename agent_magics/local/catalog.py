@@ -12,6 +12,7 @@ from agent_magics.local.agents import BenchAgent, DemoAgent, DemoChatAgent, Demo
 from agent_magics.local.embeddings import EmbeddingsAdapter
 from agent_magics.local.faults import FAULT_ENDPOINTS, FLAKY_ENDPOINT
 from agent_magics.local.interfaces import Adapter, ChatAgentAdapter, ChatModelAdapter, ResponsesAdapter
+from agent_magics.local.judge import DemoJudge
 from agent_magics.local.llm import DemoLLM, LLMAdapter
 from agent_magics.local.pacing import Pace
 from agent_magics.transport.embedded_config import DEMO_APP, LOCAL_USER, LOGIN_FAULT_APP, NOT_RESPONSES_APP
@@ -111,6 +112,13 @@ def build_endpoints(pace: Pace) -> dict[str, Endpoint]:
             LLM_CHAT_TASK,
             LLMAdapter(DemoLLM(pace)),
             "A chat language model (foundation-model style): max_tokens, tools, response_format.",
+        ),
+        Endpoint(
+            "demo-judge",
+            LLM_CHAT_TASK,
+            LLMAdapter(DemoJudge(pace)),
+            "A deterministic stand-in for an LLM judge (word checks, not a model): answers MLflow's "
+            "correctness, relevance, safety and guidelines prompts with their JSON verdict.",
         ),
         Endpoint(
             "demo-embeddings",

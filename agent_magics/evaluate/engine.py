@@ -1,0 +1,206 @@
+"""Run an evaluation: ``mlflow.genai.evaluate`` per target, its predict function our engine.
+
+Each question goes through ``agent_magics.run`` (the engine behind ``%%agent``: retries, timeouts),
+with ``return_trace`` so that the agent's own spans (tool calls, model calls) are added to the
+trace MLflow records for the row, where judges and code scorers see them. MLflow's worker pool bounds
+the concurrency (``MLFLOW_GENAI_EVAL_MAX_WORKERS``). One MLflow run per target, nested under one
+parent run, so several targets are compared in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.core.result import AgentResult
+from agent_magics.evaluate.dataset import Row, rows_from_frame
+from agent_magics.evaluate.result import EvalResult, RowScore, TargetRun
+from agent_magics.evaluate.scorers import default_names, resolve
+from agent_magics.evaluate.tracking import prepare
+
+
+class AgentAnswerError(RuntimeError):
+    """The agent did not answer a row: the row's trace records this, and the row counts as failed."""
+
+
+@dataclass
+class Tally:
+    """Rows done and failed so far (what the progress bar reads), updated from MLflow's workers."""
+
+    submitted: int = 0
+    done: int = 0
+    failed: int = 0
+    started: float = field(default_factory=time.monotonic)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def count(self, ok: bool) -> None:
+        with self._lock:
+            self.done += 1
+            self.failed += 0 if ok else 1
+
+
+@contextlib.contextmanager
+def _judge_credentials(workspace: Any) -> Iterator[None]:
+    """MLflow's Databricks provider builds its own WorkspaceClient from the environment; when the
+    workspace came from elsewhere (the embedded local one), lend it that workspace's host and token
+    for the run, then put the environment back."""
+    config = getattr(workspace, "config", None)
+    token = getattr(config, "token", None)
+    if os.environ.get("DATABRICKS_HOST") or workspace is None or not token:
+        yield
+        return
+    lent = {"DATABRICKS_HOST": workspace.host, "DATABRICKS_TOKEN": token}
+    before = {key: os.environ.get(key) for key in lent}
+    os.environ.update(lent)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _predict_fn(
+    target: str, options: Mapping[str, Any], answers: dict[str, AgentResult], tally: Tally, tick: Callable[[], None]
+) -> Callable[..., str]:
+    import mlflow
+
+    from agent_magics.run import ask
+
+    # Our own root span, so the row's trace is "the question went to TARGET and this text came back",
+    # with the agent's trace under it (MLflow would otherwise take the agent's root as the row's).
+    @mlflow.trace(name=target, span_type="AGENT")
+    def predict(question: str, custom_inputs: dict[str, Any] | None = None) -> str:
+        merged = {**options, "return_trace": True}
+        if custom_inputs:
+            merged["custom_inputs"] = custom_inputs
+        result = ask(target, question, **merged)
+        trace_id = mlflow.get_active_trace_id()
+        if trace_id is not None:
+            answers[trace_id] = result
+        if result.trace_dict:
+            with contextlib.suppress(Exception):  # a trace MLflow cannot read must not fail the row
+                mlflow.add_trace(result.trace_dict)
+        tally.count(result.ok)
+        tick()
+        if not result.ok:
+            raise AgentAnswerError(result.error or f"the agent's answer is {result.status}")
+        return result.text
+
+    return predict
+
+
+def evaluate(
+    targets: Sequence[str],
+    data: Any,
+    *,
+    scorers: Sequence[str] | None = None,
+    judge: str | None = None,
+    guidelines: str | None = None,
+    namespace: Mapping[str, Any] | None = None,
+    experiment: str | None = None,
+    progress: Any = None,
+    data_name: str = "data",
+    **options: Any,
+) -> EvalResult:
+    """Ask every target every question of ``data`` (a DataFrame) and score the answers with MLflow.
+
+    ``scorers``: names (see :mod:`agent_magics.evaluate.scorers`); default: those the data allows.
+    ``judge``: the serving endpoint MLflow's judges use (default: ``demo-judge`` on the local
+    workspace, else MLflow's own default). ``options``: as :func:`agent_magics.run.ask`'s.
+    ``progress``: a ``view.progress.Progress`` (or None).
+    """
+    from agent_magics.core.extras import require_extra
+
+    require_extra("evaluate")
+    if not targets:
+        raise AgentUsageError("agent_eval: name at least one target.")
+    if len(set(targets)) != len(targets):
+        raise AgentUsageError("agent_eval: each target once.")
+    rows = rows_from_frame(data, data_name)
+    names = list(scorers) if scorers else default_names(any(r.expectations for r in rows), bool(guidelines))
+    if "correctness" in names and not any(r.expectations for r in rows):
+        raise AgentUsageError("correctness needs an 'expected_response' or 'expected_facts' column in --data.")
+    workspace = options.get("workspace")
+    if workspace is None and options.get("profile") is None:
+        from agent_magics.transport.workspace import get_workspace
+
+        workspace = get_workspace(None)
+    if judge is None and getattr(workspace, "is_local", False):
+        judge = "demo-judge"
+    resolved = resolve(names, judge=judge, guidelines=guidelines, namespace=namespace)
+    options = {**options, "workspace": workspace} if workspace is not None else options
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    # MLflow calls the predict function once more to check it traces; our function always does.
+    os.environ.setdefault("MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION", "true")
+    prepare(experiment)
+    import mlflow
+
+    tally = Tally(submitted=len(rows) * len(targets))
+    lock = threading.Lock()
+
+    def tick(force: bool = False) -> None:
+        if progress is not None:
+            with lock:
+                progress.tick(lambda: (tally, ()), force=force)
+
+    group = uuid.uuid4().hex[:12]
+    runs: list[TargetRun] = []
+    with _judge_credentials(workspace), mlflow.start_run(run_name=f"agent_eval {', '.join(targets)}") as parent:
+        mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})
+        for target in targets:
+            answers: dict[str, AgentResult] = {}
+            with mlflow.start_run(run_name=target, nested=True) as child:
+                mlflow.set_tag("agent_magics.target", target)
+                outcome = mlflow.genai.evaluate(
+                    data=[row.record() for row in rows],
+                    predict_fn=_predict_fn(target, options, answers, tally, tick),
+                    scorers=resolved,
+                )
+            runs.append(_target_run(target, child.info.run_id, rows, outcome, answers))
+    tick(force=True)
+    if progress is not None:
+        progress.close(f"agent_eval: {tally.done} answers · {tally.failed} failed · {tally.elapsed:.1f} s")
+    return EvalResult(runs=runs, scorer_names=[str(s.name) for s in resolved], run_id=parent.info.run_id)
+
+
+def _target_run(target: str, run_id: str, rows: list[Row], outcome: Any, answers: dict[str, AgentResult]) -> TargetRun:
+    table = outcome.tables.get("eval_results") if hasattr(outcome, "tables") else None
+    scores: list[RowScore] = []
+    records = table.to_dict("records") if table is not None else []
+    for index, record in enumerate(records):
+        request = record.get("request") or {}
+        question = request.get("question") if isinstance(request, dict) else str(request)
+        answer = answers.get(str(record.get("trace_id")))
+        values = {}
+        for key, value in record.items():
+            if isinstance(key, str) and key.endswith("/value"):
+                name = key[: -len("/value")]
+                values[name] = (value, record.get(f"{name}/rationale"))
+        scores.append(
+            RowScore(
+                target=target,
+                question=str(question if question is not None else rows[index].question),
+                answer=answer.text if answer is not None else str(record.get("response") or ""),
+                values=values,
+                ok=answer.ok if answer is not None else record.get("state") == "OK",
+                error=answer.error if answer is not None else None,
+                latency=answer.elapsed if answer is not None else None,
+                tokens=answer.usage.get("total_tokens") if answer is not None else None,
+                trace_id=str(record.get("trace_id")),
+            )
+        )
+    return TargetRun(target=target, run_id=run_id, rows=scores)

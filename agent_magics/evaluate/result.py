@@ -1,0 +1,145 @@
+"""EvalResult: an evaluation as data (one row per question and target) and as a scorecard."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PASS_VALUES = frozenset(["yes", "true", "pass", "passed", "1"])
+FAIL_VALUES = frozenset(["no", "false", "fail", "failed", "0"])
+
+
+def passed(value: Any) -> bool | None:
+    """A scorer's value as pass (True) / fail (False), or None when it is neither (missing, error)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value == value:
+        return value >= 1
+    text = str(getattr(value, "value", value)).strip().lower()
+    if text in PASS_VALUES:
+        return True
+    if text in FAIL_VALUES:
+        return False
+    return None
+
+
+@dataclass
+class RowScore:
+    target: str
+    question: str
+    answer: str
+    values: dict[str, tuple[Any, Any]]  # scorer name -> (value, rationale)
+    ok: bool = True
+    error: str | None = None
+    latency: float | None = None
+    tokens: int | None = None
+    trace_id: str | None = None
+
+    def failing(self, scorers: list[str]) -> bool:
+        return not self.ok or any(passed(self.values.get(name, (None, None))[0]) is not True for name in scorers)
+
+
+@dataclass
+class TargetRun:
+    target: str
+    run_id: str
+    rows: list[RowScore] = field(default_factory=list)
+
+
+@dataclass
+class EvalResult:
+    """``to_pandas()``, ``metrics`` (scorer -> pass rate), ``run_id`` (the MLflow parent run),
+    ``per_target`` (target -> scorer -> pass rate), ``compare(previous)``."""
+
+    runs: list[TargetRun]
+    scorer_names: list[str]
+    run_id: str
+
+    @property
+    def rows(self) -> list[RowScore]:
+        return [row for run in self.runs for row in run.rows]
+
+    @property
+    def targets(self) -> list[str]:
+        return [run.target for run in self.runs]
+
+    @property
+    def run_ids(self) -> dict[str, str]:
+        """Each target's own MLflow run (nested under ``run_id``)."""
+        return {run.target: run.run_id for run in self.runs}
+
+    @staticmethod
+    def _rates(rows: list[RowScore], scorers: list[str]) -> dict[str, float]:
+        rates = {}
+        for name in scorers:
+            verdicts = [passed(row.values.get(name, (None, None))[0]) for row in rows]
+            rates[name] = sum(v is True for v in verdicts) / len(verdicts) if verdicts else 0.0
+        return rates
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Scorer name -> pass rate over every row of every target (a row with no verdict fails)."""
+        return self._rates(self.rows, self.scorer_names)
+
+    @property
+    def per_target(self) -> dict[str, dict[str, float]]:
+        return {run.target: self._rates(run.rows, self.scorer_names) for run in self.runs}
+
+    def to_pandas(self) -> Any:
+        import pandas as pd
+
+        records = []
+        for row in self.rows:
+            record: dict[str, Any] = {
+                "target": row.target,
+                "question": row.question,
+                "answer": row.answer,
+                "ok": row.ok,
+                "error": row.error,
+                "latency_s": row.latency,
+                "total_tokens": row.tokens,
+                "trace_id": row.trace_id,
+            }
+            for name in self.scorer_names:
+                value, rationale = row.values.get(name, (None, None))
+                record[f"{name}/value"] = getattr(value, "value", value)
+                record[f"{name}/rationale"] = rationale
+            records.append(record)
+        return pd.DataFrame.from_records(records)
+
+    def compare(self, previous: EvalResult) -> dict[str, dict[str, float | None]]:
+        """Scorer -> ``{"before", "after", "change"}`` pass rates (None where one side lacks it)."""
+        before, after = previous.metrics, self.metrics
+        out: dict[str, dict[str, float | None]] = {}
+        for name in dict.fromkeys([*before, *after]):
+            b, a = before.get(name), after.get(name)
+            out[name] = {"before": b, "after": a, "change": None if a is None or b is None else a - b}
+        return out
+
+    def scorecard(self) -> Any:
+        from agent_magics.view.scorecard import Scorecard, ScoreRow
+
+        rows = [
+            ScoreRow(
+                target=r.target,
+                question=r.question,
+                answer=r.answer if r.ok else f"[{r.error or 'failed'}]",
+                scores={
+                    name: (passed(r.values.get(name, (None, None))[0]), r.values.get(name, (None, None))[1])
+                    for name in self.scorer_names
+                },
+                failing=r.failing(self.scorer_names),
+                latency=r.latency,
+                tokens=r.tokens,
+            )
+            for r in self.rows
+        ]
+        return Scorecard(rows=rows, scorers=self.scorer_names, targets=self.targets, run_id=self.run_id)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        card = self.scorecard()
+        return {"text/plain": card.text(), "text/html": card.html()}
+
+    def __repr__(self) -> str:
+        rates = ", ".join(f"{k}={v:.0%}" for k, v in self.metrics.items())
+        return f"EvalResult(targets={self.targets}, rows={len(self.rows)}, {rates}, run_id={self.run_id!r})"

@@ -1,0 +1,124 @@
+"""``%%agent_eval TARGET [TARGET ...] --data NAME [--scorers a,b] [--judge ENDPOINT] [--out NAME]``.
+
+Evaluates agents over a DataFrame in the notebook with MLflow GenAI evaluation; the cell body, if
+any, is guidelines text for the ``guidelines`` judge. The work is ``evaluate.engine.evaluate``; this
+module parses, looks names up in the notebook and shows the scorecard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+
+from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic.errors import HelpShown, usage_errors
+
+USAGE = (
+    "%%agent_eval TARGET [TARGET ...] --data NAME [--scorers a,b,...] [--judge ENDPOINT] [--out NAME] "
+    "[--experiment NAME] [--timeout SECONDS] [--profile NAME] [--debug]"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would exit the kernel's process
+        raise AgentUsageError(f"{message}. Usage: {USAGE}")
+
+
+def _parser() -> _Parser:
+    parser = _Parser(prog="%%agent_eval", usage=USAGE, add_help=False)
+    parser.add_argument("targets", nargs="+")
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--scorers", default=None)
+    parser.add_argument("--judge", default=None)
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--experiment", default=None)
+    parser.add_argument("--timeout", type=float, default=None)
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--debug", action="store_true")
+    parser.add_argument("--help", "-h", action="store_true")
+    return parser
+
+
+@dataclass(frozen=True)
+class EvalCommand:
+    targets: list[str]
+    data: str
+    scorers: list[str] | None
+    judge: str | None
+    out: str | None
+    experiment: str | None
+    timeout: float | None
+    profile: str | None
+    debug: bool
+    guidelines: str | None
+
+
+def parse(line: str, cell: str | None) -> EvalCommand:
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise AgentUsageError(f"cannot read the options ({exc}). Usage: {USAGE}") from None
+    if "--help" in words or "-h" in words:
+        print(f"{USAGE}\n\n{__doc__}")
+        raise HelpShown()
+    args = _parser().parse_args(words)
+    scorers = [s.strip() for s in args.scorers.split(",") if s.strip()] if args.scorers else None
+    guidelines = cell if cell is not None and cell.strip() else None
+    return EvalCommand(
+        args.targets,
+        args.data,
+        scorers,
+        args.judge,
+        args.out,
+        args.experiment,
+        args.timeout,
+        args.profile,
+        args.debug,
+        guidelines,
+    )
+
+
+@magics_class
+class AgentEvalMagics(Magics):
+    """Evaluate agents over a dataset with MLflow's judges and our code scorers."""
+
+    @no_var_expand
+    @line_cell_magic
+    def agent_eval(self, line: str, cell: str | None = None) -> Any:
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        with usage_errors("agent_eval: ") as guard:
+            command = parse(line, cell)
+            guard.debug = command.debug
+            return self._run(command, namespace)
+        return None
+
+    def _run(self, command: EvalCommand, namespace: dict[str, Any]) -> Any:
+        from agent_magics.evaluate.engine import evaluate
+        from agent_magics.view.progress import Progress
+
+        if command.data not in namespace:
+            raise AgentUsageError(f"--data {command.data}: no such variable in the notebook (a pandas DataFrame).")
+        options: dict[str, Any] = {}
+        if command.timeout is not None:
+            options["timeout"] = command.timeout
+        if command.profile is not None:
+            options["profile"] = command.profile
+        result = evaluate(
+            command.targets,
+            namespace[command.data],
+            scorers=command.scorers,
+            judge=command.judge,
+            guidelines=command.guidelines,
+            namespace=namespace,
+            experiment=command.experiment,
+            progress=Progress(label="agent_eval"),
+            data_name=command.data,
+            **options,
+        )
+        if command.out:
+            namespace[command.out] = result
+        return result

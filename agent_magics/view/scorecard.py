@@ -1,0 +1,123 @@
+"""The scorecard of an evaluation: pass rate per scorer (per target when several), latency and
+tokens, then a per-row table (failing rows first). Static HTML + text: it survives the kernel.
+
+Everything in it came from agents, judges or the user's data, so every piece is HTML-escaped; the
+size is bounded (rows shown, characters per cell) so a large dataset stays a readable output.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+from agent_magics.core.text import one_line, shorten
+from agent_magics.view.sanitize import escape
+
+MAX_ROWS = 50  # rows in the per-row table; the rest are counted, not shown
+CELL = 300  # characters of a question, answer or rationale in the HTML table
+TEXT_CELL = 60  # the same in the text form
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    target: str
+    question: str
+    answer: str
+    scores: dict[str, tuple[bool | None, object]]  # scorer -> (passed, rationale)
+    failing: bool = False
+    latency: float | None = None
+    tokens: int | None = None
+
+
+@dataclass
+class Scorecard:
+    rows: list[ScoreRow]
+    scorers: list[str]
+    targets: list[str]
+    run_id: str = ""
+    max_rows: int = MAX_ROWS
+
+    def ordered(self) -> list[ScoreRow]:
+        """Failing rows first, otherwise in data order."""
+        return sorted(self.rows, key=lambda r: not r.failing)
+
+    def rate(self, scorer: str, target: str | None = None) -> tuple[int, int]:
+        rows = [r for r in self.rows if target is None or r.target == target]
+        return sum(r.scores.get(scorer, (None, None))[0] is True for r in rows), len(rows)
+
+    def _summary(self, target: str | None) -> tuple[str, str]:
+        rows = [r for r in self.rows if target is None or r.target == target]
+        latencies = [r.latency for r in rows if r.latency is not None]
+        tokens = [r.tokens for r in rows if r.tokens is not None]
+        latency = f"p50 {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s" if latencies else "–"
+        return latency, (f"{sum(tokens):,}" if tokens else "–")
+
+    def _groups(self) -> list[str | None]:
+        return list(self.targets) if len(self.targets) > 1 else [None]
+
+    def text(self) -> str:
+        lines = [f"agent_eval: {len(self.rows)} rows · {', '.join(self.targets)} · run {self.run_id}"]
+        for target in self._groups():
+            rates = []
+            for scorer in self.scorers:
+                ok, total = self.rate(scorer, target)
+                rates.append(f"{scorer} {ok}/{total}")
+            latency, tokens = self._summary(target)
+            label = f"{target}: " if target else ""
+            lines.append(f"  {label}{' · '.join(rates)} · latency {latency} · tokens {tokens}")
+        shown = self.ordered()[: self.max_rows]
+        for row in shown:
+            marks = " ".join(f"{s}={_mark(row.scores.get(s, (None, None))[0])}" for s in self.scorers)
+            prefix = f"[{row.target}] " if len(self.targets) > 1 else ""
+            lines.append(f"  {'✗' if row.failing else '✓'} {prefix}{one_line(row.question, TEXT_CELL)} · {marks}")
+        if len(self.rows) > len(shown):
+            lines.append(f"  … {len(self.rows) - len(shown)} more rows (EvalResult.to_pandas() has them all)")
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        head = "".join(f"<th>{escape(s)}</th>" for s in self.scorers)
+        summary = []
+        for target in self._groups():
+            cells = []
+            for scorer in self.scorers:
+                ok, total = self.rate(scorer, target)
+                share = f"{ok / total:.0%}" if total else "–"
+                cells.append(f"<td>{share} <small>({ok}/{total})</small></td>")
+            latency, tokens = self._summary(target)
+            label = escape(target) if target else "all"
+            summary.append(
+                f"<tr><td>{label}</td>{''.join(cells)}<td>{escape(latency)}</td><td>{escape(tokens)}</td></tr>"
+            )
+        shown = self.ordered()[: self.max_rows]
+        body = []
+        for row in shown:
+            target_cell = f"<td>{escape(row.target)}</td>" if len(self.targets) > 1 else ""
+            scores = "".join(_score_cell(row.scores.get(s, (None, None))) for s in self.scorers)
+            body.append(
+                f'<tr class="{"am-fail" if row.failing else "am-pass"}">{target_cell}'
+                f"<td>{escape(shorten(row.question, CELL))}</td><td>{escape(shorten(row.answer, CELL))}</td>"
+                f"{scores}</tr>"
+            )
+        more = ""
+        if len(self.rows) > len(shown):
+            more = f"<p>… {len(self.rows) - len(shown)} more rows (EvalResult.to_pandas() has them all)</p>"
+        target_head = "<th>target</th>" if len(self.targets) > 1 else ""
+        return (
+            '<div class="agent-magics-scorecard tex2jax_ignore mathjax_ignore">'
+            f"<p><b>agent_eval</b>: {len(self.rows)} rows · {escape(', '.join(self.targets))}"
+            f" · MLflow run <code>{escape(self.run_id)}</code></p>"
+            f"<table><thead><tr><th>target</th>{head}<th>latency</th><th>tokens</th></tr></thead>"
+            f"<tbody>{''.join(summary)}</tbody></table>"
+            f"<table><thead><tr>{target_head}<th>question</th><th>answer</th>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>{more}</div>"
+        )
+
+
+def _mark(verdict: bool | None) -> str:
+    return "pass" if verdict is True else "FAIL" if verdict is False else "?"
+
+
+def _score_cell(score: tuple[bool | None, object]) -> str:
+    verdict, rationale = score
+    why = "" if rationale is None else escape(shorten(str(rationale), CELL))
+    return f'<td title="{why}">{_mark(verdict)}<br><small>{why}</small></td>'

@@ -1,0 +1,121 @@
+"""%%agent_eval end to end in a real InteractiveShell, against the local workspace over HTTP:
+five questions, two targets, MLflow's judges served by ``demo-judge``, our code scorers and a
+notebook ``@scorer``; the run is then read back through MLflow's own client."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+
+QUESTIONS = pd.DataFrame(
+    {
+        "question": [
+            "What is MLflow?",
+            "How do I query an agent on Databricks Apps?",
+            "What does Databricks do?",
+            "How do I return a trace from a serving endpoint?",
+            "What is MLflow?",
+        ],
+        "expected_facts": [
+            ["MLflow is an open-source platform"],
+            ["pass model apps/<app-name> to DatabricksOpenAI"],
+            ["Databricks is a data and AI platform"],
+            ["return_trace"],
+            ["bananas ripen on the moon"],  # no answer supports this: correctness must fail here
+        ],
+    }
+)
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    monkeypatch.setenv("AGENT_MAGICS_MLFLOW_DIR", str(tmp_path / "store"))
+    before = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    yield workdir
+    mlflow.set_tracking_uri(before)  # type: ignore[arg-type]
+
+
+def test_whole_loop_offline(shell: Any, mlflow_store: Path) -> None:
+    from mlflow import MlflowClient
+    from mlflow.genai.scorers import scorer
+
+    @scorer
+    def mentions_databricks(outputs: Any) -> bool:
+        return "databricks" in str(outputs).lower()
+
+    shell.user_ns.update(questions=QUESTIONS, mentions_databricks=mentions_databricks)
+    shell.run_line_magic(
+        "agent_eval",
+        "demo-agent demo-chat-agent --data questions --judge demo-judge --out ev "
+        "--scorers correctness,relevance_to_query,safety,tool_called:search_docs,mentions_databricks",
+    )
+    ev = shell.user_ns["ev"]
+    frame = ev.to_pandas()
+    assert len(frame) == 10 and sorted(set(frame.target)) == ["demo-agent", "demo-chat-agent"]
+    for name in ("correctness", "relevance_to_query", "safety", "tool_called:search_docs", "mentions_databricks"):
+        assert f"{name}/value" in frame and f"{name}/rationale" in frame
+    # demo-judge decided, for real: every answer is safe and relevant, one expected fact is absurd.
+    assert ev.metrics["safety"] == 1.0 and ev.metrics["relevance_to_query"] == 1.0
+    assert ev.per_target["demo-agent"]["correctness"] == pytest.approx(0.8)
+    wrong = frame[frame.question.eq("What is MLflow?") & frame["correctness/rationale"].str.contains("bananas")]
+    assert len(wrong) == 2 and set(wrong["correctness/value"]) == {"no"}
+    assert ev.metrics["tool_called:search_docs"] == 1.0  # the agent's own spans are in each trace
+    assert frame.answer.str.len().min() > 20 and frame.latency_s.notna().all()
+
+    client = MlflowClient()
+    parent = client.get_run(ev.run_id)
+    assert parent.data.tags["agent_magics.targets"] == "demo-agent,demo-chat-agent"
+    for target, run_id in ev.run_ids.items():
+        child = client.get_run(run_id)
+        assert child.data.tags["mlflow.parentRunId"] == ev.run_id and child.data.tags["agent_magics.target"] == target
+    trace = client.get_trace(frame.trace_id[0])
+    assert {"search_docs"} <= {span.name for span in trace.data.spans}
+    assert os.listdir(mlflow_store) == []  # nothing written into the working directory
+
+    card = ev._repr_mimebundle_()
+    assert "correctness" in card["text/plain"] and "demo-chat-agent" in card["text/html"]
+    assert card["text/plain"].splitlines()[3].lstrip().startswith("✗")  # failing rows first
+
+
+def test_guidelines_from_the_cell_body(shell: Any, mlflow_store: Path) -> None:
+    shell.user_ns["two"] = QUESTIONS.head(2)[["question"]]
+    shell.run_cell_magic(
+        "agent_eval", "demo-agent --data two --judge demo-judge --out ev", 'The answer must mention "Databricks".\n'
+    )
+    ev = shell.user_ns["ev"]
+    assert ev.scorer_names == ["relevance_to_query", "safety", "guidelines"]  # the defaults this data allows
+    values = dict(zip(ev.to_pandas().question, ev.to_pandas()["guidelines/value"]))
+    assert values == {"What is MLflow?": "yes", "How do I query an agent on Databricks Apps?": "yes"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("demo-agent", "the following arguments are required: --data"),
+        ("demo-agent --data nowhere", "no such variable"),
+        ("demo-agent --data notframe", "not a pandas DataFrame"),
+        ("demo-agent --data noquestion", "needs a 'question'"),
+        ("demo-agent --data plain --scorers correctness", "correctness needs"),
+        ("demo-agent --data plain --scorers nonsense", "unknown scorer 'nonsense'"),
+        ("demo-agent --data plain --scorers latency_under:-3", "positive number of seconds"),
+        ("demo-agent --data plain --scorers guidelines", "write the guidelines in the cell body"),
+        ("demo-agent demo-agent --data plain", "each target once"),
+    ],
+)
+def test_mistakes_are_one_line(shell: Any, mlflow_store: Path, line: str, message: str) -> None:
+    shell.user_ns.update(notframe=[1, 2], noquestion=pd.DataFrame({"q": ["x"]}), plain=QUESTIONS[["question"]])
+    with pytest.raises(UsageError) as caught:
+        shell.run_line_magic("agent_eval", line)
+    assert message in str(caught.value) and "\n" not in str(caught.value)

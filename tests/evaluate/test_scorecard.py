@@ -1,0 +1,69 @@
+"""The scorecard and EvalResult as data: escaped, bounded, failing rows first; pass rates and compare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent_magics.evaluate.result import EvalResult, RowScore, TargetRun, passed
+from agent_magics.view.scorecard import MAX_ROWS, Scorecard, ScoreRow
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '<img src=x onerror="alert(1)">',
+    '"><svg onload=alert(1)>',
+    "<a href='javascript:alert(1)'>x</a>",
+]
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_agent_and_judge_text_is_escaped(payload: str) -> None:
+    row = ScoreRow("t<i>", payload, payload, {"safety": (False, payload)}, failing=True)
+    html = Scorecard([row], ["safety"], ["t<i>", "other"], run_id=payload).html()
+    for dangerous in ("<script", "<img", "<svg", "<a href", "<i>"):
+        assert dangerous not in html
+
+
+def test_bounded_and_failing_rows_first() -> None:
+    rows = [
+        ScoreRow("t", f"q{i}", "a" * 10_000, {"s": (i % 7 != 3, "why" * 1000)}, failing=i % 7 == 3) for i in range(5000)
+    ]
+    card = Scorecard(rows, ["s"], ["t"])
+    html, text = card.html(), card.text()
+    assert len(html) < MAX_ROWS * 1200 and len(text) < MAX_ROWS * 200
+    assert "more rows" in html and "more rows" in text
+    shown = text.splitlines()[2 : 2 + MAX_ROWS]
+    assert all(line.lstrip().startswith("✗") for line in shown[: min(MAX_ROWS, 5000 // 7)])
+
+
+@pytest.mark.parametrize(
+    ("value", "verdict"),
+    [
+        ("yes", True),
+        ("no", False),
+        (True, True),
+        (False, False),
+        ("YES", True),
+        (1, True),
+        (0.0, False),
+        (None, None),
+        ("error", None),
+        (float("nan"), None),
+    ],
+)
+def test_pass_values(value: Any, verdict: bool | None) -> None:
+    assert passed(value) is verdict
+
+
+def _result(values: list[str], run_id: str) -> EvalResult:
+    rows = [RowScore("t", f"q{i}", "a", {"s": (v, "")}) for i, v in enumerate(values)]
+    return EvalResult([TargetRun("t", run_id, rows)], ["s"], run_id)
+
+
+def test_metrics_and_compare() -> None:
+    before, after = _result(["yes", "no", "no", "no"], "r1"), _result(["yes", "yes", "yes", "error"], "r2")
+    assert before.metrics == {"s": 0.25} and after.metrics == {"s": 0.75}  # no verdict counts as not passed
+    assert after.compare(before) == {"s": {"before": 0.25, "after": 0.75, "change": 0.5}}
+    frame = after.to_pandas()
+    assert list(frame.columns[-2:]) == ["s/value", "s/rationale"] and len(frame) == 4
