@@ -15,6 +15,7 @@ The options have the names and defaults of ``%%agent``'s (``--return-trace`` is 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from agent_magics.core import defaults
 from agent_magics.core.defaults import ApiChoice, ClientLibrary, ClientLibraryChoice, ViaChoice
 from agent_magics.core.errors import AgentError
 from agent_magics.core.events import (
+    RETRY_NOTE,
     Done,
     ErrorEvent,
     Event,
@@ -40,7 +42,7 @@ from agent_magics.core.events import (
 )
 from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.core.result import AgentResult
-from agent_magics.transport.retry import RetryPolicy
+from agent_magics.transport.retry import RetryPolicy, RetryWait
 from agent_magics.transport.select import select_transport
 from agent_magics.transport.targets import choose_interface, parse_target
 from agent_magics.transport.workspace import Workspace, get_workspace
@@ -143,13 +145,22 @@ class Execution:
         self.request = request
         self.workspace = workspace
         self.view = view or NullView()
-        self.policy = policy or RetryPolicy()
+        # Every retry's wait is shown as it starts, and counted in request_info["retries"].
+        self.policy = dataclasses.replace(policy or RetryPolicy(), on_wait=self._on_wait)
         self.debug = debug
         self.state = Reduction()
         self.via: Via = request.via
         self._status: Status | None = None
         self._started = time.monotonic()
         self._result: AgentResult | None = None
+
+    def _on_wait(self, wait: RetryWait) -> None:
+        where = f"{wait.reason} from {self.request.target}"
+        note = f"{where}: retrying in {wait.seconds:g} s, {wait.attempt} of {wait.retries}"
+        event = RequestInfo({"retries": wait.attempt, RETRY_NOTE: note})
+        reduce_event(self.state, event)
+        self.view.on_event(self.state, event)
+        self.state.request_info.pop(RETRY_NOTE, None)  # the view's, not the result's
 
     def _events(self) -> Iterator[Event]:
         try:

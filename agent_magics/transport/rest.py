@@ -66,7 +66,7 @@ def open_response(
                 client.build_request("POST", url, json=body, headers=headers, timeout=timeout), stream=True
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            return Retry(describe_exception(target, exc, timeouts=timeouts))
+            return Retry(describe_exception(target, exc, timeouts=timeouts), reason="could not connect")
         except httpx.HTTPError as exc:
             return Failure(describe_exception(target, exc, timeouts=timeouts))
         if response.status_code < 300:
@@ -76,8 +76,8 @@ def open_response(
         response.close()
         if 300 <= status < 400:
             return Failure(html_page_message(target))
-        message = describe_http_error(target, status, text, response_headers, attempts=attempt)
-        return Retry(message, response_headers) if status in RETRY_STATUSES else Failure(message)
+        message = describe_http_error(target, status, text, response_headers, attempts=attempt, hints=policy.hints)
+        return Retry(message, response_headers, str(status)) if status in RETRY_STATUSES else Failure(message)
 
     return retrying(send, policy, deadline)
 
