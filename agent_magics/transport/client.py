@@ -59,7 +59,9 @@ class ClientTransport:
                 return
             body = _dump(answer)
             translate = responses_wire.body_events if request.api == "responses" else chat_wire.completion_body_events
-            yield from translate(body)
+            from agent_magics.transport.rest import named_errors
+
+            yield from named_errors(request.target, translate(body))
             return
         yield from _stream(request, answer, deadline)
 
