@@ -108,7 +108,7 @@ def build_request(
     client_library: ClientLibrary = "openai",
 ) -> AgentRequest:
     kind, name = parse_target(target)
-    interface, chosen_api = choose_interface(kind, name, api, workspace)
+    interface, chosen_api = choose_interface(kind, name, api, workspace, via)
     return AgentRequest(
         target=target,
         kind=kind,

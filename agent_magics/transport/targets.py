@@ -28,7 +28,9 @@ def parse_target(text: str) -> tuple[Kind, str]:
     return "endpoint", text
 
 
-def choose_interface(kind: Kind, name: str, api: str | None, workspace: Workspace | None) -> tuple[Interface, Api]:
+def choose_interface(
+    kind: Kind, name: str, api: str | None, workspace: Workspace | None, via: str = "rest"
+) -> tuple[Interface, Api]:
     """The agent's interface and the API used to call it (``--api auto`` reads the endpoint's task)."""
     api = api or "auto"
     if kind != "endpoint":
@@ -36,7 +38,11 @@ def choose_interface(kind: Kind, name: str, api: str | None, workspace: Workspac
     assert workspace is not None
     interface: Interface = workspace.endpoint_interface(name)  # type: ignore[assignment]
     if api == "auto":
-        return interface, ("responses" if interface == "responses" else "chat")
+        # A ChatAgent's native /invocations returns every message (tool calls and their outputs);
+        # its chat-completions shape keeps only the last assistant message. --api chat still asks that,
+        # and so does the client path (an OpenAI client speaks chat completions, not /invocations).
+        native = {"responses": "responses", "chat_agent": "invocations" if via == "rest" else "chat"}
+        return interface, native.get(interface, "chat")  # type: ignore[return-value]
     if api == "responses" and interface != "responses":
         raise AgentUsageError(
             f"{name} is a {interface.replace('_', ' ')} endpoint (task {_task_hint(interface)}), which does not "
