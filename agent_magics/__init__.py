@@ -41,11 +41,15 @@ def load_ipython_extension(ipython: Any) -> None:
     from agent_magics.magic.agent import AgentMagics
     from agent_magics.magic.agent_eval import AgentEvalMagics
     from agent_magics.magic.agent_sql import AgentSqlMagics
+    from agent_magics.magic.transformer import register
 
     ipython.register_magics(AgentMagics)
     ipython.register_magics(AgentSqlMagics)
     ipython.register_magics(AgentEvalMagics)
+    register(ipython)  # a trailing "?" of an %agent line is part of the question, not a help request
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    pass
+    from agent_magics.magic.transformer import unregister
+
+    unregister(ipython)

@@ -15,6 +15,7 @@ The options have the names and defaults of ``%%agent``'s (``--return-trace`` is 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -30,6 +31,7 @@ from agent_magics.core.comparison import AgentComparison
 from agent_magics.core.defaults import ApiChoice, ClientLibrary, ClientLibraryChoice, ViaChoice
 from agent_magics.core.errors import AgentError, AgentUsageError
 from agent_magics.core.events import (
+    RETRY_NOTE,
     Done,
     ErrorEvent,
     Event,
@@ -43,7 +45,7 @@ from agent_magics.core.events import (
 )
 from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.core.result import AgentResult
-from agent_magics.transport.retry import RetryPolicy
+from agent_magics.transport.retry import RetryPolicy, RetryWait
 from agent_magics.transport.select import select_transport
 from agent_magics.transport.targets import choose_interface, parse_target
 from agent_magics.transport.workspace import Workspace, get_workspace
@@ -109,7 +111,7 @@ def build_request(
     client_library: ClientLibrary = "openai",
 ) -> AgentRequest:
     kind, name = parse_target(target)
-    interface, chosen_api = choose_interface(kind, name, api, workspace)
+    interface, chosen_api = choose_interface(kind, name, api, workspace, via)
     return AgentRequest(
         target=target,
         kind=kind,
@@ -146,7 +148,8 @@ class Execution:
         self.request = request
         self.workspace = workspace
         self.view = view or NullView()
-        self.policy = policy or RetryPolicy()
+        # Every retry's wait is shown as it starts, and counted in request_info["retries"].
+        self.policy = dataclasses.replace(policy or RetryPolicy(), on_wait=self._on_wait)
         self.debug = debug
         self.state = Reduction()
         self.via: Via = request.via
@@ -159,6 +162,14 @@ class Execution:
     def stop(self) -> None:
         """Ask the stream to stop at its next event, keeping what arrived (status ``interrupted``)."""
         self._stop.set()
+
+    def _on_wait(self, wait: RetryWait) -> None:
+        where = f"{wait.reason} from {self.request.target}"
+        note = f"{where}: retrying in {wait.seconds:g} s, {wait.attempt} of {wait.retries}"
+        event = RequestInfo({"retries": wait.attempt, RETRY_NOTE: note})
+        reduce_event(self.state, event)
+        self.view.on_event(self.state, event)
+        self.state.request_info.pop(RETRY_NOTE, None)  # the view's, not the result's
 
     def _events(self) -> Iterator[Event]:
         try:

@@ -99,7 +99,7 @@ def test_unknown_endpoint_is_one_clear_line(shell):
     with pytest.raises(UsageError) as info:
         ask(shell, "no-such-endpoint --quiet", "q")
     message = str(info.value)
-    assert "404" in message and "--list" in message and "\n" not in message
+    assert "no serving endpoint of that name" in message and "--list" in message and "\n" not in message
 
 
 def test_list_shows_endpoints_and_apps(shell):

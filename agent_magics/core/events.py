@@ -42,9 +42,13 @@ class TraceReceived:
     trace_id: str | None = None
 
 
+# A RequestInfo key for the live view only: the wait a retry is starting ("429 from x: retrying in 1 s, 1 of 3").
+RETRY_NOTE = "retry_note"
+
+
 @dataclass(frozen=True)
 class RequestInfo:
-    """Server-side request metadata (``databricks_request_id``, usage, ...)."""
+    """Server-side request metadata (``databricks_request_id``, usage, ``retries``...)."""
 
     values: dict[str, Any]
 

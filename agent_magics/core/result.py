@@ -39,6 +39,8 @@ class AgentResult:
     input: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what was sent
     # Set by the magic when its live view showed the answer: the next display is then one line.
     shown_live: bool = field(default=False, repr=False, compare=False)
+    # Set by the magic for --quiet: the next display (the cell's Out[]) shows nothing at all.
+    hide_once: bool = field(default=False, repr=False, compare=False)
 
     @classmethod
     def from_reduction(cls, target: str, state: Reduction, **extra: Any) -> AgentResult:
@@ -114,6 +116,17 @@ class AgentResult:
         if self.elapsed is not None:
             parts.append(f"{self.elapsed:.2f} s")
         return f"<AgentResult {self.target}: {', '.join(parts)}>"
+
+    @property
+    def _ipython_display_(self) -> Any:
+        # IPython asks for this first; an object that "displays itself" leaves no Out[] at all.
+        # Only present while hide_once is set: any other time the bundle below is used.
+        if not self.hide_once:
+            raise AttributeError("_ipython_display_")
+        return self._hide
+
+    def _hide(self) -> None:
+        self.hide_once = False
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         # Right after %%agent the live view already shows the answer: the cell value is then only a

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -14,6 +13,7 @@ from agent_magics.core.errors import AgentUsageError
 from agent_magics.magic.command import AgentCommand, help_text, parse_cell, parse_line
 from agent_magics.magic.errors import usage_errors
 from agent_magics.magic.interpolate import interpolate
+from agent_magics.magic.notice import notice
 
 TARGET_ENV = "AGENT_MAGICS_TARGET"
 
@@ -75,16 +75,14 @@ class AgentMagics(Magics):
             )
         question, missing = interpolate(command.question.strip(), namespace)
         if missing:
-            warnings.warn(
-                f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}", stacklevel=1
-            )
+            notice(f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}")
         if not question.strip():
             raise AgentUsageError("the question is empty: write it in the cell body under %%agent TARGET.")
         workspace = self._workspace(target, command.profile)
         key = (workspace.label if workspace else "url", target)
         history = self.conversations.get(key, []) if command.continue_ else []
         if command.continue_ and not history:
-            warnings.warn(f"--continue: no earlier turn with {target}; starting a new conversation.", stacklevel=1)
+            notice(f"--continue: no earlier turn with {target}; starting a new conversation.")
         turn = ([{"role": "system", "content": command.system}] if command.system else []) + [
             {"role": "user", "content": question}
         ]
@@ -117,6 +115,7 @@ class AgentMagics(Magics):
         if command.out:
             namespace[command.out] = result
         result.shown_live = not command.quiet  # the view showed it: the cell value is then a one-line summary
+        result.hide_once = command.quiet  # quiet: nothing shown, not even Out[] (still returned and assigned)
         return result
 
     def _show_databricks_trace(self, result: Any) -> None:

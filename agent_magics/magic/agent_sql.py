@@ -7,7 +7,6 @@ engine code here: ``run.run_sql`` does the work and is usable without IPython.
 from __future__ import annotations
 
 import sys
-import warnings
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -15,6 +14,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from agent_magics.core.errors import AgentUsageError
 from agent_magics.magic.errors import usage_errors
 from agent_magics.magic.interpolate import interpolate
+from agent_magics.magic.notice import notice
 
 
 @magics_class
@@ -38,9 +38,7 @@ class AgentSqlMagics(Magics):
 
         sql, missing = interpolate(command.sql, namespace)
         if missing:
-            warnings.warn(
-                f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}", stacklevel=1
-            )
+            notice(f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}")
         if not sql.strip():
             raise AgentUsageError("no SQL: write %agent_sql SELECT ... or put the query under %%agent_sql.")
         try:

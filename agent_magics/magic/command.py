@@ -146,7 +146,27 @@ def json_option(name: str, value: str | None, namespace: Mapping[str, Any]) -> d
     return parsed
 
 
+JSON_OPTIONS = ("--custom-inputs", "--databricks-options")
+_UNQUOTED_JSON = re.compile(r"(?:^|\s)(--custom-inputs|--databricks-options)(?:=|\s+)(\{\S*)")
+
+
+def check_unquoted_json(line: str) -> None:
+    """A JSON object typed without quotes is split at its spaces (and loses its quotes) by the shell
+    rules: argparse would then say "unrecognized arguments: 5}". Say to quote it instead."""
+    for match in _UNQUOTED_JSON.finditer(line):
+        option, token = match.groups()
+        try:
+            whole = json.loads(" ".join(shlex.split(token)))
+        except ValueError:
+            whole = None
+        if not isinstance(whole, dict):
+            raise AgentUsageError(
+                f"{option}: quote the JSON, like {option} '{{\"id\": 5}}', or pass the name of a dict variable."
+            )
+
+
 def split_line(line: str) -> list[str]:
+    check_unquoted_json(line)
     try:
         return shlex.split(line, posix=True)
     except ValueError as exc:

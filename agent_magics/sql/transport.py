@@ -30,7 +30,9 @@ class WorkspaceTransport:
         self, workspace: Any, *, retries: int = 3, timeouts: Timeouts | None = None, backoff: float = 0.5
     ) -> None:
         self.workspace = workspace
-        self.policy = RetryPolicy(max_retries=retries, backoff=backoff)
+        from agent_magics.transport.failures import SQL_HINTS
+
+        self.policy = RetryPolicy(max_retries=retries, backoff=backoff, hints=SQL_HINTS)
         self.timeouts = timeouts or Timeouts()
 
     def interface(self, endpoint: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agent_magics.core.events import Done, ErrorEvent, Event
@@ -47,7 +47,7 @@ class ClientTransport:
     def events(self, request: AgentRequest, policy: RetryPolicy) -> Iterator[Event]:
         """Events for ``request``. Never raises for transport trouble: it yields errors."""
         deadline = time.monotonic() + request.timeouts.total if request.timeouts.total else None
-        answer = retrying(lambda attempt: _call(self.client, self.model, request, attempt), policy, deadline)
+        answer = retrying(lambda n: _call(self.client, self.model, request, n, policy.hints), policy, deadline)
         if isinstance(answer, Failure):
             yield ErrorEvent(answer.message)
             yield Done("failed")
@@ -59,12 +59,14 @@ class ClientTransport:
                 return
             body = _dump(answer)
             translate = responses_wire.body_events if request.api == "responses" else chat_wire.completion_body_events
-            yield from translate(body)
+            from agent_magics.transport.rest import named_errors
+
+            yield from named_errors(request.target, translate(body))
             return
         yield from _stream(request, answer, deadline)
 
 
-def _call(client: Any, model: str, request: AgentRequest, attempt: int) -> Any:
+def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: Mapping[int, str]) -> Any:
     """One attempt: the client's answer, a :class:`Retry` or a :class:`Failure`."""
     import openai
 
@@ -83,13 +85,16 @@ def _call(client: Any, model: str, request: AgentRequest, attempt: int) -> Any:
         return call(**kwargs)
     except openai.APIStatusError as exc:
         text = exc.response.text if exc.response is not None else str(exc.message)
-        message = describe_http_error(request.target, exc.status_code, text, exc.response.headers, attempts=attempt)
+        headers = exc.response.headers
+        message = describe_http_error(request.target, exc.status_code, text, headers, attempts=attempt, hints=hints)
         if exc.status_code in RETRY_STATUSES:
-            return Retry(message, exc.response.headers)
+            return Retry(message, headers, str(exc.status_code))
         return Failure(message)
     except openai.APIConnectionError as exc:
         message = describe_exception(request.target, exc.__cause__ or exc, timeouts=request.timeouts)
-        return Failure(message) if isinstance(exc, openai.APITimeoutError) else Retry(message)
+        return (
+            Failure(message) if isinstance(exc, openai.APITimeoutError) else Retry(message, reason="could not connect")
+        )
     except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
         return Failure(f"{request.target}: {exc}")
 

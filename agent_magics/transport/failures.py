@@ -22,7 +22,7 @@ _HINTS = {
     405: "method not allowed; the target may not implement this API (try --api or --via rest)",
     408: "the server timed out the request; try again or raise --timeout",
     413: "the request is too large; shorten the question or the conversation (--continue)",
-    429: "rate limited; wait and retry, or lower --concurrency",
+    429: "rate limited; wait a moment and run the cell again, or raise %config AgentMagics.max_retries",
     500: "the agent failed with an internal error; check the endpoint or app logs",
     502: "bad gateway; the endpoint or app may be restarting, try again shortly",
     503: "the endpoint is unavailable or scaling from zero; try again shortly",
@@ -60,11 +60,21 @@ _APP_HINTS = {
 }
 
 
+# %agent_sql's own advice (its options, not %%agent's)
+SQL_HINTS = {429: "rate limited; lower --concurrency or raise --retries"}
+
+
 def describe_http_error(
-    target: str, status: int, body: str, headers: Mapping[str, str] | None = None, attempts: int = 1
+    target: str,
+    status: int,
+    body: str,
+    headers: Mapping[str, str] | None = None,
+    attempts: int = 1,
+    hints: Mapping[int, str] | None = None,
 ) -> str:
+    """One line for an HTTP failure; ``hints`` replace the default advice (a magic's own options)."""
     detail = server_message(body).rstrip(". ") if body else ""
-    hints = {**_HINTS, **_APP_HINTS} if target.startswith("apps/") else _HINTS
+    hints = {**_HINTS, **(_APP_HINTS if target.startswith("apps/") else {}), **(hints or {})}
     hint = hints.get(status) or ("the server failed; try again later" if status >= 500 else "the request failed")
     if status == 429 and headers and headers.get("retry-after"):
         hint += f" (the server asked to wait {headers['retry-after']} s)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -66,7 +66,7 @@ def open_response(
                 client.build_request("POST", url, json=body, headers=headers, timeout=timeout), stream=True
             )
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            return Retry(describe_exception(target, exc, timeouts=timeouts))
+            return Retry(describe_exception(target, exc, timeouts=timeouts), reason="could not connect")
         except httpx.HTTPError as exc:
             return Failure(describe_exception(target, exc, timeouts=timeouts))
         if response.status_code < 300:
@@ -76,8 +76,8 @@ def open_response(
         response.close()
         if 300 <= status < 400:
             return Failure(html_page_message(target))
-        message = describe_http_error(target, status, text, response_headers, attempts=attempt)
-        return Retry(message, response_headers) if status in RETRY_STATUSES else Failure(message)
+        message = describe_http_error(target, status, text, response_headers, attempts=attempt, hints=policy.hints)
+        return Retry(message, response_headers, str(status)) if status in RETRY_STATUSES else Failure(message)
 
     return retrying(send, policy, deadline)
 
@@ -148,12 +148,12 @@ def _stream_events(request: AgentRequest, response: httpx.Response, deadline: fl
             raise TimeoutError(f"stopped at the --timeout of {request.timeouts.total:g} s")
         if not isinstance(payload, dict):
             continue
-        for event in translator.feed(payload):
+        for event in named_errors(request.target, translator.feed(payload)):
             failed = failed or isinstance(event, ErrorEvent)
             yield event
     close = getattr(translator, "close", None)
     if close is not None:
-        yield from close()
+        yield from named_errors(request.target, close())
     yield Done("failed" if failed else "completed")
 
 
@@ -175,4 +175,10 @@ def _body_events(request: AgentRequest, raw: bytes) -> Iterator[Event]:
         yield ErrorEvent(f"{request.target}: unexpected answer shape ({type(body).__name__}).")
         yield Done("failed")
         return
-    yield from body_translator(request)(body)
+    yield from named_errors(request.target, body_translator(request)(body))
+
+
+def named_errors(target: str, events: Iterable[Event]) -> Iterator[Event]:
+    """An error the agent itself sent (the wire knows no target) is prefixed with the target, as ours are."""
+    for event in events:
+        yield ErrorEvent(f"{target}: {event.message}") if isinstance(event, ErrorEvent) else event

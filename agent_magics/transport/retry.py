@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
@@ -17,10 +17,24 @@ RETRY_STATUSES = frozenset({429, 503})
 
 
 @dataclass(frozen=True)
+class RetryWait:
+    """A retry about to wait: why (``429``, ``could not connect``...), which one, and how long."""
+
+    reason: str
+    attempt: int  # 1-based retry number
+    retries: int  # retries allowed in all
+    seconds: float
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     max_retries: int = defaults.MAX_RETRIES
     backoff: float = 0.5  # first wait; doubles each time
     max_wait: float = defaults.RETRY_MAX_WAIT  # cap for one wait, including a server's Retry-After
+    # Told of every wait before it starts (the live view shows it); None: nobody is listening.
+    on_wait: Callable[[RetryWait], None] | None = field(default=None, compare=False)
+    # What to do about a status no retry fixed, for the user of this caller (each magic its own).
+    hints: Mapping[int, str] = field(default_factory=dict, compare=False)
 
     def wait_for(self, attempt: int, headers: Mapping[str, str] | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
@@ -69,6 +83,7 @@ class Retry:
 
     message: str
     headers: Mapping[str, str] | None = None
+    reason: str = ""  # short: "429", "could not connect"
 
 
 def retrying(send: Callable[[int], T | Retry | Failure], policy: RetryPolicy, deadline: float | None) -> T | Failure:
@@ -83,6 +98,11 @@ def retrying(send: Callable[[int], T | Retry | Failure], policy: RetryPolicy, de
         outcome = send(attempt)
         if not isinstance(outcome, Retry):
             return outcome
-        if attempt <= policy.max_retries and sleep_until(policy.wait_for(attempt, outcome.headers), deadline):
-            continue
-        return Failure(outcome.message)
+        if attempt > policy.max_retries:
+            return Failure(outcome.message)
+        wait = policy.wait_for(attempt, outcome.headers)
+        if deadline is not None and time.monotonic() + wait >= deadline:
+            return Failure(outcome.message)
+        if policy.on_wait is not None:
+            policy.on_wait(RetryWait(outcome.reason or "failure", attempt, policy.max_retries, wait))
+        time.sleep(wait)

@@ -113,7 +113,9 @@ class Workspace:
         except httpx.HTTPError as exc:
             raise AgentError(f"{self.host}: {_first_line(exc) or type(exc).__name__}") from None
         if response.status_code >= 400:
-            raise AgentError(describe_http_error(path, response.status_code, response.text, response.headers))
+            error = AgentError(describe_http_error(path, response.status_code, response.text, response.headers))
+            error.status = response.status_code  # type: ignore[attr-defined]  # read by transport.targets
+            raise error
         return response.json()
 
     def endpoint_interface(self, name: str) -> str:

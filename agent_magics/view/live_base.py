@@ -18,7 +18,16 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agent_magics.core.events import CustomOutputs, ErrorEvent, ItemDone, TextDelta, TraceReceived, message_text
+from agent_magics.core.events import (
+    RETRY_NOTE,
+    CustomOutputs,
+    ErrorEvent,
+    ItemDone,
+    RequestInfo,
+    TextDelta,
+    TraceReceived,
+    message_text,
+)
 from agent_magics.view import render
 from agent_magics.view.blocks import MarkdownBlocks
 from agent_magics.view.coalesce import Coalescer
@@ -65,6 +74,7 @@ class LiveView:
         self._target = ""
         self._t0 = 0.0
         self._state = "connecting"
+        self._note = ""  # a retry's wait, in the header until the answer starts
         self._started = self._finished = False
         self._chars = 0  # answer characters so far (as in Reduction.text)
         self._new_chars = 0  # since the last update
@@ -113,7 +123,9 @@ class LiveView:
             self._set_section("trace", render.trace_section_html(state.trace, state.trace_id))
         elif isinstance(event, ErrorEvent):
             self._set_section("error", render.error_html("failed", state.error, self._chars))
-        else:  # RequestInfo, Done: nothing to show (finish() follows Done)
+        elif isinstance(event, RequestInfo) and RETRY_NOTE in event.values:
+            self._state, self._note = "retrying", str(event.values[RETRY_NOTE])
+        else:  # other RequestInfo, Done: nothing to show (finish() follows Done)
             return
         self._flush(self._clock(), spent_before)
 
@@ -132,8 +144,8 @@ class LiveView:
 
     # -- event handling ----------------------------------------------------------------------------
     def _feed(self, text: str) -> None:
-        if self._state == "connecting":
-            self._state = "streaming"
+        if self._state in ("connecting", "retrying"):
+            self._state, self._note = "streaming", ""
         self._blocks.feed(text)
         n = len(text)
         self._chars += n
@@ -221,7 +233,8 @@ class LiveView:
         self._new_chars = 0
 
     def _header_html(self, now: float) -> str:
-        return render.header_html(self._target, self._state, elapsed=now - self._t0, chars=self._chars)
+        details = (self._note,) if self._note else ()
+        return render.header_html(self._target, self._state, elapsed=now - self._t0, chars=self._chars, details=details)
 
     def _estimate(self) -> int:
         """Bytes the next update would send: the tail (rendered: ~1.1x its source) in one message,

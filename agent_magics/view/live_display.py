@@ -158,7 +158,7 @@ class DisplayView(LiveView):
     def _header_html(self, now: float) -> str:
         # The state only: the header is sent again at state changes, not as the counts move (those
         # are in the tail's counter), so counts here would be stale.
-        return render.header_html(self._target, self._state)
+        return render.header_html(self._target, self._state, details=(self._note,) if self._note else ())
 
     def _counter_html(self) -> str:
         counts = f"{render.fmt_chars(self._chars)} · {render.fmt_seconds(self._clock() - self._t0)}"

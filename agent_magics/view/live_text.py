@@ -13,7 +13,16 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
-from agent_magics.core.events import CustomOutputs, ErrorEvent, ItemDone, TextDelta, TraceReceived, message_text
+from agent_magics.core.events import (
+    RETRY_NOTE,
+    CustomOutputs,
+    ErrorEvent,
+    ItemDone,
+    RequestInfo,
+    TextDelta,
+    TraceReceived,
+    message_text,
+)
 from agent_magics.view import render
 from agent_magics.view.coalesce import Coalescer
 
@@ -91,13 +100,19 @@ class TextView:
                 self._line(f"trace received{': ' + state.trace_id if state.trace_id else ''}")
         elif isinstance(event, ErrorEvent):
             self._line(f"! {event.message}")
+        elif isinstance(event, RequestInfo) and RETRY_NOTE in event.values:
+            self._line(f"… {event.values[RETRY_NOTE]}")
 
     def finish(self, result: AgentResult) -> None:
         if self._finished:
             return
         self._finished = True
         elapsed = result.elapsed if result.elapsed is not None else self._clock() - self._t0
-        footer = render.header_text(result.target, result.status, elapsed=elapsed, chars=len(result.text or ""))
+        retries = (result.request_info or {}).get("retries")
+        details = [f"{retries} retr{'y' if retries == 1 else 'ies'}"] if isinstance(retries, int) and retries else []
+        footer = render.header_text(
+            result.target, result.status, elapsed=elapsed, chars=len(result.text or ""), details=details
+        )
         if result.status != "completed":
             footer += " — partial answer kept" if result.text else " — no answer text arrived"
             if result.error:

@@ -210,6 +210,9 @@ def _header_details(result: Any) -> list[str]:
         extra.append(result.interface + (f" via {result.via}" if result.via else ""))
     elif result.via:
         extra.append(f"via {result.via}")
+    retries = (result.request_info or {}).get("retries")
+    if isinstance(retries, int) and retries > 0:
+        extra.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
     return extra
 
 
