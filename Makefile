@@ -16,7 +16,7 @@ PS     := .venv-pyspark
 setup: $(VENV)/.installed
 
 # pip first: the machine's old pip backtracks for many minutes on the databricks-openai tree.
-$(VENV)/.installed: pyproject.toml $(LOCK)
+$(VENV)/.installed: pyproject.toml $(LOCK) jupyter-config/ipython-startup/50-agent_magics.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 	$(BIN)/python -m pip install -q -r $(LOCK)
