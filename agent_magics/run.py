@@ -15,6 +15,7 @@ The options have the names and defaults of ``%%agent``'s (``--return-trace`` is 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Iterator
@@ -41,7 +42,7 @@ from agent_magics.core.events import (
 from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.core.result import AgentResult
 from agent_magics.transport.retry import RetryPolicy
-from agent_magics.transport.select import select_transport
+from agent_magics.transport.select import Transport, select_transport
 from agent_magics.transport.targets import choose_interface, parse_target
 from agent_magics.transport.workspace import Workspace, get_workspace
 
@@ -139,8 +140,10 @@ class Execution:
         view: View | None = None,
         policy: RetryPolicy | None = None,
         debug: bool = False,
+        transport: Transport | None = None,
     ) -> None:
         self.request = request
+        self.transport = transport  # None: chosen by select_transport
         self.workspace = workspace
         self.view = view or NullView()
         self.policy = policy or RetryPolicy()
@@ -150,10 +153,11 @@ class Execution:
         self._status: Status | None = None
         self._started = time.monotonic()
         self._result: AgentResult | None = None
+        self._view_failed = False
 
     def _events(self) -> Iterator[Event]:
         try:
-            transport = select_transport(self.request, self.workspace)
+            transport = self.transport or select_transport(self.request, self.workspace)
         except AgentError as exc:
             return iter([ErrorEvent(str(exc)), Done("failed")])
         self.via = transport.via
@@ -165,7 +169,7 @@ class Execution:
         try:
             for event in events:
                 reduce_event(self.state, event)
-                self.view.on_event(self.state, event)
+                self._show(event)
                 yield event
         except KeyboardInterrupt:
             self._status = "interrupted"
@@ -179,6 +183,24 @@ class Execution:
             close = getattr(events, "close", None)
             if close is not None:
                 close()  # closes the HTTP response if we stopped early
+
+    def _show(self, event: Event) -> None:
+        """The view's turn; a view that fails stops showing, and the answer goes on (kept, marked)."""
+        if self._view_failed:
+            return
+        try:
+            self.view.on_event(self.state, event)
+        except Exception as exc:
+            if self.debug:
+                raise
+            self._view_failed = True
+            reduce_event(self.state, ErrorEvent(self._view_problem(exc)))
+
+    def _view_problem(self, exc: Exception) -> str:
+        return (
+            f"{self.request.target}: the answer could not be shown ({type(exc).__name__}: {exc}); "
+            "what arrived is kept in the result (rerun with --debug for the traceback)"
+        )
 
     def result(self) -> AgentResult:
         """The final result (once; the view is finished with it)."""
@@ -195,7 +217,14 @@ class Execution:
             elapsed=time.monotonic() - self._started,
             input=list(self.request.input),
         )
-        self.view.finish(self._result)
+        try:
+            self.view.finish(self._result)
+        except Exception as exc:
+            if self.debug:
+                raise
+            problem = self._view_problem(exc)
+            error = f"{self._result.error}; {problem}" if self._result.error else problem
+            self._result = dataclasses.replace(self._result, status="failed", error=error)
         if len(self._result.text) >= LARGE_ANSWER:
             release_memory()
         return self._result
@@ -210,7 +239,7 @@ class Execution:
         trace, problem = fetch_trace(self.workspace, state.trace_id)
         event: Event = TraceReceived(trace=trace) if trace is not None else RequestInfo({"trace_note": problem})
         reduce_event(state, event)
-        self.view.on_event(state, event)
+        self._show(event)
 
 
 def execute(
