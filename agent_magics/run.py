@@ -46,7 +46,7 @@ from agent_magics.core.events import (
 from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.core.result import AgentResult
 from agent_magics.transport.retry import RetryPolicy, RetryWait
-from agent_magics.transport.select import select_transport
+from agent_magics.transport.select import Transport, select_transport
 from agent_magics.transport.targets import choose_interface, parse_target
 from agent_magics.transport.workspace import Workspace, get_workspace
 
@@ -144,8 +144,10 @@ class Execution:
         view: View | None = None,
         policy: RetryPolicy | None = None,
         debug: bool = False,
+        transport: Transport | None = None,
     ) -> None:
         self.request = request
+        self.transport = transport  # None: chosen by select_transport
         self.workspace = workspace
         self.view = view or NullView()
         # Every retry's wait is shown as it starts, and counted in request_info["retries"].
@@ -158,6 +160,7 @@ class Execution:
         self._first_text: float | None = None
         self._result: AgentResult | None = None
         self._stop = threading.Event()  # set from another thread (compare's Ctrl-C)
+        self._view_failed = False
 
     def stop(self) -> None:
         """Ask the stream to stop at its next event, keeping what arrived (status ``interrupted``)."""
@@ -168,12 +171,12 @@ class Execution:
         note = f"{where}: retrying in {wait.seconds:g} s, {wait.attempt} of {wait.retries}"
         event = RequestInfo({"retries": wait.attempt, RETRY_NOTE: note})
         reduce_event(self.state, event)
-        self.view.on_event(self.state, event)
+        self._show(event)
         self.state.request_info.pop(RETRY_NOTE, None)  # the view's, not the result's
 
     def _events(self) -> Iterator[Event]:
         try:
-            transport = select_transport(self.request, self.workspace)
+            transport = self.transport or select_transport(self.request, self.workspace)
         except AgentError as exc:
             return iter([ErrorEvent(str(exc)), Done("failed")])
         self.via = transport.via
@@ -187,7 +190,7 @@ class Execution:
                 if self._first_text is None and isinstance(event, TextDelta) and event.delta:
                     self._first_text = time.monotonic() - self._started
                 reduce_event(self.state, event)
-                self.view.on_event(self.state, event)
+                self._show(event)
                 yield event
                 if self._stop.is_set():
                     raise KeyboardInterrupt
@@ -203,6 +206,24 @@ class Execution:
             close = getattr(events, "close", None)
             if close is not None:
                 close()  # closes the HTTP response if we stopped early
+
+    def _show(self, event: Event) -> None:
+        """The view's turn; a view that fails stops showing, and the answer goes on (kept, marked)."""
+        if self._view_failed:
+            return
+        try:
+            self.view.on_event(self.state, event)
+        except Exception as exc:
+            if self.debug:
+                raise
+            self._view_failed = True
+            reduce_event(self.state, ErrorEvent(self._view_problem(exc)))
+
+    def _view_problem(self, exc: Exception) -> str:
+        return (
+            f"{self.request.target}: the answer could not be shown ({type(exc).__name__}: {exc}); "
+            "what arrived is kept in the result (rerun with --debug for the traceback)"
+        )
 
     def result(self) -> AgentResult:
         """The final result (once; the view is finished with it)."""
@@ -224,7 +245,14 @@ class Execution:
             timings=timings,
             input=list(self.request.input),
         )
-        self.view.finish(self._result)
+        try:
+            self.view.finish(self._result)
+        except Exception as exc:
+            if self.debug:
+                raise
+            problem = self._view_problem(exc)
+            error = f"{self._result.error}; {problem}" if self._result.error else problem
+            self._result = dataclasses.replace(self._result, status="failed", error=error)
         if len(self._result.text) >= LARGE_ANSWER:
             release_memory()
         return self._result
@@ -239,7 +267,7 @@ class Execution:
         trace, problem = fetch_trace(self.workspace, state.trace_id)
         event: Event = TraceReceived(trace=trace) if trace is not None else RequestInfo({"trace_note": problem})
         reduce_event(state, event)
-        self.view.on_event(state, event)
+        self._show(event)
 
 
 def execute(

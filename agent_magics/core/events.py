@@ -24,14 +24,24 @@ class TextDelta:
 
 @dataclass(frozen=True)
 class ItemDone:
-    """A finished output item (Responses shape); authoritative over earlier deltas."""
+    """A finished output item (Responses shape); authoritative over earlier deltas.
+
+    Made readable on construction (:func:`readable_item`), so no view or renderer meets an id that
+    is a list or a string that cannot be encoded.
+    """
 
     item: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "item", readable_item(self.item))
 
 
 @dataclass(frozen=True)
 class CustomOutputs:
     value: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value", scrub(self.value))
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,11 @@ class TraceReceived:
 
     trace: dict[str, Any] | None = None
     trace_id: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "trace", scrub(self.trace))
+        if self.trace_id is not None:
+            object.__setattr__(self, "trace_id", scrub_text(str(self.trace_id)))
 
 
 # A RequestInfo key for the live view only: the wait a retry is starting ("429 from x: retrying in 1 s, 1 of 3").
@@ -65,6 +80,63 @@ class Done:
     status: Status = "completed"
 
 
+def scrub_text(text: str) -> str:
+    """``text`` without lone surrogates (JSON allows ``"\\ud800"``; UTF-8, hence a notebook, does not)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every string scrubbed (the same object when nothing needed it)."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        pairs = [(scrub(k) if isinstance(k, str) else k, scrub(v)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, value.items(), strict=True)):
+            return value
+        return dict(pairs)
+    if isinstance(value, list):
+        items = [scrub(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
+
+
+_STRING_FIELDS = ("type", "id", "call_id", "name", "role", "status")
+
+
+def readable_item(item: Any) -> dict[str, Any]:
+    """An output item whose key fields have the types every view expects; nothing else changes.
+
+    Agent data is untrusted: an id may be a list, a name a number, ``arguments`` an object.
+    Those become their JSON text, so the item still shows what the agent sent.
+    """
+    if not isinstance(item, dict):
+        return {"type": "unreadable", "value": scrub(item)}
+    item = scrub(item)
+    fixed: dict[str, Any] | None = None
+    for key in _STRING_FIELDS:
+        value = item.get(key)
+        if value is not None and not isinstance(value, str):
+            fixed = fixed if fixed is not None else dict(item)
+            fixed[key] = _as_text(value)
+    arguments = item.get("arguments")
+    if arguments is not None and not isinstance(arguments, str):
+        fixed = fixed if fixed is not None else dict(item)
+        fixed["arguments"] = _as_text(arguments)
+    return fixed if fixed is not None else item
+
+
+def _as_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
 Event = TextDelta | ItemDone | CustomOutputs | TraceReceived | RequestInfo | ErrorEvent | Done
 
 
@@ -75,8 +147,10 @@ def message_text(item: dict[str, Any]) -> str:
     content = item.get("content")
     if isinstance(content, str):
         return content
+    if not isinstance(content, list):
+        return ""  # agent data: a number or an object is no text (the item is still shown)
     parts = []
-    for part in content or []:
+    for part in content:
         if isinstance(part, dict):
             text = part.get("text") if part.get("type") != "refusal" else part.get("refusal")
             if isinstance(text, str):
@@ -135,12 +209,14 @@ def reduce_event(state: Reduction, event: Event) -> Reduction:
         if event.trace_id:
             state.trace_id = event.trace_id
         elif event.trace is not None:
-            info = event.trace.get("info") or {}
-            state.trace_id = info.get("trace_id") or info.get("request_id") or state.trace_id
+            info = event.trace.get("info")
+            found = (info.get("trace_id") or info.get("request_id")) if isinstance(info, dict) else None
+            state.trace_id = str(found) if found else state.trace_id
     elif isinstance(event, RequestInfo):
         state.request_info.update(event.values)
     elif isinstance(event, ErrorEvent):
-        state.error = event.message if state.error is None else f"{state.error}; {event.message}"
+        message = scrub_text(event.message)
+        state.error = message if state.error is None else f"{state.error}; {message}"
     elif isinstance(event, Done):
         state.status = event.status
     return state

@@ -12,6 +12,7 @@ import httpx
 
 from agent_magics.core.events import Done, ErrorEvent, Event
 from agent_magics.core.request import AgentRequest, Timeouts, Via
+from agent_magics.transport.deadline import Watchdog
 from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message, is_html
 from agent_magics.transport.retry import RETRY_STATUSES, Failure, Retry, RetryPolicy, retrying
 from agent_magics.wire import chat as chat_wire
@@ -28,6 +29,31 @@ def url_for(request: AgentRequest, base: str) -> str:
     if base.endswith(("/responses", "/chat/completions", "/invocations")):
         return base
     return base + {"responses": "/responses", "chat": "/chat/completions", "invocations": "/invocations"}[request.api]
+
+
+MAX_BODY = 64 * 1024 * 1024  # decoded bytes of a whole (non-streamed) answer
+MAX_ERROR_BODY = 1024 * 1024  # decoded bytes of an error body: a message, not a document
+
+
+class BodyTooLarge(ValueError):
+    """A body decoded beyond its limit (a compressed "bomb", or a server that never stops)."""
+
+
+def read_bounded(response: httpx.Response, limit: int) -> bytes:
+    """The decoded body, refusing it past ``limit`` bytes (gzip is decoded chunk by chunk, never whole)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            encoding = response.headers.get("content-encoding")
+            how = f" ({encoding} on the wire)" if encoding else ""
+            raise BodyTooLarge(
+                f"the answer is larger than {limit // (1024 * 1024)} MB once decoded{how}; refused. "
+                "Ask the agent's owner to check its output."
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def stream_translator(request: AgentRequest) -> Any:
@@ -72,8 +98,12 @@ def open_response(
         if response.status_code < 300:
             return response
         status, response_headers = response.status_code, response.headers
-        text = response.read().decode("utf-8", "replace")
-        response.close()
+        try:
+            text = read_bounded(response, MAX_ERROR_BODY).decode("utf-8", "replace")
+        except BodyTooLarge as exc:
+            text = str(exc)
+        finally:
+            response.close()
         if 300 <= status < 400:
             return Failure(html_page_message(target))
         message = describe_http_error(target, status, text, response_headers, attempts=attempt, hints=policy.hints)
@@ -116,6 +146,7 @@ class RestTransport:
 
 def response_events(request: AgentRequest, response: httpx.Response, deadline: float | None) -> Iterator[Event]:
     """Events of an open 2xx response, which is closed at the end (also used by the client path)."""
+    watchdog = Watchdog(response, deadline)
     try:
         content_type = response.headers.get("content-type", "")
         if is_html(content_type):
@@ -125,36 +156,68 @@ def response_events(request: AgentRequest, response: httpx.Response, deadline: f
         if "text/event-stream" in content_type:
             yield from _stream_events(request, response, deadline)
         else:
-            yield from _body_events(request, response.read())
+            yield from _body_events(request, read_bounded(response, MAX_BODY))
+    except BodyTooLarge as exc:
+        yield ErrorEvent(f"{request.target}: {exc}")
+        yield Done("failed")
     except (httpx.HTTPError, MalformedStream, TimeoutError) as exc:
+        # the read was cut by the wall clock, whatever httpx made of it
+        problem: Exception = TimeoutError(timeout_text(request)) if watchdog.fired else exc
         message = (
-            f"{request.target}: {exc}. Partial answer kept."
-            if isinstance(exc, (MalformedStream, TimeoutError))
-            else describe_exception(request.target, exc, timeouts=request.timeouts)
+            f"{request.target}: {problem}. Partial answer kept."
+            if isinstance(problem, (MalformedStream, TimeoutError))
+            else describe_exception(request.target, problem, timeouts=request.timeouts)
         )
         yield ErrorEvent(message)
         yield Done("failed")
     finally:
+        watchdog.cancel()
         response.close()  # also when the consumer stops early (interrupt): drops the connection
 
 
 def _stream_events(request: AgentRequest, response: httpx.Response, deadline: float | None) -> Iterator[Event]:
     translator = stream_translator(request)
     failed = False
+    ended = False  # a completion event arrived (some servers close without [DONE] after it)
     for payload in iter_sse_payloads(response.iter_lines()):
         if payload is DONE:
             break
         if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(f"stopped at the --timeout of {request.timeouts.total:g} s")
+            raise TimeoutError(timeout_text(request))
         if not isinstance(payload, dict):
             continue
+        ended = ended or _is_terminal(payload)
         for event in named_errors(request.target, translator.feed(payload)):
             failed = failed or isinstance(event, ErrorEvent)
             yield event
+    else:  # no [DONE]: the server closed the stream; did the answer end?
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(timeout_text(request))
+        if not ended and not failed:
+            failed = True
+            yield ErrorEvent(
+                f"{request.target}: the stream stopped before the answer ended (no [DONE] and no completion "
+                "event). Partial answer kept; try again."
+            )
     close = getattr(translator, "close", None)
     if close is not None:
         yield from named_errors(request.target, close())
     yield Done("failed" if failed else "completed")
+
+
+_TERMINAL = ("response.completed", "responses.completed", "response.incomplete", "response.failed")
+
+
+def _is_terminal(payload: dict[str, Any]) -> bool:
+    """A payload that ends an answer: a Responses completion, or a chat choice with its finish reason."""
+    if payload.get("type") in _TERMINAL:
+        return True
+    choices = payload.get("choices")
+    return isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
+
+
+def timeout_text(request: AgentRequest) -> str:
+    return f"stopped at the --timeout of {request.timeouts.total:g} s"
 
 
 def _body_events(request: AgentRequest, raw: bytes) -> Iterator[Event]:

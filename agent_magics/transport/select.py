@@ -66,7 +66,9 @@ def select_transport(request: AgentRequest, workspace: Workspace | None) -> Tran
     if request.kind == "url":
         if request.via == "rest" or request.api == "invocations":
             return RestTransport(_url_http_client(), base)
-        return ClientTransport(make_openai_client(base, _url_http_client(), api_key=url_token(request)), "agent")
+        # The client appends its own /responses or /chat/completions: a URL that names one is its base
+        client_base = base.removesuffix("/chat/completions").removesuffix("/responses")
+        return ClientTransport(make_openai_client(client_base, _url_http_client(), api_key=url_token(request)), "agent")
     assert workspace is not None
     if request.via == "rest" or request.api == "invocations":
         return RestTransport(workspace.http(), base)

@@ -123,7 +123,8 @@ def tool_entry_html(call: dict[str, Any] | None, output: dict[str, Any] | None, 
 def reasoning_text(item: dict[str, Any]) -> str:
     parts: list[str] = []
     for key in ("summary", "content"):
-        for part in item.get(key) or []:
+        parts_of = item.get(key)
+        for part in parts_of if isinstance(parts_of, list) else []:
             if isinstance(part, dict) and isinstance(part.get("text"), str):
                 parts.append(part["text"])
     return "\n\n".join(parts)
@@ -138,6 +139,11 @@ def reasoning_html(item: dict[str, Any]) -> str:
 def other_item_html(item: dict[str, Any]) -> str:
     kind = str(item.get("type") or "item")
     return _details(f'<span style="{_MUTED}">{escape(kind)}</span>', _pre(item, OUTPUT_LIMIT))
+
+
+def unreadable_html(payload: Any, exc: Exception) -> str:
+    summary = f'<span style="{_MUTED}">unreadable item ({escape(type(exc).__name__)})</span>'
+    return _details(summary, _pre(repr(payload), OUTPUT_LIMIT))
 
 
 def custom_outputs_html(value: dict[str, Any]) -> str:
@@ -246,16 +252,19 @@ def result_parts(result: Any, *, render_messages: bool = True) -> list[Part]:
     if not any(kind == "message" for kind, _ in body) and text:  # text without message items
         parts.append(Part("message", answer(text), text))
     for kind, payload in body:
-        if kind == "message":
-            message = message_text(payload)
-            if message:
-                parts.append(Part("message", answer(message), message))
-        elif kind == "tool":
-            parts.append(Part("tool", tool_entry_html(*payload)))
-        elif kind == "reasoning":
-            parts.append(Part("reasoning", reasoning_html(payload)))
-        else:
-            parts.append(Part("other", other_item_html(payload)))
+        try:
+            if kind == "message":
+                message = message_text(payload)
+                if message:
+                    parts.append(Part("message", answer(message), message))
+            elif kind == "tool":
+                parts.append(Part("tool", tool_entry_html(*payload)))
+            elif kind == "reasoning":
+                parts.append(Part("reasoning", reasoning_html(payload)))
+            else:
+                parts.append(Part("other", other_item_html(payload)))
+        except Exception as exc:  # agent data no renderer foresaw: say so, keep the rest
+            parts.append(Part("other", unreadable_html(payload, exc)))
     if result.custom_outputs:
         parts.append(Part("custom", custom_outputs_html(result.custom_outputs)))
     trace = trace_section_html(result.trace_dict, result.trace_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_magics.core.events import CustomOutputs, Event, RequestInfo, TraceReceived
+from agent_magics.core.events import CustomOutputs, Event, RequestInfo, TraceReceived, scrub_text
 
 NO_OP_TRACE_ID = "MLFLOW_NO_OP_SPAN_TRACE_ID"  # AgentServer's id when tracing is not configured
 
@@ -43,10 +43,10 @@ def text_of(content: Any) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
-        return content
+        return content if content.isascii() else scrub_text(content)
     if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return str(content)
+        return scrub_text("".join(str(part.get("text", "")) for part in content if isinstance(part, dict)))
+    return scrub_text(str(content))
 
 
 def message_item(item_id: str, text: str) -> dict[str, Any]:

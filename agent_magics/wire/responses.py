@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_magics.core.events import Done, ErrorEvent, Event, ItemDone, TextDelta, TraceReceived
+from agent_magics.core.events import Done, ErrorEvent, Event, ItemDone, TextDelta, TraceReceived, scrub_text
 from agent_magics.wire.common import NO_OP_TRACE_ID, databricks_extras, error_text
 
 
@@ -17,7 +17,10 @@ class ResponsesStream:
     def feed(self, payload: dict[str, Any]) -> list[Event]:
         kind = payload.get("type")
         if kind == "response.output_text.delta":  # the hot path: one per token
-            return [TextDelta(str(payload.get("item_id") or "message"), str(payload.get("delta") or ""))]
+            delta = str(payload.get("delta") or "")
+            return [
+                TextDelta(str(payload.get("item_id") or "message"), delta if delta.isascii() else scrub_text(delta))
+            ]
         events: list[Event] = []
         if kind == "response.output_item.done" and isinstance(payload.get("item"), dict):
             item = payload["item"]

@@ -1,0 +1,187 @@
+"""Hostile HTTP servers (real loopback sockets) against %%agent on the REST and client paths:
+a stream kept alive by comments, a stream that just stops, a gzip bomb, a URL naming its route."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+Script = Callable[[socket.socket], None]
+
+
+@contextmanager
+def serve(script: Script, paths: list[str] | None = None) -> Iterator[str]:
+    """A loopback server that answers every request with ``script`` (raw bytes), in a thread."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next(
+                (int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
+            )
+            while len(body) < length:
+                body += conn.recv(65536)
+            if paths is not None:
+                paths.append(head.split(b" ")[1].decode())
+            try:
+                script(conn)
+            except OSError:
+                pass  # the client went away: that is what some tests check
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+SSE_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+
+
+def delta(text: str) -> bytes:
+    return (
+        b"data: "
+        + json.dumps({"type": "response.output_text.delta", "item_id": "m1", "delta": text}).encode()
+        + b"\n\n"
+    )
+
+
+def trickle(unit: bytes) -> Script:
+    def script(conn: socket.socket) -> None:
+        conn.sendall(SSE_HEAD + delta("kept alive "))
+        for _ in range(200):  # 40 s at most: far beyond every --timeout below
+            conn.sendall(unit)
+            time.sleep(0.2)
+
+    return script
+
+
+def run(ip, target: str, options: str):
+    return ip.run_cell_magic("agent", f"{target} --api responses {options} --quiet", "hostile?")
+
+
+VIAS = ["rest", "client"]
+
+
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("unit", [b": ping\n\n", b"event: ping\n", b"\n"], ids=["comment", "event-only", "blank"])
+def test_timeout_is_a_wall_clock_no_byte_resets(shell, via, unit):
+    with serve(trickle(unit)) as url:
+        started = time.monotonic()
+        result = run(shell, url, f"--via {via} --timeout 1")
+        took = time.monotonic() - started
+    assert took < 2.0, took
+    assert result.status == "failed" and "--timeout of 1 s" in (result.error or ""), result.error
+    assert result.text == "kept alive "
+
+
+def trickled_body(conn: socket.socket) -> None:
+    body = json.dumps({"output": [{"type": "message", "id": "m", "content": "x" * 200}]}).encode()
+    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(body))
+    for byte in body:
+        conn.sendall(bytes([byte]))
+        time.sleep(0.2)
+
+
+def test_timeout_bounds_a_body_trickled_a_byte_at_a_time(shell):
+    with serve(trickled_body) as url:
+        started = time.monotonic()
+        result = run(shell, url, "--via rest --no-stream --timeout 1")
+        took = time.monotonic() - started
+    assert took < 2.0, took
+    assert result.status == "failed" and "--timeout" in (result.error or ""), result.error
+
+
+def stops_mid_sentence(conn: socket.socket) -> None:
+    conn.sendall(SSE_HEAD + delta("Half of a sen") + delta("tence and then"))
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_a_stream_that_just_stops_is_not_completed(shell, via):
+    with serve(stops_mid_sentence) as url:
+        result = run(shell, url, f"--via {via}")
+    assert result.status == "failed", result
+    assert result.text == "Half of a sentence and then"
+    assert "stopped before the answer ended" in result.error and url in result.error
+
+
+def completes_without_done(conn: socket.socket) -> None:
+    done = {"type": "response.completed", "response": {"output": []}}
+    conn.sendall(SSE_HEAD + delta("whole") + b"data: " + json.dumps(done).encode() + b"\n\n")
+
+
+def test_a_completion_event_without_done_is_completed(shell):
+    with serve(completes_without_done) as url:
+        result = run(shell, url, "--via rest")
+    assert result.ok, result.error
+    assert result.text == "whole"
+
+
+def _bomb(megabytes: int) -> bytes:
+    """``megabytes`` MB of zeros, gzipped (~1 KB a MB), built a MB at a time so the test stays small."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: the gzip container
+    chunk = b"0" * (1024 * 1024)
+    return b"".join(packer.compress(chunk) for _ in range(megabytes)) + packer.flush()
+
+
+BOMB = _bomb(400)  # ~400 KB on the wire, 400 MB decoded
+
+
+def gzip_bomb(status: bytes) -> Script:
+    def script(conn: socket.socket) -> None:
+        conn.sendall(
+            b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(BOMB)
+        )
+        conn.sendall(BOMB)
+
+    return script
+
+
+@pytest.mark.parametrize("status", [b"200 OK", b"500 Internal Server Error"], ids=["answer", "error-body"])
+def test_a_gzip_bomb_is_refused_with_bounded_memory(shell, status):
+    import resource
+
+    with serve(gzip_bomb(status)) as url:
+        result = run(shell, url, "--via rest --no-stream")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert result.status == "failed"
+    assert peak_mb < 400, f"peak RSS {peak_mb:.0f} MB"  # the decoded body would be 400 MB
+    if status.startswith(b"200"):
+        assert "larger than 64 MB once decoded (gzip" in result.error, result.error
+
+
+def test_client_path_does_not_double_a_route_named_in_the_url(shell):
+    paths: list[str] = []
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(SSE_HEAD + delta("ok") + b"data: [DONE]\n\n")
+
+    with serve(answer, paths) as url:
+        result = run(shell, f"{url}/x/responses", "--via client")
+    assert result.ok, result.error
+    assert paths == ["/x/responses"]
