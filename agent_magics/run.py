@@ -15,6 +15,7 @@ The options have the names and defaults of ``%%agent``'s (``--return-trace`` is 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Iterator
@@ -23,9 +24,9 @@ from typing import Any, Protocol, TypedDict
 
 from typing_extensions import Unpack
 
-from agent_magics.core import defaults
+from agent_magics.core import defaults, secrets
 from agent_magics.core.defaults import ApiChoice, ClientLibrary, ClientLibraryChoice, ViaChoice
-from agent_magics.core.errors import AgentError
+from agent_magics.core.errors import AgentError, AgentUsageError
 from agent_magics.core.events import (
     Done,
     ErrorEvent,
@@ -125,6 +126,33 @@ def build_request(
     )
 
 
+class Redactor:
+    """The boundary where transport events become shown and stored data: every secret the process holds
+    is replaced by ``[REDACTED]`` (also one split across text deltas), whatever the agent echoed."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, secrets.StreamRedactor] = {}
+
+    def events(self, event: Event) -> list[Event]:
+        if isinstance(event, TextDelta):
+            stream = self._streams.setdefault(event.item_id, secrets.StreamRedactor())
+            text = stream.feed(event.delta)
+            return [dataclasses.replace(event, delta=text)] if text else []
+        flushed = self.flush()  # held-back tails go out before anything else (an item, an error, done)
+        if not secrets.known():
+            return [*flushed, event]
+        fields = {f.name: secrets.redact_value(getattr(event, f.name)) for f in dataclasses.fields(event)}
+        return [*flushed, dataclasses.replace(event, **fields)]
+
+    def flush(self) -> list[Event]:
+        out: list[Event] = []
+        for item_id, stream in self._streams.items():
+            text = stream.flush()
+            if text:
+                out.append(TextDelta(item_id=item_id, delta=text))
+        return out
+
+
 class Execution:
     """One request in flight: iterate it for its events (each already folded and shown), then ``result()``.
 
@@ -150,11 +178,18 @@ class Execution:
         self._status: Status | None = None
         self._started = time.monotonic()
         self._result: AgentResult | None = None
+        self._redactor = Redactor()
+
+    def _fold(self, event: Event) -> Iterator[Event]:
+        for shown in self._redactor.events(event):
+            reduce_event(self.state, shown)
+            self.view.on_event(self.state, shown)
+            yield shown
 
     def _events(self) -> Iterator[Event]:
         try:
             transport = select_transport(self.request, self.workspace)
-        except AgentError as exc:
+        except (AgentError, AgentUsageError) as exc:  # e.g. a --token-env value with a control character
             return iter([ErrorEvent(str(exc)), Done("failed")])
         self.via = transport.via
         return transport.events(self.request, self.policy)
@@ -164,6 +199,8 @@ class Execution:
         events = self._events()
         try:
             for event in events:
+                yield from self._fold(event)
+            for event in self._redactor.flush():
                 reduce_event(self.state, event)
                 self.view.on_event(self.state, event)
                 yield event
@@ -174,7 +211,7 @@ class Execution:
             if self.debug:
                 raise
             message = f"{self.request.target}: unexpected {type(exc).__name__}: {exc}"
-            reduce_event(self.state, ErrorEvent(f"{message} (rerun with --debug for the traceback)"))
+            reduce_event(self.state, ErrorEvent(secrets.redact(f"{message} (rerun with --debug for the traceback)")))
         finally:
             close = getattr(events, "close", None)
             if close is not None:
@@ -186,6 +223,10 @@ class Execution:
             return self._result
         if self._status is None and self.request.return_trace:
             self._complete_trace()
+        for event in self._redactor.flush():  # an interrupt may have left a held-back tail
+            reduce_event(self.state, event)
+        if self.state.error:
+            self.state.error = secrets.redact(self.state.error)
         finish(self.state, self._status)
         self._result = AgentResult.from_reduction(
             self.request.target,
@@ -209,8 +250,8 @@ class Execution:
 
         trace, problem = fetch_trace(self.workspace, state.trace_id)
         event: Event = TraceReceived(trace=trace) if trace is not None else RequestInfo({"trace_note": problem})
-        reduce_event(state, event)
-        self.view.on_event(state, event)
+        for _ in self._fold(event):
+            pass
 
 
 def execute(

@@ -93,17 +93,35 @@ def run_sql(
             "agent_sql: --engine auto: running on the notebook's Spark session (the query reads only its tables).",
             file=sys.stderr,
         )
-    if engine == "local":
-        frame = _run_local(sql, namespace, options)
-    else:
-        _refuse_local_only(engine, options)
-        if engine == "warehouse":
-            _note_ignored(engine, options)
-            frame = _run_warehouse(sql, options)
+    try:
+        if engine == "local":
+            frame = _run_local(sql, namespace, options)
         else:
-            frame = _run_spark(sql, namespace, options)
+            _refuse_local_only(engine, options)
+            if engine == "warehouse":
+                _note_ignored(engine, options)
+                frame = _run_warehouse(sql, options)
+            else:
+                frame = _run_spark(sql, namespace, options)
+    except BatchInterrupted as stopped:
+        stopped.partial = redact_frame(stopped.partial)
+        raise
+    frame = redact_frame(frame)  # answers and row errors of an agent that echoes its request headers
     if hasattr(frame, "attrs"):
         frame.attrs["agent_sql_engine"] = engine  # which engine ran, for code that asks
+    return frame
+
+
+def redact_frame(frame: Any) -> Any:
+    """``frame`` with the process's secrets redacted from its text cells (a no-op when none are known)."""
+    from agent_magics.core import secrets
+
+    if not secrets.known() or not hasattr(frame, "columns"):
+        return frame
+    for position in range(len(frame.columns)):
+        column = frame.iloc[:, position]
+        if column.dtype.kind in "OSUT" or str(column.dtype) in ("str", "string"):  # text, structs, arrays
+            frame.iloc[:, position] = column.map(secrets.redact_value)
     return frame
 
 
