@@ -42,6 +42,8 @@ class SqlOptions:
     timeout: float | None = None
     retries: int = 3
     progress: str = "auto"  # auto | widget | display | text | none
+    # Named parameters (``:name`` in the SQL): how ``{name}`` values reach every engine, as values
+    parameters: dict[str, Any] | None = None
 
 
 def in_databricks_runtime() -> bool:
@@ -185,6 +187,7 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
         custom_inputs=options.custom_inputs,
         return_trace=options.return_trace,
         timeout=options.timeout,
+        parameters=options.parameters,
     )
     last: list[Any] = []
     reading: list[Any] = []
@@ -237,7 +240,7 @@ def _run_warehouse(sql: str, options: SqlOptions) -> Any:
     from agent_magics.core.extras import require_extra
 
     require_extra("sql", part="the warehouse engine's DataFrame", modules=("pandas",))
-    from agent_magics.sql.warehouse_engine import configured_warehouse, run_warehouse
+    from agent_magics.sql.warehouse_engine import configured_warehouse, run_warehouse, statement_parameters
     from agent_magics.transport.workspace import get_workspace
 
     workspace = get_workspace(options.profile)
@@ -261,6 +264,7 @@ def _run_warehouse(sql: str, options: SqlOptions) -> Any:
             warehouse_id,
             timeout=options.timeout,
             note=progress.note if progress is not None else None,
+            parameters=statement_parameters(options.parameters),
         )
         outcome = f"{len(frame):,} rows"
     finally:
@@ -289,7 +293,7 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
         if not native:  # open-source Spark: ours, run by the executors through the batch engine
             from agent_magics.sql.spark_udf import register_ai_query
 
-            typed = typed_sql(sql)  # argument mistakes are reported before anything is registered
+            typed = typed_sql(sql, options.parameters)  # argument mistakes are reported before anything is registered
             register_ai_query(
                 spark,
                 profile=options.profile,
@@ -301,7 +305,13 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     progress = _progress(options, "spark")
     outcome = "failed"
     try:
-        frame = run_spark(sql, spark, timeout=options.timeout, note=progress.note if progress is not None else None)
+        frame = run_spark(
+            sql,
+            spark,
+            timeout=options.timeout,
+            note=progress.note if progress is not None else None,
+            args=options.parameters,
+        )
         outcome = f"{len(frame):,} rows"
     finally:
         if progress is not None:
