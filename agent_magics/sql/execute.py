@@ -120,9 +120,13 @@ def redact_frame(frame: Any) -> Any:
 
     if not secrets.known() or not hasattr(frame, "columns"):
         return frame
+    known = secrets.known()
     for position in range(len(frame.columns)):
         column = frame.iloc[:, position]
-        if column.dtype.kind in "OSUT" or str(column.dtype) in ("str", "string"):  # text, structs, arrays
+        if str(column.dtype) in ("str", "string"):  # text: a vectorised look first (most frames hold none)
+            if any(column.str.contains(secret, regex=False).any() for secret in known):
+                frame.iloc[:, position] = column.map(secrets.redact_value)
+        elif column.dtype.kind in "OSUT":  # objects: structs, arrays, mixed
             frame.iloc[:, position] = column.map(secrets.redact_value)
     return frame
 

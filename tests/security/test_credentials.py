@@ -167,3 +167,16 @@ def test_token_env_with_an_inner_control_character(shell, local_workspace, monke
     assert result.status == "failed"
     assert re.search(r"\$MY_APP_TOKEN .*control character", result.error or ""), result.error
     assert not any(piece in (result.error or "") for piece in _pieces(app_token)), result.error
+
+
+@pytest.mark.parametrize("dirt", list(DIRT))
+def test_register_ai_query_token_is_cleaned_and_registered(dirt):
+    from agent_magics.core import secrets
+    from agent_magics.sql.spark_udf import _config_attributes
+
+    token = "dapi" + "5" * 32
+    attributes = _config_attributes(None, None, "https://example.invalid", DIRT[dirt](token))
+    assert attributes["token"] == token and token in secrets.known()
+    with pytest.raises(ValueError, match=r"register_ai_query\(token=\.\.\.\) holds a control character") as raised:
+        _config_attributes(None, None, "https://example.invalid", INNER["inner-escape"](token))
+    assert token[:12] not in str(raised.value)
