@@ -5,7 +5,7 @@ OpenAI-compatible Responses server (URL targets). The question chooses where the
 
 * ``answer``: into the answer text (streamed as 5-character deltas, so the token is split);
 * ``deltas-only``: the same without the final message item (the text is only the deltas);
-* ``tool``: into a tool call's output and the custom outputs;
+* ``tool``: into a tool call's output, the custom outputs, the trace and the request info;
 * ``http-error``: into an HTTP 400 error body;
 * ``stream-error``: into an in-stream ``error`` event after some text.
 """
@@ -126,11 +126,18 @@ def _tool_items(echoed: str) -> list[dict[str, Any]]:
     ]
 
 
+def _databricks_output(echoed: str) -> dict[str, Any]:
+    span = {"name": "echo", "span_id": "s1", "attributes": {"mlflow.spanInputs": json.dumps({"headers": echoed})}}
+    trace = {"info": {"trace_id": "tr-echo", "state": "OK"}, "data": {"spans": [span]}}
+    return {"trace": trace, "databricks_request_id": echoed}
+
+
 def _whole(mode: str, echoed: str) -> dict[str, Any]:
     output = [*(_tool_items(echoed) if mode == "tool" else []), _message("Here: " + echoed)]
     body: dict[str, Any] = {"object": "response", "output": output}
     if mode == "tool":
         body["custom_outputs"] = {"headers": echoed}
+        body["databricks_output"] = _databricks_output(echoed)
     if mode == "stream-error":
         body["error"] = {"message": echoed}
     return body
@@ -154,5 +161,6 @@ def _stream(mode: str, echoed: str) -> list[dict[str, Any]]:
     completed: dict[str, Any] = {"type": "response.completed", "response": {"status": "completed"}}
     if mode == "tool":
         completed["response"]["custom_outputs"] = {"headers": echoed}
+        completed["databricks_output"] = _databricks_output(echoed)
     events.append(completed)
     return events

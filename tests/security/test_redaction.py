@@ -59,7 +59,7 @@ def echo_shell(shell, echo, monkeypatch):
 
 
 def _shown(result: Any, printed: str) -> str:
-    stored = json.dumps([result.output, result.custom_outputs, result.request_info], default=str)
+    stored = json.dumps([result.output, result.custom_outputs, result.request_info, result.trace_dict], default=str)
     return "\n".join(
         [
             printed,
@@ -86,6 +86,8 @@ def test_echoed_credentials_are_redacted(echo_shell, echo, capsys, auth, mode, v
     for secret in [*known, *echo.access_tokens]:
         assert secret not in shown, f"{auth} secret shown ({mode}, {via}, {stream})"
     assert "Authorization: Bearer [REDACTED]" in shown, shown[:2000]  # the server did echo it
+    if mode == "tool":  # echoed into the trace and the request info too, and redacted there
+        assert "[REDACTED]" in json.dumps(result.trace_dict) and "[REDACTED]" in json.dumps(result.request_info)
     conversation = json.dumps(list(ip.magics_manager.registry["AgentMagics"].conversations.values()), default=str)
     assert not any(secret in conversation for secret in known)
 
