@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 if TYPE_CHECKING:  # annotations only (never evaluated): no runtime dependency on typing_extensions
     from typing_extensions import Unpack
 
-from agent_magics.core import defaults
+from agent_magics.core import defaults, secrets
 from agent_magics.core.comparison import AgentComparison
 from agent_magics.core.defaults import ApiChoice, ClientLibrary, ClientLibraryChoice, ViaChoice
 from agent_magics.core.errors import AgentError, AgentUsageError
@@ -130,6 +130,33 @@ def build_request(
     )
 
 
+class Redactor:
+    """The boundary where transport events become shown and stored data: every secret the process holds
+    is replaced by ``[REDACTED]`` (also one split across text deltas), whatever the agent echoed."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, secrets.StreamRedactor] = {}
+
+    def events(self, event: Event) -> list[Event]:
+        if isinstance(event, TextDelta):
+            stream = self._streams.setdefault(event.item_id, secrets.StreamRedactor())
+            text = stream.feed(event.delta)
+            return [dataclasses.replace(event, delta=text)] if text else []
+        flushed = self.flush()  # held-back tails go out before anything else (an item, an error, done)
+        if not secrets.known():
+            return [*flushed, event]
+        fields = {f.name: secrets.redact_value(getattr(event, f.name)) for f in dataclasses.fields(event)}
+        return [*flushed, dataclasses.replace(event, **fields)]
+
+    def flush(self) -> list[Event]:
+        out: list[Event] = []
+        for item_id, stream in self._streams.items():
+            text = stream.flush()
+            if text:
+                out.append(TextDelta(item_id=item_id, delta=text))
+        return out
+
+
 class Execution:
     """One request in flight: iterate it for its events (each already folded and shown), then ``result()``.
 
@@ -161,6 +188,20 @@ class Execution:
         self._result: AgentResult | None = None
         self._stop = threading.Event()  # set from another thread (compare's Ctrl-C)
         self._view_failed = False
+        self._redactor = Redactor()
+
+    def _fold(self, event: Event) -> Iterator[Event]:
+        for shown in self._redactor.events(event):
+            reduce_event(self.state, shown)
+            self._show(shown)
+            yield shown
+
+    def _fold_tail(self) -> Iterator[Event]:
+        """Text the redactor held back (a possible secret's prefix) once nothing more can complete it."""
+        for shown in self._redactor.flush():
+            reduce_event(self.state, shown)
+            self._show(shown)
+            yield shown
 
     def stop(self) -> None:
         """Ask the stream to stop at its next event, keeping what arrived (status ``interrupted``)."""
@@ -177,7 +218,7 @@ class Execution:
     def _events(self) -> Iterator[Event]:
         try:
             transport = self.transport or select_transport(self.request, self.workspace)
-        except AgentError as exc:
+        except (AgentError, AgentUsageError) as exc:  # e.g. a --token-env value with a control character
             return iter([ErrorEvent(str(exc)), Done("failed")])
         self.via = transport.via
         return transport.events(self.request, self.policy)
@@ -189,11 +230,10 @@ class Execution:
             for event in events:
                 if self._first_text is None and isinstance(event, TextDelta) and event.delta:
                     self._first_text = time.monotonic() - self._started
-                reduce_event(self.state, event)
-                self._show(event)
-                yield event
+                yield from self._fold(event)
                 if self._stop.is_set():
                     raise KeyboardInterrupt
+            yield from self._fold_tail()
         except KeyboardInterrupt:
             self._status = "interrupted"
             self.state.error = self.state.error or "interrupted by the user; partial answer kept"
@@ -201,7 +241,7 @@ class Execution:
             if self.debug:
                 raise
             message = f"{self.request.target}: unexpected {type(exc).__name__}: {exc}"
-            reduce_event(self.state, ErrorEvent(f"{message} (rerun with --debug for the traceback)"))
+            reduce_event(self.state, ErrorEvent(secrets.redact(f"{message} (rerun with --debug for the traceback)")))
         finally:
             close = getattr(events, "close", None)
             if close is not None:
@@ -231,6 +271,10 @@ class Execution:
             return self._result
         if self._status is None and self.request.return_trace:
             self._complete_trace()
+        for event in self._redactor.flush():  # an interrupt may have left a held-back tail
+            reduce_event(self.state, event)
+        if self.state.error:
+            self.state.error = secrets.redact(self.state.error)
         finish(self.state, self._status)
         elapsed = time.monotonic() - self._started
         timings = {"total": elapsed}
@@ -266,8 +310,8 @@ class Execution:
 
         trace, problem = fetch_trace(self.workspace, state.trace_id)
         event: Event = TraceReceived(trace=trace) if trace is not None else RequestInfo({"trace_note": problem})
-        reduce_event(state, event)
-        self._show(event)
+        for _ in self._fold(event):
+            pass
 
 
 def execute(
@@ -489,7 +533,15 @@ def compare(
     executions: list[Execution | None] = [None] * len(targets)
     results: list[AgentResult | None] = [None] * len(targets)
 
+    finished = [threading.Event() for _ in targets]
+
     def work(index: int, target: str) -> None:
+        try:
+            answer(index, target)
+        finally:
+            finished[index].set()
+
+    def answer(index: int, target: str) -> None:
         merged: AskOptions = {**options, **per_target.get(target, {})}
         try:
             execution = _stream(target, _turn(question, system), **merged)._execution
@@ -506,16 +558,19 @@ def compare(
     threads = [threading.Thread(target=work, args=pair, daemon=True) for pair in enumerate(targets)]
     for thread in threads:
         thread.start()
+    # Each worker's own Event, not Thread.join: on Python 3.11 a join that Ctrl-C interrupts can leave
+    # the thread reported as finished while it still runs, and its partial answer would be lost.
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.1)  # short joins: Ctrl-C reaches the main thread at once
+        for event in finished:
+            while not event.wait(0.1):  # short waits: Ctrl-C reaches the main thread at once
+                pass
     except KeyboardInterrupt:
         for execution in executions:
             if execution is not None:
                 execution.stop()
-        for thread in threads:
-            thread.join(STOP_GRACE)
+        give_up = time.monotonic() + STOP_GRACE
+        for event in finished:
+            event.wait(max(0.0, give_up - time.monotonic()))
     done = [
         result or AgentResult(target=target, text="", status="interrupted", error="stopped before it answered")
         for target, result in zip(targets, results)

@@ -108,7 +108,9 @@ def test_ctrl_c_stops_every_target_and_keeps_each_partial_answer(paced: LocalWor
     comparison = compare(targets, "What is MLflow? Explain in detail.", views=[Noting(t) for t in targets])
     watcher.join(5)
     assert [r.status for r in comparison] == ["interrupted", "interrupted"], [r.error for r in comparison]
-    assert all(r.text for r in comparison)  # what had arrived is kept (a finished one would be "completed")
+    assert all(r.text for r in comparison), [
+        (r.error, r.text[:50]) for r in comparison
+    ]  # what had arrived is kept (a finished one would be "completed")
 
 
 class Recorder:

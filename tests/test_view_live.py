@@ -176,7 +176,7 @@ def widget_answer_html(view: WidgetView) -> str:
 
 
 def strip_wrappers(fragment: str) -> str:
-    return re.sub(r'<div class="(?:am-answer|agent-magics-result)" style="[^"]*">|</div>', "", fragment)
+    return re.sub(r'<div class="(?:am-answer|agent-magics-result)[^"]*" style="[^"]*">|</div>', "", fragment)
 
 
 def final_outputs(displays: Publisher) -> list[dict[str, Any]]:

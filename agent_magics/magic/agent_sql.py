@@ -13,7 +13,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 
 from agent_magics.core.errors import AgentUsageError
 from agent_magics.magic.errors import usage_errors
-from agent_magics.magic.interpolate import interpolate
+from agent_magics.magic.interpolate import interpolate_sql
 from agent_magics.magic.notice import notice
 
 
@@ -34,15 +34,19 @@ class AgentSqlMagics(Magics):
         return None  # --help was shown
 
     def _run(self, command: Any, namespace: dict[str, Any]) -> Any:
+        from dataclasses import replace
+
         from agent_magics.sql.execute import BatchInterrupted, run_sql
 
-        sql, missing = interpolate(command.sql, namespace)
+        # {name} is a value bound as a named parameter on every engine: never pasted into the SQL
+        filled = interpolate_sql(command.sql, namespace)
+        sql, missing = filled.sql, filled.missing
         if missing:
             notice(f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}")
         if not sql.strip():
             raise AgentUsageError("no SQL: write %agent_sql SELECT ... or put the query under %%agent_sql.")
         try:
-            frame = run_sql(sql, namespace, command.options)
+            frame = run_sql(sql, namespace, replace(command.options, parameters=filled.parameters or None))
         except BatchInterrupted as stopped:
             # What finished is worth keeping: shown (and stored with --out), with one line saying why.
             print(f"agent_sql: {stopped}", file=sys.stderr)

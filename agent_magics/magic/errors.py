@@ -12,6 +12,7 @@ from types import TracebackType
 from IPython.core.error import UsageError
 
 from agent_magics.core.errors import AgentError, AgentUsageError
+from agent_magics.core.secrets import redact
 
 
 class HelpShown(Exception):
@@ -38,7 +39,7 @@ class usage_errors:
         if self.debug or not isinstance(exc, Exception):  # KeyboardInterrupt and friends pass
             return False
         if isinstance(exc, (AgentUsageError, AgentError)):
-            raise UsageError(str(exc)) from None
+            raise UsageError(redact(str(exc))) from None
         raise UsageError(
-            f"{self.prefix}unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+            redact(f"{self.prefix}unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
         ) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 _FIELD = re.compile(
@@ -56,3 +57,167 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> tuple[str, list[str]
         return str(value)
 
     return _FIELD.sub(replace, text), missing
+
+
+# -- %agent_sql: {name} is a value, bound as a named parameter, never pasted into the SQL ----------
+
+PARAMETER_PREFIX = "_v"
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b"}
+
+
+@dataclass
+class SqlInterpolation:
+    """SQL with ``:_v0``-style markers where ``{name}`` was, and the values to bind to them."""
+
+    sql: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+def interpolate_sql(text: str, namespace: Mapping[str, Any]) -> SqlInterpolation:
+    """``{name}`` in SQL becomes a named parameter holding the value, never SQL text.
+
+    * outside quotes, ``{name}`` becomes ``:_vN`` bound to the value (a number stays a number);
+    * a quoted literal holding ``{name}`` (``'{x}'``, ``'Hello {x}!'``) becomes one parameter whose
+      value is the literal's text with the values filled in (always a STRING);
+    * comments and backtick identifiers are left as written (no value becomes an identifier);
+    * ``{{`` / ``}}`` are literal braces everywhere; a name not in the notebook is left as written.
+    """
+    out = SqlInterpolation(sql="")
+    bound: dict[tuple[str, str], str] = {}  # the same value twice is one parameter
+
+    def bind(key: tuple[str, str], value: Any) -> str:
+        if key not in bound:
+            bound[key] = f"{PARAMETER_PREFIX}{len(out.parameters)}"
+            out.parameters[bound[key]] = value
+        return ":" + bound[key]
+
+    pieces: list[str] = []
+    for kind, chunk in _sql_pieces(text):
+        if kind == "code":
+            pieces.append(_code(chunk, namespace, out.missing, bind))
+        elif kind == "literal":
+            pieces.append(_literal(chunk, namespace, out.missing, bind))
+        else:  # comments, identifiers
+            pieces.append(chunk)
+    out.sql = "".join(pieces)
+    return out
+
+
+def _code(chunk: str, namespace: Mapping[str, Any], missing: list[str], bind: Any) -> str:
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        value = _lookup(match.group(1), namespace)
+        if value is _MISSING:
+            missing.append(match.group(1))
+            return token
+        return str(bind(("value", match.group(1)), sql_value(value)))
+
+    return _FIELD.sub(replace, chunk)
+
+
+def _literal(chunk: str, namespace: Mapping[str, Any], missing: list[str], bind: Any) -> str:
+    quote, body = chunk[0], chunk[1:-1]
+    fields = [m for m in _FIELD.finditer(body) if m.group(1)]
+    if not fields:
+        return quote + body.replace("{{", "{").replace("}}", "}") + quote
+    found = False
+    parts: list[str] = []
+    pos = 0
+    for match in _FIELD.finditer(body):
+        parts.append(_decode(body[pos : match.start()], quote))
+        pos = match.end()
+        token = match.group(0)
+        if token in ("{{", "}}"):
+            parts.append(token[0])
+            continue
+        value = _lookup(match.group(1), namespace)
+        if value is _MISSING:
+            missing.append(match.group(1))
+            parts.append(token)
+        else:
+            found = True
+            parts.append(str(value))
+    parts.append(_decode(body[pos:], quote))
+    if not found:
+        return chunk
+    text = "".join(parts)
+    return str(bind(("literal", text), text))
+
+
+def _decode(raw: str, quote: str) -> str:
+    """A literal's text as Databricks reads it: backslash escapes, and a doubled quote is one quote."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        ch = raw[i]
+        if ch == "\\" and i + 1 < len(raw):
+            out.append(_ESCAPES.get(raw[i + 1], raw[i + 1]))
+            i += 2
+        elif ch == quote and raw[i + 1 : i + 2] == quote:
+            out.append(quote)
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def sql_value(value: Any) -> Any:
+    """The value to bind: bool, int, float, None and str as they are; numpy scalars unwrapped; else str()."""
+    if hasattr(value, "item") and type(value).__module__.split(".")[0] == "numpy" and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _sql_pieces(text: str) -> list[tuple[str, str]]:
+    """``text`` cut into code, quoted literals ('...' and "..."), backtick identifiers and comments."""
+    pieces: list[tuple[str, str]] = []
+    start = i = 0
+    n = len(text)
+
+    def cut(kind: str, end: int) -> None:
+        nonlocal start
+        if start < i:
+            pieces.append(("code", text[start:i]))
+        pieces.append((kind, text[i:end]))
+        start = end
+
+    while i < n:
+        ch = text[i]
+        if ch in "'\"`":
+            j = i + 1
+            while j < n:
+                if text[j] == "\\" and ch != "`":
+                    j += 2
+                    continue
+                if text[j] == ch:
+                    if text[j + 1 : j + 2] == ch:  # a doubled quote stays inside
+                        j += 2
+                        continue
+                    break
+                j += 1
+            end = min(j + 1, n)
+            if j >= n:  # unterminated: the SQL parser will say so; keep it as code
+                break
+            cut("identifier" if ch == "`" else "literal", end)
+            i = end
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            end = n if end == -1 else end
+            cut("comment", end)
+            i = end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end == -1 else end + 2
+            cut("comment", end)
+            i = end
+        else:
+            i += 1
+    if start < n:
+        pieces.append(("code", text[start:]))
+    return pieces

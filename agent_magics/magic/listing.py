@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agent_magics.core.secrets import redact_value
 from agent_magics.transport.workspace import ENDPOINT_TASK_TO_INTERFACE, Workspace
 from agent_magics.view.sanitize import escape
 
@@ -62,4 +63,4 @@ def list_agents(workspace: Workspace) -> AgentList:
                 "state": str(status.get("state", "")),
             }
         )
-    return AgentList(rows, workspace.host)
+    return AgentList(redact_value(rows), workspace.host)  # a workspace that echoes headers shows no token

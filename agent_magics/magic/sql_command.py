@@ -22,7 +22,8 @@ Examples:
   %%agent_sql --engine warehouse --warehouse 1234567890abcdef
   SELECT ai_query('my-agent', q) FROM main.default.questions
 
-  %agent_sql --return-trace SELECT ai_query('demo-agent', '{topic}') AS a   <- {name} from the notebook
+  %agent_sql --return-trace SELECT ai_query('demo-agent', '{topic}') AS a   <- {name} from the notebook,
+                                                                       bound as a value, never SQL
 """
 
 

@@ -43,6 +43,8 @@ class SqlOptions:
     timeout: float | None = None
     retries: int = 3
     progress: str = "auto"  # auto | widget | display | text | none
+    # Named parameters (``:name`` in the SQL): how ``{name}`` values reach every engine, as values
+    parameters: dict[str, Any] | None = None
 
 
 def choose_engine(options: SqlOptions, namespace: Mapping[str, Any], sql: str | None = None) -> str:
@@ -90,17 +92,39 @@ def run_sql(
             "agent_sql: --engine auto: running on the notebook's Spark session (the query reads only its tables).",
             file=sys.stderr,
         )
-    if engine == "local":
-        frame = _run_local(sql, namespace, options)
-    else:
-        _refuse_local_only(engine, options)
-        if engine == "warehouse":
-            _note_ignored(engine, options)
-            frame = _run_warehouse(sql, options)
+    try:
+        if engine == "local":
+            frame = _run_local(sql, namespace, options)
         else:
-            frame = _run_spark(sql, namespace, options)
+            _refuse_local_only(engine, options)
+            if engine == "warehouse":
+                _note_ignored(engine, options)
+                frame = _run_warehouse(sql, options)
+            else:
+                frame = _run_spark(sql, namespace, options)
+    except BatchInterrupted as stopped:
+        stopped.partial = redact_frame(stopped.partial)
+        raise
+    frame = redact_frame(frame)  # answers and row errors of an agent that echoes its request headers
     if hasattr(frame, "attrs"):
         frame.attrs["agent_sql_engine"] = engine  # which engine ran, for code that asks
+    return frame
+
+
+def redact_frame(frame: Any) -> Any:
+    """``frame`` with the process's secrets redacted from its text cells (a no-op when none are known)."""
+    from agent_magics.core import secrets
+
+    if not secrets.known() or not hasattr(frame, "columns"):
+        return frame
+    known = secrets.known()
+    for position in range(len(frame.columns)):
+        column = frame.iloc[:, position]
+        if str(column.dtype) in ("str", "string"):  # text: a vectorised look first (most frames hold none)
+            if any(column.str.contains(secret, regex=False).any() for secret in known):
+                frame.iloc[:, position] = column.map(secrets.redact_value)
+        elif column.dtype.kind in "OSUT":  # objects: structs, arrays, mixed
+            frame.iloc[:, position] = column.map(secrets.redact_value)
     return frame
 
 
@@ -164,6 +188,7 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
         custom_inputs=options.custom_inputs,
         return_trace=options.return_trace,
         timeout=options.timeout,
+        parameters=options.parameters,
     )
     last: list[Any] = []
     reading: list[Any] = []
@@ -216,7 +241,7 @@ def _run_warehouse(sql: str, options: SqlOptions) -> Any:
     from agent_magics.core.extras import require_extra
 
     require_extra("sql", part="the warehouse engine's DataFrame", modules=("pandas",))
-    from agent_magics.sql.warehouse_engine import configured_warehouse, run_warehouse
+    from agent_magics.sql.warehouse_engine import configured_warehouse, run_warehouse, statement_parameters
     from agent_magics.transport.workspace import get_workspace
 
     workspace = get_workspace(options.profile)
@@ -240,6 +265,7 @@ def _run_warehouse(sql: str, options: SqlOptions) -> Any:
             warehouse_id,
             timeout=options.timeout,
             note=progress.note if progress is not None else None,
+            parameters=statement_parameters(options.parameters),
         )
         outcome = f"{len(frame):,} rows"
     finally:
@@ -268,7 +294,7 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
         if not native:  # open-source Spark: ours, run by the executors through the batch engine
             from agent_magics.sql.spark_udf import register_ai_query
 
-            typed = typed_sql(sql)  # argument mistakes are reported before anything is registered
+            typed = typed_sql(sql, options.parameters)  # argument mistakes are reported before anything is registered
             register_ai_query(
                 spark,
                 profile=options.profile,
@@ -280,7 +306,13 @@ def _run_spark(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     progress = _progress(options, "spark")
     outcome = "failed"
     try:
-        frame = run_spark(sql, spark, timeout=options.timeout, note=progress.note if progress is not None else None)
+        frame = run_spark(
+            sql,
+            spark,
+            timeout=options.timeout,
+            note=progress.note if progress is not None else None,
+            args=options.parameters,
+        )
         outcome = f"{len(frame):,} rows"
     finally:
         if progress is not None:

@@ -32,7 +32,7 @@ class LocalOptions:
     custom_inputs: dict[str, Any] | None = None
     return_trace: bool = False
     timeout: float | None = None  # whole statement, seconds
-    parameters: dict[str, Any] | None = None  # named parameters (:name in Databricks SQL)
+    parameters: dict[str, Any] | None = None  # named parameters (:name in Databricks SQL), bound by DuckDB
     cancel: threading.Event | None = None  # set from another thread to stop the statement
 
 
@@ -51,7 +51,7 @@ def run_local(
     import duckdb
 
     options = options or LocalOptions()
-    plan = transpile(sql, return_trace=options.return_trace)
+    plan = transpile(sql, return_trace=options.return_trace, parameters=options.parameters)
     asker = RowAsker(transport, custom_inputs=options.custom_inputs, return_trace=options.return_trace)
     for call in plan.calls:
         asker.prepare(call)  # unknown endpoint / unsupported argument: fail before any request
@@ -65,6 +65,10 @@ def run_local(
         traces = TraceStore() if options.return_trace else None
         for call in plan.calls:
             register(con, call, batch, traces)
+        # The notebook's DataFrames are registered: nothing else outside the process is reachable
+        # (no read_text / read_csv / glob / COPY / ATTACH / extensions), and the SQL cannot turn it back on.
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         handed_over = True  # from here the statement's thread closes the connection
         result = _execute(con, plan, batch, options, tick, missing, fetch or _fetch_frame)
     finally:
@@ -110,6 +114,14 @@ def _is_table_like(value: Any) -> bool:
     return kind in _TABLE_TYPES or hasattr(value, "__arrow_c_stream__")
 
 
+def _bound(plan: Transpiled, parameters: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The parameters the DuckDB SQL still names (ai_query's constant ones were read at transpile time)."""
+    if not parameters:
+        return None
+    used = {name: parameters[name] for name in plan.parameters if name in parameters}
+    return used or None
+
+
 def _fetch_frame(cursor: Any) -> Any:
     return cursor.fetch_df()
 
@@ -130,7 +142,7 @@ def _execute(
 
     def work() -> None:
         try:
-            outcome["result"] = fetch(con.execute(plan.sql, options.parameters or None))
+            outcome["result"] = fetch(con.execute(plan.sql, _bound(plan, options.parameters)))
         except BaseException as exc:  # handed to the calling thread
             outcome["error"] = exc
         finally:

@@ -41,7 +41,14 @@ def find_spark(namespace: Mapping[str, Any]) -> Any | None:
     return None
 
 
-def run_spark(sql: str, spark: Any, *, timeout: float | None = None, note: Callable[[str], None] | None = None) -> Any:
+def run_spark(
+    sql: str,
+    spark: Any,
+    *,
+    timeout: float | None = None,
+    note: Callable[[str], None] | None = None,
+    args: dict[str, Any] | None = None,
+) -> Any:
     """Run ``sql`` with ``spark``; a pandas DataFrame. Errors become one line (the Spark error class)."""
     outcome: dict[str, Any] = {}
     finished = threading.Event()  # not Thread.join: a join interrupted by Ctrl-C misreports the thread
@@ -52,7 +59,8 @@ def run_spark(sql: str, spark: Any, *, timeout: float | None = None, note: Calla
 
     def work() -> None:
         try:
-            outcome["frame"] = spark.sql(sql).toPandas()
+            # named parameters are bound by Spark as literals: a value never becomes SQL
+            outcome["frame"] = (spark.sql(sql, args=args) if args else spark.sql(sql)).toPandas()
         except BaseException as exc:
             outcome["error"] = exc
         finally:

@@ -35,7 +35,7 @@ def has_native_ai_query(spark: Any) -> bool:
         return True
 
 
-def typed_sql(sql: str) -> str:
+def typed_sql(sql: str, parameters: dict[str, Any] | None = None) -> str:
     """``sql`` with the calls that need a non-STRING type wrapped (see the module docstring)."""
     if "ai_query" not in sql.lower():
         return sql
@@ -43,7 +43,7 @@ def typed_sql(sql: str) -> str:
     outer = {id(item) for select in _outer_selects(tree) for item in select.expressions}
     wrapped = False
     for index, node in enumerate(reversed([n for n in tree.find_all(exp.Anonymous) if is_ai_query(n)])):
-        call, _ = read_call(node, index)  # checks the arguments before Spark sees them
+        call, _ = read_call(node, index, parameters)  # checks the arguments before Spark sees them
         schema = _schema(call)
         if schema is None:
             continue

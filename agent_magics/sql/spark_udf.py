@@ -124,6 +124,10 @@ def _config_attributes(config: Any, profile: str | None, host: str | None, token
     if host is not None or token is not None:
         if not (host and token):
             raise AgentUsageError("register_ai_query: pass both host= and token= (or config=, or profile=).")
+        from agent_magics.core import secrets
+
+        token = secrets.clean_credential(token, "register_ai_query(token=...)")
+        secrets.register(token)
         return {"host": host.rstrip("/"), "token": token, "auth_type": "pat"}
     if config is None:
         from agent_magics.transport.workspace import get_workspace

@@ -56,6 +56,7 @@ class Transpiled:
     calls: list[AiCall] = field(default_factory=list)
     tables: list[str] = field(default_factory=list)  # unqualified table names the SQL reads
     trace_columns: list[str] = field(default_factory=list)
+    parameters: list[str] = field(default_factory=list)  # the named parameters the DuckDB SQL still uses
 
 
 def parse(sql: str) -> exp.Expression:
@@ -87,7 +88,7 @@ def is_ai_query(node: exp.Expression) -> bool:
     return isinstance(node, exp.Anonymous) and str(node.this).lower() == "ai_query"
 
 
-def transpile(sql: str, *, return_trace: bool = False) -> Transpiled:
+def transpile(sql: str, *, return_trace: bool = False, parameters: dict[str, Any] | None = None) -> Transpiled:
     """Databricks SQL -> DuckDB SQL with ai_query calls replaced; see the module docstring."""
     tree = parse(sql)
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
@@ -100,7 +101,7 @@ def transpile(sql: str, *, return_trace: bool = False) -> Transpiled:
     for node in reversed(list(tree.find_all(exp.Anonymous))):
         if not is_ai_query(node):
             continue
-        call, request = read_call(node, len(calls))
+        call, request = read_call(node, len(calls), parameters)
         calls.append(call)
         node.replace(exp.Anonymous(this=call.function, expressions=[_to_json(request)]))
     trace_columns = _add_trace_columns(tree, calls) if return_trace else []
@@ -109,7 +110,8 @@ def transpile(sql: str, *, return_trace: bool = False) -> Transpiled:
         duck = tree.sql(dialect="duckdb")
     except Exception as exc:  # sqlglot's UnsupportedError and friends
         raise AgentUsageError(f"this SQL cannot run on the local engine: {exc}") from None
-    return Transpiled(duck, calls, tables, trace_columns)
+    used = sorted({str(p.name) for p in tree.find_all(exp.Placeholder) if p.name})
+    return Transpiled(duck, calls, tables, trace_columns, used)
 
 
 def _range_column_as_id(tree: exp.Expression) -> None:
@@ -134,8 +136,14 @@ def _to_json(request: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="to_json", expressions=[request.copy()])
 
 
-def read_call(node: exp.Anonymous, index: int) -> tuple[AiCall, exp.Expression]:
-    """The AiCall for one ``ai_query(...)`` node, and its request expression."""
+def read_call(
+    node: exp.Anonymous, index: int, parameters: dict[str, Any] | None = None
+) -> tuple[AiCall, exp.Expression]:
+    """The AiCall for one ``ai_query(...)`` node, and its request expression.
+
+    A constant argument given as a named parameter (``ai_query(:endpoint, q)``) is read from
+    ``parameters``, as a value.
+    """
     args: dict[str, exp.Expression] = {}
     positional = 0
     for arg in node.expressions:
@@ -157,6 +165,9 @@ def read_call(node: exp.Anonymous, index: int) -> tuple[AiCall, exp.Expression]:
         positional += 1
     if "endpoint" not in args or "request" not in args:
         raise AgentUsageError("ai_query needs an endpoint and a request: ai_query('my-endpoint', question).")
+    for name, arg in args.items():
+        if name != "request" and isinstance(arg, exp.Placeholder) and parameters and arg.name in parameters:
+            args[name] = _literal(parameters[arg.name])
     if "files" in args:
         raise AgentUsageError("ai_query files => is not supported on the local engine (use --engine warehouse).")
     endpoint = _string_constant(args["endpoint"], "the endpoint (first argument)")
@@ -174,6 +185,17 @@ def read_call(node: exp.Anonymous, index: int) -> tuple[AiCall, exp.Expression]:
         else None,
     )
     return call, args["request"]
+
+
+def _literal(value: Any) -> exp.Expression:
+    """A parameter's value as a SQL constant node (read by the constant readers below, never run)."""
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if value is None:
+        return exp.Null()
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
 
 
 def _string_constant(node: exp.Expression, what: str) -> str:

@@ -29,6 +29,27 @@ def configured_warehouse(explicit: str | None, config: Any = None) -> str | None
     return getattr(config, "warehouse_id", None) or None
 
 
+def statement_parameters(values: dict[str, Any] | None) -> list[Any] | None:
+    """Named parameters for Statement Execution: each value as text with its SQL type (NULL as no value)."""
+    if not values:
+        return None
+    from databricks.sdk.service.sql import StatementParameterListItem
+
+    items = []
+    for name, value in values.items():
+        if value is None:
+            items.append(StatementParameterListItem(name=name, type="STRING"))
+        elif isinstance(value, bool):
+            items.append(StatementParameterListItem(name=name, value=str(value).lower(), type="BOOLEAN"))
+        elif isinstance(value, int):
+            items.append(StatementParameterListItem(name=name, value=str(value), type="BIGINT"))
+        elif isinstance(value, float):
+            items.append(StatementParameterListItem(name=name, value=repr(value), type="DOUBLE"))
+        else:
+            items.append(StatementParameterListItem(name=name, value=str(value), type="STRING"))
+    return items
+
+
 def run_warehouse(
     sql: str,
     client: Any,

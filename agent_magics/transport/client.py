@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from agent_magics.core import secrets
 from agent_magics.core.events import Done, ErrorEvent, Event
 from agent_magics.core.request import AgentRequest, Via
 from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message
@@ -119,5 +120,12 @@ def _timeout(request: AgentRequest) -> Any:
 
 def url_token(request: AgentRequest) -> str:
     if request.token_env:
-        return os.environ.get(request.token_env, "")
+        return env_token(request.token_env)
     return "unused"
+
+
+def env_token(name: str) -> str:
+    """The ``--token-env`` variable's token: cleaned of a file's trailing newline, and registered."""
+    token = secrets.clean_credential(os.environ.get(name, ""), f"${name} (--token-env)")
+    secrets.register(token)
+    return token

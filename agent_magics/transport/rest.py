@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
 
+from agent_magics.core.errors import AgentError
 from agent_magics.core.events import Done, ErrorEvent, Event
 from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.transport.deadline import Watchdog
@@ -126,7 +126,14 @@ class RestTransport:
         deadline = time.monotonic() + request.timeouts.total if request.timeouts.total else None
         headers = {"Accept": "text/event-stream" if request.stream else "application/json", **request.extra_headers()}
         if request.kind == "url" and request.token_env:
-            headers["Authorization"] = f"Bearer {os.environ.get(request.token_env, '')}"
+            from agent_magics.transport.client import env_token
+
+            try:
+                headers["Authorization"] = f"Bearer {env_token(request.token_env)}"
+            except AgentError as exc:
+                yield ErrorEvent(str(exc))
+                yield Done("failed")
+                return
         opened = open_response(
             self.http,
             request.target,

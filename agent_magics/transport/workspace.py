@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from agent_magics.core import defaults
-from agent_magics.core.errors import AgentError
+from agent_magics.core import defaults, secrets
+from agent_magics.core.errors import AgentError, AgentUsageError
 
 ENDPOINT_TASK_TO_INTERFACE = {
     "agent/v1/responses": "responses",
@@ -66,9 +66,11 @@ class Workspace:
 
     def auth_headers(self) -> dict[str, str]:
         try:
-            return dict(self.config.authenticate())
+            headers = dict(self.config.authenticate())
         except Exception as exc:  # the SDK raises ValueError / its own errors; messages mask secrets
             raise AgentError(f"could not authenticate to {self.host}: {_first_line(exc)}") from None
+        secrets.register_bearer(headers)  # OAuth access tokens are new secrets as they are minted
+        return {name: _clean_header(name, value) for name, value in headers.items()}
 
     def owns_url(self, url: str) -> bool:
         origin = _origin(url)
@@ -137,6 +139,7 @@ class Workspace:
     def workspace_client(self) -> Any:
         from databricks.sdk import WorkspaceClient
 
+        self.auth_headers()  # the SDK's client authenticates itself: register the token it will send
         return WorkspaceClient(config=self.config)
 
     def close(self) -> None:
@@ -148,8 +151,51 @@ class Workspace:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = secrets.redact(str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _clean_header(name: str, value: str) -> str:
+    """An auth header value without the stray whitespace an access token may carry (never shown)."""
+    if not isinstance(value, str):
+        return value
+    scheme, _, credential = value.partition(" ")
+    if not credential:
+        return secrets.clean_credential(value, f"the {name} header from the workspace's auth")
+    return f"{scheme} {secrets.clean_credential(credential, f'the {name} header from the workspace auth')}"
+
+
+# Credentials read from files and mounted secrets often end in a newline: databricks-sdk would put
+# it in the header (httpx and requests then fail with the whole header, token included, in their
+# message). Values with JSON or URLs inside (google_credentials, metadata_service_url) are left alone.
+_CREDENTIAL_ATTRIBUTES = ("token", "password", "client_secret", "azure_client_secret")
+
+
+def _clean_config(config: Any, profile: str | None, bounded: dict[str, Any]) -> Any:
+    """``config``, rebuilt with cleaned credentials if any had stray whitespace; every one registered."""
+    from databricks.sdk.config import Config
+
+    attributes = {a.name: a for a in Config.attributes()}
+    fixes: dict[str, str] = {}
+    for name in _CREDENTIAL_ATTRIBUTES:
+        value = getattr(config, name, None)
+        if not isinstance(value, str) or not value:
+            continue
+        secrets.register(value)
+        env_name = getattr(attributes.get(name), "env", None)
+        if env_name and os.environ.get(env_name) == value:
+            source = env_name
+        else:
+            where = config.config_file or "~/.databrickscfg"
+            source = f"`{name}` in profile {profile or config.profile or 'DEFAULT'} of {where}"
+        cleaned = secrets.clean_credential(value, source)
+        if cleaned != value:
+            fixes[name] = cleaned
+    if not fixes:
+        return config
+    # The resolved values, passed explicitly: kwargs win over the environment and the profile
+    resolved = {name: getattr(config, name) for name in attributes if getattr(config, name, None) is not None}
+    return Config(**{**resolved, **fixes, **bounded})
 
 
 def workspace_configured(env: dict[str, str] | None = None) -> bool:
@@ -207,7 +253,9 @@ def _sdk_workspace(label: str, **kwargs: Any) -> Workspace:
         check_reachable(*found, timeout=timeout)
     bounded = _bounded_timeouts(section, timeout)
     try:
-        config = Config(**kwargs, **bounded)
+        config = _clean_config(Config(**kwargs, **bounded), kwargs.get("profile"), bounded)
+    except AgentUsageError:
+        raise
     except Exception as exc:
         raise AgentError(
             f"Databricks auth is not configured ({_first_line(exc)}). "
@@ -331,6 +379,7 @@ def local_workspace() -> Workspace:
         auth_type="oauth-m2m",
         retry_timeout_seconds=30,
     )
+    secrets.register(server.client_secret)
     return Workspace(host=server.host, config=config, label="local", is_local=True)
 
 

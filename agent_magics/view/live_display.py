@@ -33,6 +33,7 @@ from agent_magics.view.bundles import replace_bundle, show_bundle
 from agent_magics.view.live_base import LiveView
 from agent_magics.view.markdown_lines import may_define_links
 from agent_magics.view.render import ROOT_STYLE, header_text
+from agent_magics.view.sanitize import NO_MATH
 
 if TYPE_CHECKING:
     from agent_magics.core.result import AgentResult
@@ -68,7 +69,9 @@ def _digest(text: str) -> bytes:
 
 def _bundle(html: str, plain: str | None = None) -> dict[str, str]:
     # Each output is a piece of the final result from the start: the same class as the static rendering.
-    bundle = {"text/html": f'<div class="agent-magics-result" style="{ROOT_STYLE}">{html}</div>' if html else ""}
+    bundle = {
+        "text/html": f'<div class="agent-magics-result {NO_MATH}" style="{ROOT_STYLE}">{html}</div>' if html else ""
+    }
     if plain is not None:
         bundle["text/plain"] = plain
     return bundle

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agent_magics.view.sanitize import escape, markdown_to_html, pre_block, to_display_text
+from agent_magics.view.sanitize import NO_MATH, escape, markdown_to_html, pre_block, to_display_text
 
 # -- inline styles (rgba colours so that light and dark themes both work) --------------------------
 ROOT_STYLE = "line-height:1.5;font-size:var(--jp-content-font-size1, 14px);"
@@ -62,7 +62,8 @@ def fmt_chars(n: int) -> str:
 
 def _pre(value: Any, limit: int | None) -> str:
     # pre_block escapes its content; only its fixed opening tag is touched here, to add the style.
-    return pre_block(value, limit).replace('<pre class="am-pre">', f'<pre class="am-pre" style="{_PRE}">', 1)
+    opening = f'<pre class="am-pre {NO_MATH}">'
+    return pre_block(value, limit).replace(opening, f'<pre class="am-pre {NO_MATH}" style="{_PRE}">', 1)
 
 
 def one_line(value: Any, limit: int = _PREVIEW) -> str:
@@ -72,7 +73,7 @@ def one_line(value: Any, limit: int = _PREVIEW) -> str:
 
 def _details(summary_html: str, body_html: str, *, open_: bool = False) -> str:
     return (
-        f'<details style="{_ENTRY}"' + (" open" if open_ else "") + ">"
+        f'<details class="{NO_MATH}" style="{_ENTRY}"' + (" open" if open_ else "") + ">"
         f'<summary style="{_SUMMARY}">{summary_html}</summary>{body_html}</details>'
     )
 
@@ -84,7 +85,7 @@ def badge(state: str) -> str:
 
 def answer_html(markdown_text: str) -> str:
     """Agent markdown → sanitised HTML, in a block that undoes the widget's 28px line height."""
-    return f'<div class="am-answer" style="{ANSWER_STYLE}">{markdown_to_html(markdown_text)}</div>'
+    return f'<div class="am-answer {NO_MATH}" style="{ANSWER_STYLE}">{markdown_to_html(markdown_text)}</div>'
 
 
 # -- fragments shared with the live views -----------------------------------------------------------
@@ -98,7 +99,8 @@ def header_html(
 ) -> str:
     parts = [p for p in (fmt_seconds(elapsed), fmt_chars(chars) if chars is not None else "", *details) if p]
     info = f' <span style="{_MUTED}">· {escape(" · ".join(parts))}</span>' if parts else ""
-    return f'<div class="am-header" style="{_HEADER}"><strong>{escape(target)}</strong> {badge(state)}{info}</div>'
+    head = f"<strong>{escape(target)}</strong> {badge(state)}{info}"
+    return f'<div class="am-header {NO_MATH}" style="{_HEADER}">{head}</div>'
 
 
 def tool_entry_html(call: dict[str, Any] | None, output: dict[str, Any] | None, *, live: bool = False) -> str:
@@ -156,7 +158,7 @@ def trace_section_html(trace: dict[str, Any] | None, trace_id: str | None) -> st
     if trace is None:
         if not trace_id:
             return ""
-        return f'<div style="{_HEADER}{_MUTED}">trace id <code>{escape(trace_id)}</code></div>'
+        return f'<div class="{NO_MATH}" style="{_HEADER}{_MUTED}">trace id <code>{escape(trace_id)}</code></div>'
     try:
         from agent_magics.view.trace_html import trace_to_html
 
@@ -181,7 +183,7 @@ def error_html(status: str, error: str | None, chars: int) -> str:
     else:
         kept = f"partial answer kept ({fmt_chars(chars)})"
     tail = f' <span style="{_MUTED}">— {kept}</span>' if kept else ""
-    return f'<div class="am-error" style="{_ERROR}"><strong>{head}</strong>{message}{tail}</div>'
+    return f'<div class="am-error {NO_MATH}" style="{_ERROR}"><strong>{head}</strong>{message}{tail}</div>'
 
 
 # -- the ordered body: messages, tool calls with their outputs, reasoning, other items -------------
@@ -276,7 +278,7 @@ def result_parts(result: Any, *, render_messages: bool = True) -> list[Part]:
 def render_result_html(result: Any) -> str:
     """The static, sanitised HTML of a result (self-contained, inline styles only)."""
     html = "".join(part.html for part in result_parts(result))
-    return f'<div class="agent-magics-result" style="{ROOT_STYLE}">{html}</div>'
+    return f'<div class="agent-magics-result {NO_MATH}" style="{ROOT_STYLE}">{html}</div>'
 
 
 # -- plain text ------------------------------------------------------------------------------------

@@ -35,6 +35,11 @@ ALLOWED_ATTRIBUTES = {
     "code": {"class"},
 }
 ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# JupyterLab (and ipywidgets' HTML view) typeset outputs with MathJax *after* sanitising them:
+# ``$\href{http://attacker}{https://bank}$`` in agent text would become a live link with spoofed
+# text, ``\style`` would colour it. MathJax skips elements with these classes (MathJax 2's
+# ``tex2jax_ignore``, MathJax 3's ``mathjax_ignore``): every fragment holding agent text carries them.
+NO_MATH = "tex2jax_ignore mathjax_ignore"
 
 
 @lru_cache(maxsize=1)
@@ -151,4 +156,4 @@ def to_display_text(value: Any, limit: int | None = None) -> str:
 
 def pre_block(value: Any, limit: int | None = 4000) -> str:
     """Data shown verbatim in a ``<pre>``, escaped (never interpreted as markup)."""
-    return f'<pre class="am-pre">{escape(to_display_text(value, limit))}</pre>'
+    return f'<pre class="am-pre {NO_MATH}">{escape(to_display_text(value, limit))}</pre>'

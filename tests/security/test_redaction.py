@@ -1,0 +1,146 @@
+"""Every secret the process holds is redacted from everything shown or stored, whatever the other
+side echoes: a loopback workspace/agent puts the request headers (the bearer token) into the answer,
+a tool output, custom outputs, an HTTP error body and an in-stream error event.
+
+Auth kinds: a PAT, OAuth M2M (the server mints the access tokens), and a ``--token-env`` token for a
+URL target; both transports, streaming and not; then ``%agent --list`` and ``%agent_sql``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets as random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from echo_server import MODES, EchoServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from IPython.core.error import UsageError
+
+from agent_magics.core import secrets
+from agent_magics.transport.workspace import forget_workspaces
+from agent_magics.view.render import render_result_html, render_result_text
+
+AUTHS = ("pat", "oauth", "token-env")
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[EchoServer]:
+    with EchoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def echo_shell(shell, echo, monkeypatch):
+    """The shell, pointed at the echoing workspace; ``configure(auth)`` returns (target, options, secrets)."""
+
+    def configure(auth: str) -> tuple[str, str, list[str]]:
+        for name in ("DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_AUTH_TYPE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("DATABRICKS_HOST", echo.host)
+        forget_workspaces()
+        if auth == "pat":
+            monkeypatch.setenv("DATABRICKS_TOKEN", echo.pat)
+            monkeypatch.setenv("DATABRICKS_AUTH_TYPE", "pat")
+            return "echo-agent", "", [echo.pat]
+        if auth == "oauth":
+            monkeypatch.setenv("DATABRICKS_CLIENT_ID", echo.client_id)
+            monkeypatch.setenv("DATABRICKS_CLIENT_SECRET", echo.client_secret)
+            monkeypatch.setenv("DATABRICKS_AUTH_TYPE", "oauth-m2m")
+            return "echo-agent", "", [echo.client_secret]
+        token = "tok-" + random.token_hex(20)
+        monkeypatch.setenv("ECHO_TOKEN", token)
+        return echo.host + "/", "--token-env ECHO_TOKEN", [token]
+
+    return shell, configure
+
+
+def _shown(result: Any, printed: str) -> str:
+    stored = json.dumps([result.output, result.custom_outputs, result.request_info, result.trace_dict], default=str)
+    return "\n".join(
+        [
+            printed,
+            result.text,
+            result.error or "",
+            repr(result),
+            render_result_html(result),
+            render_result_text(result),
+            stored,
+        ]
+    )
+
+
+@pytest.mark.parametrize("stream", ["--stream", "--no-stream"])
+@pytest.mark.parametrize("via", ["rest", "client"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("auth", AUTHS)
+def test_echoed_credentials_are_redacted(echo_shell, echo, capsys, auth, mode, via, stream):
+    ip, configure = echo_shell
+    target, options, known = configure(auth)
+    result = ip.run_cell_magic("agent", f"{target} --api responses --via {via} {stream} {options}", f"{mode} please")
+    printed = capsys.readouterr()
+    shown = _shown(result, printed.out + printed.err)
+    for secret in [*known, *echo.access_tokens]:
+        assert secret not in shown, f"{auth} secret shown ({mode}, {via}, {stream})"
+    assert "Authorization: Bearer [REDACTED]" in shown, shown[:2000]  # the server did echo it
+    if mode == "tool":  # echoed into the trace and the request info too, and redacted there
+        assert "[REDACTED]" in json.dumps(result.trace_dict) and "[REDACTED]" in json.dumps(result.request_info)
+    conversation = json.dumps(list(ip.magics_manager.registry["AgentMagics"].conversations.values()), default=str)
+    assert not any(secret in conversation for secret in known)
+
+
+@pytest.mark.parametrize("auth", ["pat", "oauth"])
+def test_list_error_body_is_redacted(echo_shell, echo, auth):
+    ip, configure = echo_shell
+    _, _, known = configure(auth)
+    with pytest.raises(UsageError) as raised:
+        ip.run_line_magic("agent", "--list")
+    message = str(raised.value)
+    assert "Bearer [REDACTED]" in message, message
+    assert not any(secret in message for secret in [*known, *echo.access_tokens])
+
+
+@pytest.mark.parametrize("auth", ["pat", "oauth"])
+def test_agent_sql_rows_and_row_errors_are_redacted(echo_shell, echo, auth):
+    ip, configure = echo_shell
+    _, _, known = configure(auth)
+    frame = ip.run_line_magic(
+        "agent_sql",
+        "--quiet --engine local SELECT ai_query('echo-agent', 'answer please') AS answer, "
+        "ai_query('echo-agent', 'http-error please', failOnError => false) AS failed",
+    )
+    cells = frame.to_json()
+    assert "Bearer [REDACTED]" in cells, cells[:1000]
+    assert not any(secret in cells for secret in [*known, *echo.access_tokens])
+    with pytest.raises(UsageError) as raised:
+        ip.run_line_magic("agent_sql", "--quiet --engine local SELECT ai_query('echo-agent', 'http-error please')")
+    assert not any(secret in str(raised.value) for secret in [*known, *echo.access_tokens]), (
+        str(raised.value),
+        known,
+        echo.access_tokens,
+    )
+
+
+# -- the redactor itself: a secret split anywhere across deltas is still caught ---------------------
+SECRET_A, SECRET_B = "dapi" + "0123456789abcdef" * 2, "eyJ" + "zyxw" * 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from(["", " ", "d", "dapi", "ey", SECRET_A, SECRET_B, SECRET_A[:12], "text "]), max_size=8
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+)
+def test_stream_redactor_catches_secrets_split_across_chunks(parts, cuts):
+    secrets.register(SECRET_A, SECRET_B)  # made-up values: nothing else in the tests contains them
+    text = "".join(parts)
+    bounds = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
+    redactor = secrets.StreamRedactor()
+    emitted = [redactor.feed(text[a:b]) for a, b in itertools.pairwise(bounds)]
+    emitted.append(redactor.flush())
+    assert "".join(emitted) == secrets.redact(text)
+    assert SECRET_A not in "".join(emitted) and SECRET_B not in "".join(emitted)
