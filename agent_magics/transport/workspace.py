@@ -250,7 +250,7 @@ def _sdk_workspace(label: str, **kwargs: Any) -> Workspace:
     section = _profile_section(kwargs.get("profile"))
     found = configured_host(kwargs.get("profile"), section=section)
     if found is not None:
-        check_reachable(*found, timeout=timeout)
+        check_reachable(*found, timeout=timeout, oauth=_oauth_m2m(section))
     bounded = _bounded_timeouts(section, timeout)
     try:
         config = _clean_config(Config(**kwargs, **bounded), kwargs.get("profile"), bounded)
@@ -313,15 +313,37 @@ def _shown_host(host: str) -> str:
     return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
 
 
-def check_reachable(host: str, source: str, *, timeout: float = CONNECT_TIMEOUT) -> None:
-    """Fail in at most ``timeout`` seconds, with one line naming the host, if it does not answer HTTP.
+def _oauth_m2m(section: dict[str, str] | None, env: dict[str, str] | None = None) -> bool:
+    """Whether databricks-sdk will discover OIDC endpoints while it builds the config (OAuth M2M)."""
+    env = dict(os.environ if env is None else env)
+    settings = {
+        **(section or {}),
+        **{k[len("DATABRICKS_") :].lower(): v for k, v in env.items() if k.startswith("DATABRICKS_")},
+    }
+    if settings.get("auth_type", "oauth-m2m") != "oauth-m2m":
+        return False
+    return bool(settings.get("client_id") and settings.get("client_secret"))
+
+
+# databricks-sdk discovers OIDC endpoints through a module-level client with its default 300 s retry
+# budget, which no Config setting bounds; probing the same path first turns a 503 there into one line.
+_OIDC_DISCOVERY = "/oidc/.well-known/oauth-authorization-server"
+
+
+def check_reachable(host: str, source: str, *, timeout: float = CONNECT_TIMEOUT, oauth: bool = False) -> None:
+    """Fail in at most ``timeout`` seconds (per probe), with one line naming the host, if it does not answer HTTP.
 
     Any HTTP answer counts, except 429 and 503: those the sdk retries for minutes while it builds
-    its config (other statuses are for the sdk and the calls to judge).
+    its config (other statuses are for the sdk and the calls to judge). With ``oauth``, the OIDC
+    discovery path is probed too.
     """
+    paths = ["/.well-known/databricks-config", *([_OIDC_DISCOVERY] if oauth else [])]
     try:
         with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
-            response = client.get(host.rstrip("/") + "/.well-known/databricks-config")
+            for path in paths:
+                response = client.get(host.rstrip("/") + path)
+                if response.status_code in (429, 503):
+                    break
     except httpx.TransportError as exc:
         fallback = " (or unset it to use the local demo workspace)" if source == "DATABRICKS_HOST" else ""
         raise AgentError(

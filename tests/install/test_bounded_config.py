@@ -205,6 +205,18 @@ def test_the_sdks_own_host_probe_is_bounded_too(env, flaky_port):
     assert workspace.config.http_timeout_seconds is None
 
 
+def test_oauth_discovery_that_answers_503_fails_at_once(env, flaky_port):
+    """The host answers, then OIDC discovery answers 503: databricks-sdk retries that through a
+    module-level client for its default 300 s, which no Config setting bounds. Our probe of the same
+    path says so in one line instead."""
+    host = f"http://127.0.0.1:{flaky_port}"
+    point_at(env, host, "oauth")
+    message, elapsed = failure_of()
+    assert elapsed < TIMEOUT + SLACK, f"took {elapsed:.1f} s"
+    assert message.startswith(f"the Databricks workspace {host} (from DATABRICKS_HOST) answered 503"), message
+    assert "\n" not in message and CLIENT_SECRET not in message
+
+
 def test_profile_timeouts_are_kept(env, tmp_path, local_workspace):
     cfg = tmp_path / "databrickscfg"
     cfg.write_text(
