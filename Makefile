@@ -11,7 +11,7 @@ CV     := .venv-clients
 PS     := .venv-pyspark
 
 .PHONY: setup browser java test test-fast test-ipywidgets7 test-clients test-pyspark lint lab workspace bench \
-        lock lock-clients clean wheel test-installs test-light test-lowest test-newest
+        lock lock-clients clean wheel test-installs test-lowest-extras test-light test-lowest test-newest
 
 setup: $(VENV)/.installed
 
@@ -105,11 +105,12 @@ test-pyspark: $(PS)/.installed java
 WHEEL_DIR       := build/wheel
 LIGHT           := .venv-light
 LOWEST          := .venv-lowest
+LOWEST_EXTRAS   := .venv-lowest-extras
 NEWEST          := .venv-newest
 RESOLVE_TIMEOUT := 600
 RESOLVE_FAILED   = { echo "$(1): pip could not install from the registry within $(RESOLVE_TIMEOUT) s (see above). Nothing is locked in this leg: the registry's current releases do not resolve or install together, or the registry is unreachable."; exit 1; }
 
-test-installs: test-light test-lowest test-newest
+test-installs: test-light test-lowest test-lowest-extras test-newest
 
 wheel: setup
 	rm -rf $(WHEEL_DIR)
@@ -130,6 +131,16 @@ test-lowest: wheel
 	  || { echo "test-lowest: the lower bounds in pyproject.toml do not install together ($(LOWEST)/constraints.txt): raise the bound that conflicts."; exit 1; }
 	$(LOWEST)/bin/python .ci/lowest_constraints.py --check $(LOWEST)/constraints.txt
 	AGENT_MAGICS_LIGHT_PYTHON=$(CURDIR)/$(LOWEST)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_light_core.py
+
+# [local] and [sql] at their lower bounds: the embedded workspace and the DuckDB engine run on them
+test-lowest-extras: wheel
+	rm -rf $(LOWEST_EXTRAS) && $(PYTHON) -m venv $(LOWEST_EXTRAS) && $(LOWEST_EXTRAS)/bin/python -m pip install -q -U pip
+	$(PYTHON) .ci/lowest_constraints.py local sql > $(LOWEST_EXTRAS)/constraints.txt
+	timeout $(RESOLVE_TIMEOUT) $(LOWEST_EXTRAS)/bin/python -m pip install -q -c $(LOWEST_EXTRAS)/constraints.txt \
+	  "$$(ls $(WHEEL_DIR)/agent_magics-*.whl)[local,sql]" ipykernel \
+	  || { echo "test-lowest-extras: the lower bounds of [local,sql] in pyproject.toml do not install together ($(LOWEST_EXTRAS)/constraints.txt): raise the bound that conflicts."; exit 1; }
+	$(LOWEST_EXTRAS)/bin/python .ci/lowest_constraints.py --check $(LOWEST_EXTRAS)/constraints.txt
+	AGENT_MAGICS_EXTRAS_PYTHON=$(CURDIR)/$(LOWEST_EXTRAS)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider tests/install/test_lowest_extras.py
 
 test-newest: wheel
 	rm -rf $(NEWEST) && $(PYTHON) -m venv $(NEWEST) && $(NEWEST)/bin/python -m pip install -q -U pip

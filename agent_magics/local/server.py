@@ -19,6 +19,7 @@ import socket
 import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -248,7 +249,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _exit_when_stdin_closes(asyncio.get_running_loop(), stop)
         await serve(config, announce, stop)
 
-    run_event_loop(run())
+    try:
+        run_event_loop(run())
+    except Exception:  # e.g. a dependency that fails to import: log it, then leave
+        # A plain exit would wait on the stdin watcher at interpreter shutdown and abort (code -6).
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(1)
     # Nothing is left to flush (traces live in memory only), and tearing down MLflow's module graph
     # at interpreter exit costs a second or more: leave right away so stop() is quick.
     logging.shutdown()

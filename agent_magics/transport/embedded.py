@@ -21,6 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal
 
+from agent_magics.core.errors import AgentError
+from agent_magics.core.text import one_line
 from agent_magics.transport.embedded_config import READY_MARKER, ServerConfig
 
 AuthKind = Literal["oauth", "pat"]
@@ -28,8 +30,22 @@ AuthKind = Literal["oauth", "pat"]
 _FOREIGN_PREFIXES = ("DATABRICKS_", "MLFLOW_", "OTEL_")
 
 
-class LocalWorkspaceError(RuntimeError):
-    """The local workspace server could not start (the message includes its log tail)."""
+class LocalWorkspaceError(AgentError):
+    """The local workspace server could not start: one line saying why; ``log`` holds the server log's tail."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+def _cause(log: str) -> str:
+    """The line of a server log that says why it stopped (the exception, or the error it logged)."""
+    noise = ("Fatal Python error", "Python runtime state", "Current thread", "Traceback", "File ", "Server log")
+    lines = [line.strip() for line in log.splitlines() if line.strip() and not line.strip().startswith(noise)]
+    for line in reversed(lines):
+        if "Error" in line or "error" in line or "Exception" in line:
+            return one_line(line, 300)
+    return one_line(lines[-1], 300) if lines else "it printed nothing"
 
 
 def _server_environment() -> dict[str, str]:
@@ -150,8 +166,11 @@ class LocalWorkspace:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                tail = self._log_tail()
                 raise LocalWorkspaceError(
-                    f"The local workspace did not start within {self.startup_timeout:.0f} s.\n{self._log_tail()}"
+                    f"the local demo workspace did not start within {self.startup_timeout:.0f} s ({_cause(tail)}); "
+                    "set DATABRICKS_HOST and a token to use a real workspace",
+                    tail,
                 )
             try:
                 line = lines.get(timeout=min(remaining, 0.25))
@@ -162,9 +181,11 @@ class LocalWorkspace:
                 return json.loads(line[len(READY_MARKER) :])
             if not line:
                 process.wait(timeout=5)
+                tail = self._log_tail()
                 raise LocalWorkspaceError(
-                    f"The local workspace server exited with code {process.returncode} before it was "
-                    f"ready.\n{self._log_tail()}"
+                    f"the local demo workspace could not start: its server exited with code {process.returncode} "
+                    f"before it was ready ({_cause(tail)}); set DATABRICKS_HOST and a token to use a real workspace",
+                    tail,
                 )
 
     def _log_tail(self, lines: int = 40) -> str:

@@ -41,13 +41,13 @@ def light(code: str) -> str:
 class LightKernel:
     """An ipykernel of the light venv; its stdout/stderr go to a file, read after shutdown."""
 
-    def __init__(self, base: Path, env: dict[str, str]) -> None:
+    def __init__(self, base: Path, env: dict[str, str], python: str = "") -> None:
         from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import KernelManager
 
         spec_dir = base / "kernels" / "light"
         spec_dir.mkdir(parents=True)
-        argv = [LIGHT, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        argv = [python or LIGHT, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "light", "language": "python"}))
         self.log_path = base / "kernel.log"
         self._log = self.log_path.open("wb")

@@ -74,9 +74,11 @@ def test_startup_failure_is_a_clear_error() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         started = time.monotonic()
-        with pytest.raises(LocalWorkspaceError, match=r"exited with code .* before it was ready") as error:
+        with pytest.raises(LocalWorkspaceError, match=r"exited with code 1 before it was ready") as error:
             LocalWorkspace(port=port).start()
-    assert "Server log" in str(error.value) and "Address already in use" in str(error.value)
+    message = str(error.value)
+    assert "\n" not in message and "address already in use" in message.lower(), message
+    assert "Server log" in error.value.log and "Traceback" in error.value.log
     assert time.monotonic() - started < 15
 
 
