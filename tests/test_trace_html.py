@@ -28,11 +28,11 @@ ALLOWED_TAGS = {"div", "span", "b", "code", "details", "summary", "pre"}
 ALLOWED_ATTRS = {"style", "open", "class"}
 ALLOWED_CLASSES = {
     "am-trace", "tex2jax_ignore", "mathjax_ignore", "am-trace-header", "am-trace-axis", "am-trace-tick",
-    "am-span", "am-span-name", "am-trace-bar", "am-trace-error", "am-trace-rest",
+    "am-span", "am-span-name", "am-span-type", "am-trace-bar", "am-trace-error", "am-trace-rest",
 }  # fmt: skip
 # CSS properties used, all in JupyterLab's untrusted-output sanitiser allowlist (apputils Sanitizer).
 ALLOWED_CSS = {
-    "background", "border", "border-bottom", "border-left", "border-radius", "color", "cursor",
+    "background", "border", "border-bottom", "box-sizing", "border-left", "border-radius", "color", "cursor",
     "display", "float", "font-size", "font-weight", "height", "line-height", "margin", "margin-left",
     "margin-right", "margin-top", "max-height", "min-width", "opacity", "overflow", "overflow-wrap", "padding",
     "padding-left", "padding-right", "text-align", "text-overflow", "text-transform", "vertical-align",

@@ -120,7 +120,8 @@ def _row_html(span: Span, timeline: Timeline, budget: Budget, open_depth: int) -
 
 
 def _badge(span_type: str) -> str:
-    return f'<span style="{st.BADGE}{st.type_colour(span_type)}">{escape(short(span_type, 40))}</span>'
+    style = st.BADGE + st.type_colour(span_type)
+    return f'<span class="am-span-type" style="{style}">{escape(short(span_type, 40))}</span>'
 
 
 def _rest_html(trace: Trace, shown: int, timeline: Timeline, budget: Budget, open_depth: int) -> str:

@@ -67,7 +67,9 @@ AXIS = "white-space:nowrap;font-size:10px;opacity:0.75;padding:1px 0;" + themed(
     "border-bottom", "--jp-border-color2", "rgba(127,127,127,0.3)", "1px solid {}"
 )
 AXIS_TRACK = f"{CELL};width:{TRACK_WIDTH}"
-TICK = "display:inline-block;width:25%;border-left:1px solid rgba(127,127,127,0.5);padding-left:2px"
+TICK = (
+    "display:inline-block;box-sizing:border-box;width:25%;border-left:1px solid rgba(127,127,127,0.5);padding-left:2px"
+)
 ROW = "margin:0;padding:0"
 SUMMARY = "display:block;cursor:pointer;padding:1px 0;white-space:nowrap;overflow:hidden"
 MARKER = "display:inline-block;width:12px;opacity:0.6"
