@@ -26,6 +26,7 @@ _PRUNE_DEPTH = 40  # deeper structures are shown as they are
 _CHAT_ROLES = frozenset({"user", "assistant", "system", "developer", "tool", "function"})
 _ITEM_TYPES = frozenset({"message", "function_call", "function_call_output", "reasoning"})
 _TEXT_PARTS = frozenset({"text", "input_text", "output_text", "summary_text", "reasoning_text"})
+_ENVELOPE = frozenset({"object"})  # "object": "response" says nothing next to the conversation
 WHOLE_TRACE = "the whole trace is on the result (result.trace)"
 
 
@@ -128,7 +129,8 @@ def conversation(value: Any) -> tuple[list[dict[str, Any]], Any]:
         return [value], None
     for key in ("messages", "input", "output"):
         if _is_chat(value.get(key)):
-            return list(value[key]), {k: v for k, v in value.items() if k != key} or None
+            rest = {k: v for k, v in value.items() if k != key and k not in _ENVELOPE}
+            return list(value[key]), rest or None
     request = value.get("request")  # a ResponsesAgent's predict(request) span
     if len(value) == 1 and isinstance(request, dict):
         messages, rest = conversation(request)

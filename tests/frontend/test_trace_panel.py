@@ -30,10 +30,10 @@ _total = _t.end_time_ns - _t.start_time_ns
 print(json.dumps([[s.name, (s.start_ns - _t.start_time_ns) / _total, (s.end_ns - s.start_ns) / _total]
                   for root in _t.roots for s in root.walk()]))"""
 
-# Geometry and computed styles of the panel in cell ``index``.
+# Geometry and computed styles of the panel in cell ``index`` (null: the page's first panel).
 JS_PANEL = """(index) => {
-  const cell = window.jupyterapp.shell.currentWidget.content.widgets[index];
-  const panel = cell.node.querySelector('.am-trace');
+  const cell = index === null ? null : window.jupyterapp.shell.currentWidget.content.widgets[index];
+  const panel = (cell ? cell.node : document).querySelector('.am-trace');
   if (!panel) return null;
   const box = (el) => { const r = el.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; };
   const axis = panel.querySelector('.am-trace-axis');
@@ -61,7 +61,7 @@ JS_PANEL = """(index) => {
     preBackground: pre ? getComputedStyle(pre).backgroundColor : null,
     layoutColour2: getComputedStyle(document.body).getPropertyValue('--jp-layout-color2').trim(),
     panelBorder: getComputedStyle(panel).borderTopColor,
-    trusted: cell.model.trusted,
+    trusted: cell ? cell.model.trusted : null,
   };
 }"""
 
@@ -169,6 +169,67 @@ def test_trace_panel_reads_like_the_mlflow_trace_ui(lab: LabServer, page: Any, n
     open_root_and_check_details(page)
     assert panel(page)["preBackground"] not in (None, "rgba(0, 0, 0, 0)")  # the plain fallback
     cells(page).nth(1).screenshot(path=str(screenshot.directory / "trace-panel-untrusted.png"))
+
+
+def test_nbconvert_html_export_shows_the_same_panel(
+    lab: LabServer, page: Any, notebook: Any, tmp_path: Any, screenshot: Any
+) -> None:
+    """The styling travels with the output: an ``nbconvert --to html`` export lays the panel out alike."""
+    from nbconvert import HTMLExporter
+
+    name = notebook(_cells())
+    open_notebook(page, lab, name)
+    run_all(page)
+    wait_cell_done(page, 1)
+    offsets = json.loads(wait_cell_done(page, 2, timeout_ms=30_000)["text"].strip())
+    saved = save_notebook(page, lab, name)
+    lab.shutdown_kernels()
+    body, _ = HTMLExporter().from_notebook_node(saved)
+    export = tmp_path / "export.html"
+    export.write_text(body, encoding="utf-8")
+    page.goto(export.as_uri())
+    page.wait_for_selector(".am-trace")
+    seen = page.evaluate(JS_PANEL, None)
+    check_geometry(seen, offsets)
+    root = page.locator("details.am-span").first
+    root.locator(":scope > summary").click()
+    details = root.inner_text()
+    assert "What does Databricks do?" in details and "null" not in details
+    page.locator(".am-trace").screenshot(path=str(screenshot.directory / "trace-panel-nbconvert.png"))
+
+
+MATH = r"Sign in at $\href{http://attacker.invalid/phish}{https://accounts.example.com}$"
+
+
+def test_mathjax_skips_the_trace_panel(lab: LabServer, page: Any, notebook: Any) -> None:
+    """Agent text in a span's inputs and outputs is never typeset (a markdown cell is the control)."""
+    name = notebook(
+        [
+            ("code", "%load_ext agent_magics"),
+            ("code", f"%%agent demo-agent --return-trace\n{MATH}"),
+            ("md", "Control: $x^2 + y^2$"),
+        ]
+    )
+    open_notebook(page, lab, name)
+    run_all(page)
+    wait_cell_done(page, 1)
+    panel(page)
+    for row in cells(page).nth(1).locator("details.am-span").all():  # every span's details shown
+        row.locator(":scope > summary").click()
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.content.widgets[2].node.querySelector('mjx-container') !== null",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(1500)  # MathJax typesets outputs asynchronously
+    seen = page.evaluate(
+        """() => {
+          const trace = window.jupyterapp.shell.currentWidget.content.widgets[1].node.querySelector('.am-trace');
+          return {math: trace.querySelectorAll('mjx-container, .MathJax').length,
+                  links: trace.querySelectorAll('a[href]').length, text: trace.innerText};
+        }"""
+    )
+    assert seen["math"] == 0 and seen["links"] == 0, seen
+    assert r"$\href{http://attacker.invalid/phish}" in seen["text"]
 
 
 def _rgb(page: Any, colour: str) -> str:
