@@ -10,7 +10,7 @@ from agent_magics.core.trace import Span, Trace, format_duration
 from agent_magics.view import trace_style as st
 from agent_magics.view.sanitize import escape
 
-TICKS = 4  # the axis is cut in quarters: 0, ¼, ½, ¾ of the duration, and the end
+TICKS = 4  # the axis is cut in quarters: ticks at 0, ¼, ½ and ¾ of the duration
 
 
 class Timeline:
@@ -35,11 +35,9 @@ class Timeline:
 
     def _tick(self, i: int) -> str:
         assert self.total is not None
+        # The end is not labelled: the header says the duration, and a narrow quarter has no room.
         label = format_duration(self.total * i / TICKS / 1e9) if i else "0"
-        end = ""
-        if i == TICKS - 1:  # the last quarter also names the end of the axis, right-aligned
-            end = f'<span style="float:right;padding-right:2px">{escape(format_duration(self.total / 1e9))}</span>'
-        return f'<span class="am-trace-tick" style="{st.TICK}">{escape(label)}{end}</span>'
+        return f'<span class="am-trace-tick" style="{st.TICK}">{escape(label)}</span>'
 
     def bar_html(self, span: Span) -> str:
         """The span's track: a bar at its start offset, as wide as its duration (a marker if unfinished)."""

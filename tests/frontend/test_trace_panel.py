@@ -11,6 +11,7 @@ notebook, which JupyterLab passes through its HTML sanitiser, and in the dark th
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nbformat
@@ -196,6 +197,37 @@ def test_nbconvert_html_export_shows_the_same_panel(
     details = root.inner_text()
     assert "What does Databricks do?" in details and "null" not in details
     page.locator(".am-trace").screenshot(path=str(screenshot.directory / "trace-panel-nbconvert.png"))
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
+
+
+def test_failed_spans_and_token_usage_stand_out(lab: LabServer, page: Any, notebook: Any, screenshot: Any) -> None:
+    """A trace with a failed tool span and one with token usage, displayed as ``Trace`` objects."""
+    show = "import json\nfrom agent_magics.core.trace import parse_trace\nparse_trace(json.load(open({path!r})))"
+    name = notebook(
+        [
+            ("code", show.format(path=str(FIXTURES / "v3_agent.json"))),
+            ("code", show.format(path=str(FIXTURES / "v3_hex_ids.json"))),
+        ]
+    )
+    open_notebook(page, lab, name)
+    run_all(page)
+    wait_cell_done(page, 1, timeout_ms=60_000)
+    failed = cells(page).nth(0).locator("details.am-span", has_text="weather")
+    tint = failed.evaluate("(d) => getComputedStyle(d).backgroundColor")
+    assert tint == "rgba(229, 83, 75, 0.1)", tint
+    colour = failed.locator(":scope > summary").locator("text=ERROR").evaluate("(e) => getComputedStyle(e).color")
+    assert colour == "rgb(229, 83, 75)", colour
+    failed.locator(":scope > summary").click()
+    error = failed.locator(".am-trace-error")
+    assert "ConnectionError: weather service unreachable" in error.inner_text()
+    assert error.evaluate("(e) => getComputedStyle(e).borderLeftColor") == "rgb(229, 83, 75)"
+    assert "1 error" in cells(page).nth(0).locator(".am-trace-header").inner_text()
+    assert "5 tokens (3 in · 2 out)" in cells(page).nth(1).locator(".am-trace-header").inner_text()
+    llm = cells(page).nth(1).locator("details.am-span", has_text="llm").locator(":scope > summary")
+    assert "5 tok" in llm.inner_text()
+    cells(page).nth(0).screenshot(path=str(screenshot.directory / "trace-panel-error.png"))
 
 
 MATH = r"Sign in at $\href{http://attacker.invalid/phish}{https://accounts.example.com}$"
