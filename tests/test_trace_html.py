@@ -365,6 +365,51 @@ def test_xss_payloads_are_escaped_everywhere() -> None:
             assert payload.upper() in text or payload in text  # shown as text, not markup
 
 
+def test_any_inputs_and_outputs_render_as_safe_well_formed_html() -> None:
+    """Arbitrary JSON values, chat- and Responses-shaped or not, in a span's inputs and outputs."""
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as hs
+
+    text = hs.text(alphabet=hs.sampled_from(list("ab<>&\"' $\\{}\n")), max_size=12) | hs.sampled_from(XSS)
+    scalar = hs.none() | hs.booleans() | hs.integers() | text
+    keys = hs.sampled_from(
+        [
+            "role",
+            "content",
+            "type",
+            "name",
+            "arguments",
+            "output",
+            "messages",
+            "input",
+            "choices",
+            "message",
+            "tool_calls",
+            "function",
+            "text",
+            "request",
+            "usage",
+            "x",
+        ]
+    )
+    roles = hs.sampled_from(["user", "assistant", "system", "tool", "function_call", "function_call_output",
+                             "message", "reasoning"])  # fmt: skip
+    value = hs.recursive(
+        scalar | roles,
+        lambda inner: hs.lists(inner, max_size=4) | hs.dictionaries(keys, inner, max_size=5),
+        max_leaves=25,
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(value, value, hs.integers(min_value=0, max_value=40))
+    def run(inputs: Any, outputs: Any, max_chars: int) -> None:
+        html = trace_to_html(_one_span(inputs=inputs, outputs=outputs), max_value_chars=max_chars)
+        assert len(assert_safe(html).rows) == 1
+
+    run()
+
+
 def test_styles_travel_inline_with_themed_colours_and_fallbacks(v3: Trace) -> None:
     html = trace_to_html(v3)
     assert "<style" not in html and "<script" not in html

@@ -148,9 +148,13 @@ def _is_chat(value: Any) -> bool:
     if not isinstance(value, list) or not value:
         return False
     return all(
-        isinstance(item, dict) and (item.get("role") in _CHAT_ROLES or item.get("type") in _ITEM_TYPES)
+        isinstance(item, dict) and (_one_of(item.get("role"), _CHAT_ROLES) or _one_of(item.get("type"), _ITEM_TYPES))
         for item in value
     )
+
+
+def _one_of(value: Any, names: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in names  # agent data: a list here must not raise
 
 
 def message_html(item: dict[str, Any], budget: Budget) -> str:
@@ -200,7 +204,11 @@ def _parts_text(content: Any) -> str:
         return "" if content is None else display(content)
     texts = []
     for part in content:
-        if isinstance(part, dict) and part.get("type", "text") in _TEXT_PARTS and isinstance(part.get("text"), str):
+        if (
+            isinstance(part, dict)
+            and _one_of(part.get("type", "text"), _TEXT_PARTS)
+            and isinstance(part.get("text"), str)
+        ):
             texts.append(part["text"])
         elif isinstance(part, str):
             texts.append(part)
