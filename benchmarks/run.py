@@ -4,7 +4,8 @@
     .venv/bin/python -m benchmarks.run --only coldstart memory --runs 5
     .venv/bin/python -m benchmarks.run --quick         # a smoke run; writes results/*-quick.json
 
-Suites: ``streaming`` (streaming.py), ``coldstart`` (coldstart.py), ``memory`` (memory.py) and
+Suites: ``streaming`` (streaming.py), ``coldstart`` (coldstart.py), ``memory`` (memory.py),
+``saved`` (saved_size.py: saved bytes per answer with a trace, the trace panel's render time) and
 ``batch`` (``benchmarks/sql_batch.py``, another engineer's, run as it is when present). The last
 table lists every figure that has a target and whether it is met. Not part of the test suite: the
 figures depend on the machine, and the runs take minutes.
@@ -21,10 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import coldstart, memory, streaming
+from . import coldstart, memory, saved_size, streaming
 from .report import RESULTS, check, fmt, table, write
 
-SUITES = ("streaming", "coldstart", "memory", "batch", "spark")
+SUITES = ("streaming", "coldstart", "memory", "saved", "batch", "spark")
 BATCH = Path(__file__).resolve().parent / "sql_batch.py"
 PYSPARK_PYTHON = Path(__file__).resolve().parents[1] / ".venv-pyspark" / "bin" / "python"
 
@@ -128,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         write(f"memory{suffix}", {"method": memory.__doc__, **result})
         print(memory.render(result), flush=True)
         targets += memory.targets(result)
+    if "saved" in args.only:
+        log("saved size of answers with traces ...")
+        result = saved_size.run(runs, log)
+        write(f"saved_size{suffix}", {"method": saved_size.__doc__, **result})
+        print(saved_size.render(result), flush=True)
+        targets += saved_size.targets(result)
     if "batch" in args.only and not args.quick:
         log("batch (%agent_sql, benchmarks/sql_batch.py) ...")
         _, found = run_batch(log)

@@ -273,7 +273,8 @@ def test_deep_trace_is_fine() -> None:
               "start_time": i, "end_time": 10_000 - i} for i in range(3000)]  # fmt: skip
     trace = parse_trace({"spans": spans})
     assert trace.find("n2999").depth == 2999
-    assert len(str(trace).splitlines()) == 3001
+    lines = str(trace).splitlines()  # a repr is saved with the notebook too: bounded
+    assert len(lines) == 202 and lines[-1] == "… 2,800 more spans not listed (all are in .spans)"
 
 
 @pytest.mark.parametrize(
@@ -393,6 +394,65 @@ def test_import_does_not_load_heavy_modules() -> None:
     assert out.stdout.strip() == "False"
 
 
+# -- token usage and span types ---------------------------------------------------------------
+
+
+def _spans_trace(*spans: dict[str, Any], info: dict[str, Any] | None = None) -> Trace:
+    return parse_trace({"info": {"trace_id": "tr-1", **(info or {})}, "data": {"spans": list(spans)}})
+
+
+def _span(span_id: int, parent: int | None = None, **attributes: Any) -> dict[str, Any]:
+    return {
+        "span_id": f"{span_id:016x}",
+        "parent_span_id": f"{parent:016x}" if parent else None,
+        "name": f"s{span_id}",
+        "start_time_unix_nano": span_id,
+        "end_time_unix_nano": 100,
+        "attributes": {k.replace("_", "."): json.dumps(v) for k, v in attributes.items()},
+    }
+
+
+def test_token_usage_from_attributes_and_outputs() -> None:
+    trace = _spans_trace(
+        _span(1),
+        _span(2, 1, mlflow_chat_tokenUsage={"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}),
+        _span(3, 1, mlflow_spanOutputs={"usage": {"prompt_tokens": 10, "completion_tokens": 4}}),
+        _span(4, 1, mlflow_chat_tokenUsage={"total_tokens": True, "input_tokens": -1}),  # no counts
+    )
+    spans = {s.name: s for s in trace.spans}
+    assert spans["s2"].usage == {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}
+    assert spans["s3"].usage == {"input_tokens": 10, "output_tokens": 4, "total_tokens": 14}
+    assert spans["s1"].usage is None and spans["s4"].usage is None
+    assert trace.usage == {"input_tokens": 13, "output_tokens": 6, "total_tokens": 19}
+
+
+def test_trace_usage_counts_the_outermost_spans_and_prefers_mlflow_sum() -> None:
+    agent_total = {"input_tokens": 20, "output_tokens": 8, "total_tokens": 28}
+    nested = (
+        _span(1, mlflow_chat_tokenUsage=agent_total),
+        _span(2, 1, mlflow_chat_tokenUsage={"input_tokens": 10, "output_tokens": 4, "total_tokens": 14}),
+    )
+    assert _spans_trace(*nested).usage == agent_total  # the agent's count already holds its model call
+    summed = {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2}
+    info = {"trace_metadata": {"mlflow.trace.tokenUsage": json.dumps(summed)}}
+    assert _spans_trace(*nested, info=info).usage == summed
+    assert _spans_trace(_span(1)).usage is None
+
+
+def test_an_agent_server_root_span_is_an_agent() -> None:
+    """MLflow's AgentServer opens each request's span with mlflow.start_span(name=...) and no
+    span type, so an app's root span is recorded as UNKNOWN."""
+    request = {"input": [{"role": "user", "content": "hi"}], "tool_choice": None}
+    by_format = _spans_trace(_span(1, mlflow_spanType="UNKNOWN", mlflow_message_format="openai"))
+    by_inputs = _spans_trace(_span(1, mlflow_spanInputs=request))
+    for trace in (by_format, by_inputs):
+        assert trace.root.span_type == "AGENT" and trace.root.recorded_type == "UNKNOWN"
+    plain = _spans_trace(_span(1, mlflow_spanInputs={"x": 1}), _span(2, 1, mlflow_message_format="openai"))
+    assert [s.span_type for s in plain.spans] == ["UNKNOWN", "UNKNOWN"]  # only a request's root span
+    typed = _spans_trace(_span(1, mlflow_spanType="CHAIN", mlflow_message_format="openai"))
+    assert typed.root.span_type == "CHAIN" and typed.root.recorded_type is None
+
+
 # -- text -----------------------------------------------------------------------------------
 
 
@@ -477,6 +537,7 @@ def _check(value: Any) -> None:
     str(trace)
     trace_to_text(trace)
     trace_to_html(trace, max_value_chars=50)
+    assert trace.usage is None or all(isinstance(v, int) for v in trace.usage.values())
     for span in trace.spans:
         assert span.status in ("OK", "ERROR", "UNSET")
         assert isinstance(span.span_type, str) and span.span_type == span.span_type.upper()

@@ -31,12 +31,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-__all__ = ["Span", "Trace", "TraceParseError", "format_duration", "parse_trace"]
+__all__ = ["Span", "Trace", "TraceParseError", "format_duration", "parse_trace", "token_usage"]
 
 SPAN_INPUTS = "mlflow.spanInputs"
 SPAN_OUTPUTS = "mlflow.spanOutputs"
 SPAN_TYPE = "mlflow.spanType"
 TRACE_REQUEST_ID = "mlflow.traceRequestId"
+TOKEN_USAGE = "mlflow.chat.tokenUsage"
+MESSAGE_FORMAT = "mlflow.message.format"  # set by MLflow's AgentServer on the span of a request
+TRACE_TOKEN_USAGE = "mlflow.trace.tokenUsage"  # MLflow 3's trace-level sum, in the trace metadata
+# Token counts under the names MLflow, the Responses API and Chat Completions give them.
+_USAGE_KEYS = {
+    "input_tokens": ("input_tokens", "prompt_tokens"),
+    "output_tokens": ("output_tokens", "completion_tokens"),
+    "total_tokens": ("total_tokens",),
+}
 
 _HEX_ID = re.compile(r"[0-9a-fA-F]{16}|[0-9a-fA-F]{32}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -67,6 +76,7 @@ class Span:
     children: list[Span] = field(default_factory=list)
     depth: int = 0
     parent: Span | None = None
+    recorded_type: str | None = None  # set when span_type was inferred: what the trace said
 
     @property
     def duration(self) -> float | None:
@@ -79,6 +89,15 @@ class Span:
     def duration_ms(self) -> float | None:
         seconds = self.duration
         return None if seconds is None else seconds * 1000
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        """Token counts (``input_tokens``, ``output_tokens``, ``total_tokens``) the span carries:
+        MLflow's ``mlflow.chat.tokenUsage`` attribute, else a ``usage`` object in its outputs."""
+        usage = token_usage(self.attributes.get(TOKEN_USAGE))
+        if usage is None and isinstance(self.outputs, dict):
+            usage = token_usage(self.outputs.get("usage"))
+        return usage
 
     def walk(self) -> Iterator[Span]:
         """This span and its descendants, depth first (iterative: traces can be deep)."""
@@ -118,6 +137,8 @@ class Trace:
     ) -> None:
         self.spans = spans
         self.roots = _link(spans)
+        for root in self.roots:
+            _infer_request_span_type(root)
         self.info = info
         self.format = format
         self._raw = raw
@@ -155,6 +176,28 @@ class Trace:
     def errors(self) -> list[Span]:
         """Spans that failed or recorded an exception."""
         return [s for s in self.spans if s.status == "ERROR" or s.error]
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        """Token counts for the whole trace: MLflow's trace-level sum when the trace info has it,
+        else the sum over the outermost spans that carry usage (an agent span reporting usage
+        already counts the model calls under it)."""
+        metadata = self.info.get("trace_metadata") or self.info.get("request_metadata")
+        if isinstance(metadata, dict):
+            usage = token_usage(_json_or_text(metadata.get(TRACE_TOKEN_USAGE)))
+            if usage is not None:
+                return usage
+        total: dict[str, int] = {}
+        stack = list(self.roots)  # depth first, stopping at the first span on a path with usage
+        while stack:
+            span = stack.pop()
+            usage = span.usage
+            if usage is None:
+                stack.extend(span.children)
+                continue
+            for key, count in usage.items():
+                total[key] = total.get(key, 0) + count
+        return total or None
 
     def find(self, name: str) -> Span | None:
         """The first span (in start order) with this name."""
@@ -763,6 +806,22 @@ def _link(spans: list[Span]) -> list[Span]:
     return roots
 
 
+def _infer_request_span_type(root: Span) -> None:
+    """An app's root span is an agent's, though MLflow records it as ``UNKNOWN``.
+
+    MLflow's ``AgentServer`` wraps every request in ``mlflow.start_span(name=<function>)`` with no
+    span type, so a Databricks App's trace starts with an ``UNKNOWN`` span whose inputs are the
+    Responses request (and which carries ``mlflow.message.format``). Such a root span is shown as
+    ``AGENT``; ``recorded_type`` keeps what the trace said.
+    """
+    if root.span_type != "UNKNOWN" or root.parent_id is not None:
+        return
+    inputs = root.inputs
+    is_request = isinstance(inputs, dict) and any(isinstance(inputs.get(k), list) for k in ("input", "messages"))
+    if MESSAGE_FORMAT in root.attributes or is_request:
+        root.recorded_type, root.span_type = root.span_type, "AGENT"
+
+
 def _set_depths(root: Span, seen: set[int]) -> None:
     root.depth = 0
     stack = [root]
@@ -786,6 +845,26 @@ def _mlflow_from_rest(mlflow_trace: Any, data: dict[str, Any]) -> Any:
 
     proto = ParseDict(data, ProtoTrace(), ignore_unknown_fields=True)
     return mlflow_trace.from_proto(proto)
+
+
+# -- token usage ----------------------------------------------------------------------------
+
+
+def token_usage(value: Any) -> dict[str, int] | None:
+    """``{"input_tokens", "output_tokens", "total_tokens"}`` (those present) from a usage object
+    in MLflow's, the Responses API's or Chat Completions' naming; None when it has no counts."""
+    if not isinstance(value, dict):
+        return None
+    usage: dict[str, int] = {}
+    for key, names in _USAGE_KEYS.items():
+        for name in names:
+            count = value.get(name)
+            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                usage[key] = count
+                break
+    if usage and "total_tokens" not in usage and {"input_tokens", "output_tokens"} <= usage.keys():
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+    return usage or None
 
 
 # -- formatting helpers shared with the views -----------------------------------------------

@@ -277,8 +277,8 @@ def test_tool_calls_and_trace_render_and_expand(lab: LabServer, page: Any, noteb
     tool = expand(page, 1, "search_docs")
     assert tool.locator("pre").first.is_visible()
     assert "What does Databricks do?" in tool.inner_text()  # the tool's arguments
-    # The trace panel: a header line, then the span tree as nested <details>; the root span starts
-    # open, its children closed. Expand the tool's span and check its inputs show.
+    # The trace panel: a header line, then one <details> row per span, every row closed (the trace
+    # panel's own tests are in test_trace_panel.py). Expand the tool's span and check its inputs show.
     text = cell_state(page, 1)["text"]
     assert re.search(r"Trace tr-\w+ · [\d.]+ \S+ · \d+ spans", text), text[-800:]
     span = expand(page, 1, re.compile(r"TOOL\s+search_docs"))
