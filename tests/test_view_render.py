@@ -192,7 +192,7 @@ def test_code_blocks_are_highlighted_boxed_and_labelled() -> None:
 
     out = markdown_to_html('```python\ndef f():\n    return "x"  # c\n```\n\nafter\n')
     assert f'<div style="{style.CODE_BOX}"><div style="{style.CODE_LABEL}">python</div>' in out
-    assert f'<pre style="{style.CODE_PRE}"><code class="language-python">' in out
+    assert f'<pre style="{style.CODE_PRE}"><code class="language-python" style="{style.CODE_INNER}">' in out
     for kind in ("keyword", "def", "string", "comment"):
         assert f'<span style="{style._TOKEN_STYLES[kind]}">' in out, kind
     assert "var(--jp-mirror-editor-keyword-color," in out  # the theme's colour, with a fallback
@@ -200,7 +200,7 @@ def test_code_blocks_are_highlighted_boxed_and_labelled() -> None:
     assert "&lt;b&gt;x&lt;/b&gt;" in plain and "<span" not in plain  # unknown language: escaped, boxed
     assert "no-such-language</div>" in plain
     indented = markdown_to_html("para\n\n    code here\n")
-    assert f'<pre style="{style.CODE_PRE}"><code>code here' in indented
+    assert f'<pre style="{style.CODE_PRE}"><code style="{style.CODE_INNER}">code here' in indented
 
 
 def test_tables_are_left_aligned_unless_the_markdown_says_otherwise() -> None:

@@ -35,6 +35,8 @@ CODE_PRE = (
     "margin:0;padding:.5em .75em;overflow-x:auto;background:transparent;border:0;"
     "font-size:var(--jp-code-font-size,13px);line-height:1.45;white-space:pre;" + _MONO
 )
+# JupyterLab gives ``pre > code`` the page's background and pre-wrap: the box's own, here.
+CODE_INNER = "background:transparent;padding:0;border:0;white-space:inherit;font:inherit;color:inherit;"
 INLINE_CODE = "padding:.1em .3em;border-radius:3px;background:rgba(127,127,127,.15);font-size:.9em;" + _MONO
 TABLE = "border-collapse:collapse;margin:.6em 0;"
 _CELL = "border:1px solid var(--jp-border-color1,rgba(127,127,127,.45));padding:.25em .6em;"
@@ -59,7 +61,7 @@ _TOKEN_STYLES = {
 }
 
 STYLES = frozenset(
-    {CODE_BOX, CODE_LABEL, CODE_PRE, INLINE_CODE, TABLE, QUOTE, *CELLS.values(), *HEAD_CELLS.values(),
+    {CODE_BOX, CODE_LABEL, CODE_PRE, CODE_INNER, INLINE_CODE, TABLE, QUOTE, *CELLS.values(), *HEAD_CELLS.values(),
      *_TOKEN_STYLES.values()}
 )  # fmt: skip
 
@@ -127,7 +129,7 @@ def code_block_html(code: str, info: str) -> str:
     label = f'<div style="{CODE_LABEL}">{escape(language)}</div>' if language else ""
     css_class = f' class="language-{escape(language)}"' if language else ""
     body = highlight(code, language.lower())
-    return f'<div style="{CODE_BOX}">{label}<pre style="{CODE_PRE}"><code{css_class}>{body}</code></pre></div>\n'
+    return f'<div style="{CODE_BOX}">{label}<pre style="{CODE_PRE}"><code{css_class} style="{CODE_INNER}">{body}</code></pre></div>\n'
 
 
 def install(md: Any) -> None:
