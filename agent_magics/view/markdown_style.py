@@ -129,7 +129,8 @@ def code_block_html(code: str, info: str) -> str:
     label = f'<div style="{CODE_LABEL}">{escape(language)}</div>' if language else ""
     css_class = f' class="language-{escape(language)}"' if language else ""
     body = highlight(code, language.lower())
-    return f'<div style="{CODE_BOX}">{label}<pre style="{CODE_PRE}"><code{css_class} style="{CODE_INNER}">{body}</code></pre></div>\n'
+    code_html = f'<code{css_class} style="{CODE_INNER}">{body}</code>'
+    return f'<div style="{CODE_BOX}">{label}<pre style="{CODE_PRE}">{code_html}</pre></div>\n'
 
 
 def install(md: Any) -> None:
