@@ -667,7 +667,7 @@ def test_blocks_split_long_code_with_synthetic_fences() -> None:
         assert len(fences) % 2 == 0 or block is tail
     rendered = "".join(markdown_to_html(b) for b in [*frozen, tail])
     assert rendered.count("line ") == 400 and "After." in rendered
-    assert rendered.count('<code class="language-sql">') == len(re.findall("<pre[ >]", rendered))
+    assert rendered.count('<code class="language-sql"') == len(re.findall("<pre[ >]", rendered))
 
 
 def test_blocks_fall_back_to_list_items_for_long_lists() -> None:
