@@ -412,7 +412,8 @@ def test_display_view_appends_finished_blocks_and_resends_only_the_tail(displays
             assert len(displays.published) == 3 and len(new) == 1  # + the header: "streaming"
             assert event.delta in new[0]["data"]["text/html"]
     live = len(displays.published)
-    assert live <= 3 + 15 * 2.0 + 2 * len(text) / DisplayView.MIN_BLOCK
+    assert view.coalescer.updates <= 1 + 15 * 2.0
+    assert live <= 3 + view.coalescer.updates + text.count("\n\n") + 1  # an update, or a block cut off
     assert all("text/plain" not in p["data"] for p in displays.published[2:])  # HTML only: no second copy
     end(view, state)
     outputs = final_outputs(displays)
