@@ -418,11 +418,10 @@ def render_result_text(result: Any, *, max_answer_chars: int | None = None) -> s
     from agent_magics.core.events import message_text
 
     text = result.text or ""
-    lines = [header_text(result.target, result.status, elapsed=result.elapsed, chars=len(text),
-                         details=_header_details(result), metrics=result_metrics(result))]  # fmt: skip
     found = asked(result.input)
-    if found is not None and found[1] > 1:
-        lines.append(f"(turn {found[1]})")
+    turn = [f"turn {found[1]}"] if found is not None and found[1] > 1 else []
+    lines = [header_text(result.target, result.status, elapsed=result.elapsed, chars=len(text),
+                         details=[*_header_details(result), *turn], metrics=result_metrics(result))]  # fmt: skip
     if result.status != "completed" or result.error:
         note = f"{result.status}: {result.error}" if result.error else result.status
         if result.status != "completed" and not text:
