@@ -10,7 +10,7 @@ W7     := .venv-ipywidgets7
 CV     := .venv-clients
 PS     := .venv-pyspark
 
-.PHONY: setup browser java test test-fast test-ipywidgets7 test-clients test-pyspark lint lab workspace bench \
+.PHONY: setup browser java screenshot test test-fast test-ipywidgets7 test-clients test-pyspark lint lab workspace bench \
         lock lock-clients clean wheel test-installs test-lowest-extras test-light test-lowest test-newest
 
 setup: $(VENV)/.installed
@@ -159,6 +159,12 @@ lab: setup
 
 workspace: setup
 	$(BIN)/agent-magics workspace
+
+# The README's picture, docs/screenshot.png: a finished %%agent answer with its tool call and trace,
+# taken in JupyterLab in Chromium by the browser test that checks that cell.
+screenshot: setup browser
+	AGENT_MAGICS_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/frontend/test_lab.py -k test_tool_calls_and_trace_render_and_expand
 
 bench: setup $(PS)/.installed java
 	$(BIN)/python -m benchmarks.run

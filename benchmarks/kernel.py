@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Messages Jupyter Server's IOPub rate limit does not count (ZMQChannelsWebsocketConnection).
 UNLIMITED = {"status", "comm_open", "execute_input"}
+# What can change the page: kept with run(record=True) for the live-update figures.
+RECORDED = {"display_data", "update_display_data", "comm_msg", "comm_open", "stream", "execute_result"}
 
 
 class CellError(RuntimeError):
@@ -61,6 +63,8 @@ class Execution:
     bytes: int = 0  # serialised iopub bytes of this cell
     bytes_by_type: dict[str, int] = field(default_factory=dict)
     marker_at: float | None = None  # first iopub message containing the marker bytes
+    # With run(record=True): (arrival time, type, content JSON bytes) of every output message.
+    records: list[tuple[float, str, bytes]] = field(default_factory=list)
     cpu: float = 0.0  # kernel process CPU seconds (user + system) during the cell
     expressions: dict[str, Any] = field(default_factory=dict)  # user_expressions, JSON-decoded
 
@@ -135,6 +139,7 @@ class BenchKernel:
         marker: bytes | None = None,
         expressions: dict[str, str] | None = None,
         timeout: float = 300.0,
+        record: bool = False,
     ) -> Execution:
         """Execute ``code``; account every iopub message whose parent is this request.
 
@@ -166,6 +171,8 @@ class BenchKernel:
             size = sum(len(f) for f in frames)
             result.bytes += size
             result.bytes_by_type[kind] = result.bytes_by_type.get(kind, 0) + size
+            if record and kind in RECORDED:
+                result.records.append((now, kind, parts[4]))
             if marker is not None and result.marker_at is None and any(marker in p for p in parts[4:]):
                 result.marker_at = now
             if kind == "error":

@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import coldstart, memory, saved_size, streaming
+from . import coldstart, live_updates, memory, saved_size, streaming
 from .report import RESULTS, check, fmt, table, write
 
-SUITES = ("streaming", "coldstart", "memory", "saved", "batch", "spark")
+SUITES = ("live", "streaming", "coldstart", "memory", "saved", "batch", "spark")
 BATCH = Path(__file__).resolve().parent / "sql_batch.py"
 PYSPARK_PYTHON = Path(__file__).resolve().parents[1] / ".venv-pyspark" / "bin" / "python"
 
@@ -45,6 +45,15 @@ def streaming_cases(quick: bool) -> list[streaming.Case]:
         ),
         streaming.Case("100 KB, 200 tok/s", 13_500, 200, methods=("agent", "agent_widget"), runs=1),
     ]
+
+
+def live_cases(quick: bool) -> list[live_updates.Case]:
+    if quick:
+        return [
+            live_updates.Case("300 tokens, 40 tok/s", 300, 40),
+            live_updates.Case("1k tokens, 200 tok/s", 1000, 200),
+        ]
+    return [live_updates.Case("1k tokens, 40 tok/s", 1000, 40), live_updates.Case("5k tokens, 200 tok/s", 5000, 200)]
 
 
 def run_batch(log: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -102,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=SUITES, default=list(SUITES))
     parser.add_argument("--runs", type=int, default=3, help="rounds per comparison (medians)")
     parser.add_argument("--quick", action="store_true", help="one round, small sizes (a smoke run)")
+    parser.add_argument(
+        "--baseline-code",
+        metavar="DIR",
+        help="also run the live suite with the agent_magics package in DIR (e.g. an older commit), side by side",
+    )
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs
     suffix = "-quick" if args.quick else ""
@@ -111,6 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.monotonic() - started:6.0f} s] {message}", flush=True)
 
     targets: list[dict[str, Any]] = []
+    if "live" in args.only:
+        live_runs = 1 if args.quick else 2
+        baseline = None
+        if args.baseline_code:
+            log(f"live view smoothness, baseline code in {args.baseline_code} ...")
+            baseline = live_updates.run(live_cases(args.quick), live_runs, log, code=args.baseline_code)
+            write(f"live-baseline{suffix}", {"method": live_updates.__doc__, "cases": baseline})
+        log("live view smoothness ...")
+        result = live_updates.run(live_cases(args.quick), live_runs, log)
+        write(f"live{suffix}", {"method": live_updates.__doc__, "cases": result, "baseline": baseline})
+        print(live_updates.render(result, baseline), flush=True)
+        targets += live_updates.targets(result)
     if "streaming" in args.only:
         log("streaming through a kernel ...")
         result = streaming.run(streaming_cases(args.quick), runs, log)

@@ -183,3 +183,116 @@ def test_text_without_message_items_shows_the_text() -> None:
     result = AgentResult(target="ep", text="plain answer")
     assert "plain answer" in render_result_text(result)
     assert "plain answer" in render_result_html(result)
+
+
+# -- code, tables, quotes; header numbers; the question asked (issue 16) -----------------------------
+def test_code_blocks_are_highlighted_boxed_and_labelled() -> None:
+    from agent_magics.view import markdown_style as style
+    from agent_magics.view.sanitize import markdown_to_html
+
+    out = markdown_to_html('```python\ndef f():\n    return "x"  # c\n```\n\nafter\n')
+    assert f'<div style="{style.CODE_BOX}"><div style="{style.CODE_LABEL}">python</div>' in out
+    assert f'<pre style="{style.CODE_PRE}"><code class="language-python" style="{style.CODE_INNER}">' in out
+    for kind in ("keyword", "def", "string", "comment"):
+        assert f'<span style="{style._TOKEN_STYLES[kind]}">' in out, kind
+    assert "var(--jp-mirror-editor-keyword-color," in out  # the theme's colour, with a fallback
+    plain = markdown_to_html("```no-such-language\n<b>x</b>\n```\n")
+    assert "&lt;b&gt;x&lt;/b&gt;" in plain and "<span" not in plain  # unknown language: escaped, boxed
+    assert "no-such-language</div>" in plain
+    indented = markdown_to_html("para\n\n    code here\n")
+    assert f'<pre style="{style.CODE_PRE}"><code style="{style.CODE_INNER}">code here' in indented
+
+
+def test_tables_are_left_aligned_unless_the_markdown_says_otherwise() -> None:
+    from agent_magics.view import markdown_style as style
+    from agent_magics.view.sanitize import markdown_to_html
+
+    out = markdown_to_html("| a | b |\n|---|--:|\n| 1 | 2 |\n\n> quote\n")
+    assert f'<table style="{style.TABLE}">' in out
+    assert f'<th style="{style.HEAD_CELLS["left"]}">a</th>' in out
+    assert f'<td style="{style.CELLS["left"]}">1</td>' in out
+    assert f'<td style="{style.CELLS["right"]}">2</td>' in out
+    assert f'<blockquote style="{style.QUOTE}">' in out
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '```python" style="position:fixed\nx\n```',
+        '```" onmouseover="alert(1)\nx\n```',
+        '<span style="position:fixed;top:0">over</span>',
+        '<div style="background:url(https://evil.example/x)">x</div>',
+        '`<span style="color:red">x</span>`',
+    ],
+)
+def test_agent_text_cannot_set_a_style_or_break_out_of_the_label(hostile: str) -> None:
+    from agent_magics.view import markdown_style as style
+    from agent_magics.view.sanitize import markdown_to_html
+
+    out = markdown_to_html(hostile)
+    assert not html_problems(out)
+    attributes = _Attributes()
+    attributes.feed(out)
+    styles = [value for name, value in attributes.found if name == "style"]
+    assert all(value in style.STYLES for value in styles), styles
+    assert not [name for name, _ in attributes.found if name.startswith("on")]
+
+
+class _Attributes(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found += [(name, value or "") for name, value in attrs]
+
+
+def test_the_style_filter_drops_styles_that_are_not_ours() -> None:
+    from agent_magics.view.sanitize import clean_html
+
+    assert clean_html('<span style="position:fixed">x</span>') == "<span>x</span>"
+    kept = '<span style="color:var(--jp-mirror-editor-string-color,#ba2121);">x</span>'
+    assert clean_html(kept) == kept
+
+
+def test_header_shows_tokens_first_token_rate_and_duration() -> None:
+    result = full_result(
+        request_info={"usage": {"input_tokens": 1234, "output_tokens": 300}},
+        timings={"first_text": 0.5, "total": 3.5},
+        elapsed=3.5,
+    )
+    assert result.usage == {"input_tokens": 1234, "output_tokens": 300, "total_tokens": 1534}
+    assert result.tokens_per_second == pytest.approx(100.0)  # 300 tokens over the 3 s after the first
+    html = render_result_html(result)
+    assert ">1,234 in / 300 out tokens</span>" in html
+    assert ">first token 0.5 s</span>" in html and ">100 tokens/s</span>" in html and ">3.5 s</span>" in html
+    assert 'title="tokens the server counted (usage)' in html
+    text = render_result_text(result)
+    assert "1,234 in / 300 out tokens · first token 0.5 s · 100 tokens/s" in text.splitlines()[0]
+    # a non-streamed answer (first text at the end): the rate is over the whole call
+    whole = full_result(request_info={"usage": {"output_tokens": 50}}, timings={"first_text": 1.0, "total": 1.02})
+    assert whole.tokens_per_second == pytest.approx(50 / 1.02)
+    bare = full_result(request_info={}, timings={})
+    assert bare.tokens_per_second is None and "tokens" not in render_result_html(bare).split("am-question")[0]
+
+
+def test_the_question_sent_is_shown_collapsed_with_its_turn() -> None:
+    first = full_result(
+        input=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is <b>x</b>?"}]
+    )
+    html = render_result_html(first)
+    assert (
+        '<details class="am-question tex2jax_ignore mathjax_ignore"' in html
+        and " open" not in html.split("am-question")[1][:200]
+    )
+    assert "What is &lt;b&gt;x&lt;/b&gt;?" in html and "turn" not in html.split("am-question")[1]
+    assert html.index("am-question") < html.index("am-answer")  # above the answer
+    later = full_result(
+        input=[
+            {"role": "user", "content": "First?"},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "One."}]},
+            {"role": "user", "content": [{"type": "input_text", "text": "And then?"}]},
+        ]
+    )
+    assert "asked · turn 2:</span> And then?" in render_result_html(later)
+    assert render_result_text(later).splitlines()[0].endswith("· turn 2]")

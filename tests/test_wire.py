@@ -106,6 +106,17 @@ def test_responses_stream_and_body_end_in_the_same_reduction():
     assert body.request_info == {"databricks_request_id": "r"}
 
 
+def test_responses_usage_is_kept_from_the_completed_event_and_the_body():
+    usage = {"input_tokens": 12, "output_tokens": 34, "total_tokens": 46}
+    completed = {"type": "response.completed", "response": {"output": [], "usage": usage}}
+    translator = responses.ResponsesStream()
+    translator.items_seen = 1  # the items streamed before
+    streamed = reduce_all([*translator.feed(completed), Done()])
+    body = reduce_all(responses.body_events({"output": [MESSAGE], "usage": usage}))
+    assert streamed.request_info["usage"] == body.request_info["usage"] == usage
+    assert reduce_all(responses.body_events({"output": [MESSAGE], "usage": None})).request_info == {}
+
+
 def test_error_mid_stream_keeps_partial_text():
     translator = responses.ResponsesStream()
     events = translator.feed({"type": "response.output_text.delta", "item_id": "m", "delta": "partial"})

@@ -34,7 +34,7 @@ class AgentResult:
     interface: str | None = None  # responses | chat | invocations
     via: str | None = None  # client | rest
     elapsed: float | None = None  # seconds, from the request's start to the result
-    # Seconds from the request's start: "first_text" (time to first token) and "total".
+    # Seconds from the request's start: "first_text" (time to first token) and "total" (duration).
     timings: dict[str, float] = field(default_factory=dict)
     input: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what was sent
     # Set by the magic when its live view showed the answer: the next display is then one line.
@@ -94,6 +94,21 @@ class AgentResult:
         if "total_tokens" not in counts and {"input_tokens", "output_tokens"} <= counts.keys():
             counts["total_tokens"] = counts["input_tokens"] + counts["output_tokens"]
         return counts
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Output tokens (``usage``) a second, from the first answer text to the end; None if unknown.
+
+        An answer that came in one piece (not streamed: first text and end nearly together) is
+        measured over the whole call instead.
+        """
+        out = self.usage.get("output_tokens")
+        total = self.timings.get("total", self.elapsed)
+        if not out or total is None or total <= 0:
+            return None
+        first = self.timings.get("first_text")
+        span = total - first if first is not None and total - first >= 0.1 else total
+        return out / span
 
     @property
     def tool_calls(self) -> list[dict[str, Any]]:

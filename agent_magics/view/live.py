@@ -49,7 +49,7 @@ def make_view(
 ) -> View:
     """A view for ``mode`` (one of ``MODES``); ``auto`` picks with ``detect_mode()``.
 
-    ``tuning`` goes to the widget and display views (``min_rate``, ``byte_ratio``, ``min_block``,
+    ``tuning`` goes to the widget and display views (``min_rate``, ``resend_ratio``, ``min_block``,
     ``max_tail``, ``plain_limit``: see ``LiveView``); the text and quiet views ignore it.
     """
     if mode == "auto":

@@ -5,7 +5,8 @@ answer): text deltas go into a ``MarkdownBlocks`` splitter, so finished blocks a
 sent once and only the tail is re-rendered. Tool calls, reasoning and other items end the current
 text segment and appear in order between the segments, as in the final rendering.
 
-Text deltas are coalesced (``Coalescer``), and so is a finished message (it usually ends the
+Text deltas are coalesced (``Coalescer``: ~5 updates a second whatever the token rate, more when
+cheap), and so is a finished message (it usually ends the
 stream, and ``finish()`` replaces everything anyway). Other milestones (a tool call or output,
 reasoning, custom outputs, a trace, an error) are sent at once: they are rare, and with no timer
 thread one held back could stay invisible while the agent waits for a tool.
@@ -43,31 +44,27 @@ class LiveView:
     """Base of the incremental views; subclasses implement the ``_open`` ... ``_finish`` hooks."""
 
     OVERHEAD = 650  # bytes of one Jupyter message beyond its content (envelope, ids, signature)
-    UPDATE_EXTRA = 300  # bytes an update of the tail sends beyond the tail's HTML (wrappers, counter)
-    FREEZE_COST = 650  # bytes a finished block costs beyond its HTML (display: one more message)
     HEADER_PERIOD = 1.0  # seconds between header refreshes while only the counters change
-    MIN_BLOCK = 2048  # answer characters before a finished block is cut off the tail (MarkdownBlocks)
+    # Answer characters before a finished block is cut off the tail (MarkdownBlocks): every block is
+    # cut as soon as it ends, so that only the block being written is ever re-sent.
+    MIN_BLOCK = 1
 
     def __init__(
         self,
         *,
         max_rate: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
-        min_rate: float = 4.0,
-        byte_ratio: float = 2.3,
-        allowance: float = 16_000.0,
-        max_stale: float = 1.0,
+        min_rate: float = 5.0,
+        resend_ratio: float = 0.0,
         min_block: int | None = None,
         max_tail: int = 4096,
         plain_limit: int | None = 2000,
     ) -> None:
-        """``max_rate``: updates a second at most; ``min_rate``/``byte_ratio``/``allowance``/``max_stale``:
-        the refresh budget (see ``Coalescer``); ``min_block``/``max_tail``: see ``MarkdownBlocks``;
-        ``plain_limit``: answer characters in the final text/plain part (None: all)."""
+        """``max_rate``: updates a second at most; ``min_rate``/``resend_ratio``: see ``Coalescer``;
+        ``min_block``/``max_tail``: see ``MarkdownBlocks``; ``plain_limit``: answer characters in
+        the final text/plain part (None: all)."""
         self._clock = clock
-        self.coalescer = Coalescer(
-            max_rate, min_rate=min_rate, byte_ratio=byte_ratio, allowance=allowance, max_stale=max_stale
-        )
+        self.coalescer = Coalescer(max_rate, min_rate=min_rate, resend_ratio=resend_ratio)
         self._blocks = MarkdownBlocks(min_block=min_block or self.MIN_BLOCK, max_tail=max_tail)
         # text/plain of the final bundle shows this much answer; the HTML part has all of it.
         self.plain_limit = plain_limit
@@ -78,6 +75,8 @@ class LiveView:
         self._started = self._finished = False
         self._chars = 0  # answer characters so far (as in Reduction.text)
         self._new_chars = 0  # since the last update
+        self._first_at: float | None = None  # seconds from start() to the first answer text
+        self._tail_shown = 0  # characters of the unfinished block on screen (the next update re-sends them)
         self._segment_chars = 0  # in the current text segment (since the last tool call etc.)
         self._item_id: str | None = None  # message item streaming now
         self._item_chars = 0
@@ -146,6 +145,7 @@ class LiveView:
     def _feed(self, text: str) -> None:
         if self._state in ("connecting", "retrying"):
             self._state, self._note = "streaming", ""
+            self._first_at = self._clock() - self._t0
         self._blocks.feed(text)
         n = len(text)
         self._chars += n
@@ -207,6 +207,7 @@ class LiveView:
             for source in [*frozen, self._blocks.close()]:
                 self._add_answer(source)
             self._set_tail("")
+            self._tail_shown = 0
             self._end_message()
         self._segment_chars = 0
         self._item_id = None
@@ -214,34 +215,35 @@ class LiveView:
     # -- sending -----------------------------------------------------------------------------------
     def _maybe_flush(self, spent_before: int) -> None:
         now = self._clock()
-        if self.coalescer.due(now, self._new_chars, self._estimate()):
+        if self.coalescer.due(now, self._new_chars, self._tail_shown):
             self._flush(now, spent_before)
 
     def _flush(self, now: float, spent_before: int) -> None:
-        """Send what is pending; the coalescer is charged every byte sent since ``spent_before``."""
+        """Send what is pending; the coalescer is told how much of it was already on screen."""
+        resent = self._tail_shown
         frozen, tail = self._blocks.take()
         for source in frozen:
             self._add_answer(source)
         self._set_tail(render.answer_html(tail) if tail.strip() else "")
+        self._tail_shown = len(tail)
         if now - self._header_at >= self.HEADER_PERIOD or self._state != self._header_state:
             header = self._header_html(now)
             if header != self._header_sent:
                 self._set_header(header)
                 self._header_sent = header
             self._header_state, self._header_at = self._state, now
-        self.coalescer.mark(now, self._new_chars, self.sent_bytes - spent_before)
+        self.coalescer.mark(now, self._new_chars, resent)
         self._new_chars = 0
 
     def _header_html(self, now: float) -> str:
         details = (self._note,) if self._note else ()
-        return render.header_html(self._target, self._state, elapsed=now - self._t0, chars=self._chars, details=details)
-
-    def _estimate(self) -> int:
-        """Bytes the next update would send: the tail (rendered: ~1.1x its source) in one message,
-        and when the tail is long enough to have a finished block cut off, what that costs too."""
-        tail = self._blocks.tail_chars
-        cut = self.FREEZE_COST if tail >= self._blocks.min_block else 0
-        return self.OVERHEAD + self.UPDATE_EXTRA + cut + tail * 11 // 10
+        metrics = []
+        if self._first_at is not None:
+            first = f"first token {render.fmt_seconds(self._first_at)}"
+            metrics.append(render.Metric(first, render.FIRST_TOKEN_TITLE, "first-token"))
+        return render.header_html(
+            self._target, self._state, elapsed=now - self._t0, chars=self._chars, details=details, metrics=metrics
+        )
 
     def _spend(self, content_bytes: int) -> None:
         """Count one message carrying ``content_bytes`` (the views call it as they send)."""

@@ -7,9 +7,9 @@ and ``update_display`` (JupyterLab, Notebook 7, VS Code, Colab, nbclient, Databr
     answer block    finished blocks of the answer: rendered and sent once, never again
     ...
     tool entry      a tool call, updated once when its output arrives
-    answer tail     the unfinished end of the answer: the only output re-sent while text streams,
-                    with a small live counter; when a block of it is finished, this output becomes
-                    that block and the rest of the tail moves to a new output below it
+    answer tail     the block being written: the only output re-sent while text streams; when it
+                    is finished, this output becomes that block (nothing re-sent when it already
+                    shows it) and the next block starts in a new output below it
     custom outputs, trace   shown at the end (they arrive with the last events)
 
 Every output is static HTML from the start, so nothing is re-sent at the end and nothing depends
@@ -37,10 +37,6 @@ from agent_magics.view.sanitize import NO_MATH
 
 if TYPE_CHECKING:
     from agent_magics.core.result import AgentResult
-
-# A link reference definition: it may define links used in another block, which rendering block by
-# block would leave unresolved.
-_COUNTER = "font-size:.8em;opacity:.6;margin-top:.1em;"
 
 
 @dataclass
@@ -78,9 +74,6 @@ def _bundle(html: str, plain: str | None = None) -> dict[str, str]:
 
 
 class DisplayView(LiveView):
-    MIN_BLOCK = 1024  # a finished block costs one message; a long tail costs its size on every update
-    HEADER_PERIOD = float("inf")  # the counters ride on the tail's updates, not on header messages
-
     def _open(self, header_html: str) -> None:
         self._error_html = ""
         self._shown_header = header_html
@@ -136,7 +129,7 @@ class DisplayView(LiveView):
             if self._tail is not None:
                 self._update(self._tail, "")  # kept: the next block or tail fills it
             return
-        live = html + self._counter_html()
+        live = html  # no counter here (it is in the header): a finished tail then needs no re-send
         if self._tail is None:
             self._tail = self._show(live)
             self._current_message().outputs.append(self._tail)
@@ -158,15 +151,6 @@ class DisplayView(LiveView):
         else:  # custom outputs and the trace: shown at the end, after everything, as statically
             self._held[name] = html
 
-    def _header_html(self, now: float) -> str:
-        # The state only: the header is sent again at state changes, not as the counts move (those
-        # are in the tail's counter), so counts here would be stale.
-        return render.header_html(self._target, self._state, details=(self._note,) if self._note else ())
-
-    def _counter_html(self) -> str:
-        counts = f"{render.fmt_chars(self._chars)} · {render.fmt_seconds(self._clock() - self._t0)}"
-        return f'<div class="am-live" style="{_COUNTER}">▍ {render.escape(counts)}</div>'
-
     def _current_message(self) -> _Entry:
         if self._message is None:
             self._message = _Entry("message")
@@ -175,7 +159,7 @@ class DisplayView(LiveView):
 
     # -- the end -----------------------------------------------------------------------------------
     def _finish(self, result: AgentResult) -> None:
-        self._end_segment()  # the tail becomes a finished block (no counter)
+        self._end_segment()  # the tail becomes a finished block
         for name in ("custom", "trace"):
             if self._held.get(name):
                 self._entries.append(_Entry(name, [self._show(self._held[name])]))

@@ -78,9 +78,13 @@ def _details(summary_html: str, body_html: str, *, open_: bool = False) -> str:
     )
 
 
+LIVE_STATES = ("connecting", "retrying", "streaming")
+
+
 def badge(state: str) -> str:
     style = _BADGE + _BADGE_COLOURS.get(state, _BADGE_COLOURS["connecting"])
-    return f'<span style="{style}">{escape(state)}</span>'
+    live = ' class="am-live"' if state in LIVE_STATES else ""  # the answer is still coming
+    return f'<span{live} style="{style}">{escape(state)}</span>'
 
 
 def answer_html(markdown_text: str) -> str:
@@ -89,6 +93,22 @@ def answer_html(markdown_text: str) -> str:
 
 
 # -- fragments shared with the live views -----------------------------------------------------------
+# What each number in the header counts (its tooltip; the README says the same).
+TOKENS_TITLE = "tokens the server counted (usage): in = the whole input sent, out = the answer"
+FIRST_TOKEN_TITLE = "time to first token: from sending the request to the first answer text"
+RATE_TITLE = "output tokens per second, from the first answer text to the end"
+TOTAL_TITLE = "duration: from sending the request to the complete answer"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number of the header: what it shows, and what it counts."""
+
+    text: str
+    title: str = ""
+    name: str = ""  # for tests and CSS: am-metric-<name>
+
+
 def header_html(
     target: str,
     state: str,
@@ -96,11 +116,72 @@ def header_html(
     elapsed: float | None = None,
     chars: int | None = None,
     details: Iterable[str] = (),
+    metrics: Iterable[Metric] = (),
 ) -> str:
-    parts = [p for p in (fmt_seconds(elapsed), fmt_chars(chars) if chars is not None else "", *details) if p]
-    info = f' <span style="{_MUTED}">· {escape(" · ".join(parts))}</span>' if parts else ""
+    parts = [Metric(fmt_seconds(elapsed), TOTAL_TITLE, "total")] if elapsed is not None else []
+    if chars is not None:
+        parts.append(Metric(fmt_chars(chars), "characters of answer text", "chars"))
+    parts += [*metrics, *(Metric(d) for d in details if d)]
+    spans = " · ".join(
+        f'<span class="am-metric am-metric-{escape(m.name)}"' + (f' title="{escape(m.title)}"' if m.title else "")
+        + f">{escape(m.text)}</span>"
+        for m in parts
+        if m.text
+    )  # fmt: skip
+    info = f' <span style="{_MUTED}">· {spans}</span>' if spans else ""
     head = f"<strong>{escape(target)}</strong> {badge(state)}{info}"
     return f'<div class="am-header {NO_MATH}" style="{_HEADER}">{head}</div>'
+
+
+def result_metrics(result: Any) -> list[Metric]:
+    """Tokens in/out (usage), time to first token and tokens/s of a finished result, when known."""
+    usage = result.usage
+    metrics: list[Metric] = []
+    if "input_tokens" in usage or "output_tokens" in usage:
+        counts = [
+            f"{usage[k]:,} {label}" for k, label in (("input_tokens", "in"), ("output_tokens", "out")) if k in usage
+        ]
+        metrics.append(Metric(" / ".join(counts) + " tokens", TOKENS_TITLE, "tokens"))
+    first = result.timings.get("first_text")
+    if first is not None:
+        metrics.append(Metric(f"first token {fmt_seconds(first)}", FIRST_TOKEN_TITLE, "first-token"))
+    rate = result.tokens_per_second
+    if rate is not None:
+        metrics.append(Metric(f"{rate:,.0f} tokens/s", RATE_TITLE, "rate"))
+    return metrics
+
+
+_QUESTION = "margin:0 0 .3em 0;font-size:.85em;"
+_QUESTION_TEXT = (
+    "white-space:pre-wrap;margin:.2em 0 .1em 0;padding:.3em .6em;border-radius:3px;background:rgba(127,127,127,.08);"
+)
+
+
+def asked(items: list[dict[str, Any]]) -> tuple[str, int] | None:
+    """The last user message sent (the question, after ``{name}`` filling) and its turn number."""
+    users = [item for item in items if item.get("role") == "user"]
+    if not users:
+        return None
+    content = users[-1].get("content")
+    if isinstance(content, list):  # Responses content parts
+        content = "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return (content if isinstance(content, str) else to_display_text(content)), len(users)
+
+
+def question_html(items: list[dict[str, Any]]) -> str:
+    """The question actually sent, collapsed to one line above the answer; ``turn N`` after the first."""
+    found = asked(items)
+    if found is None:
+        return ""
+    from agent_magics.core.secrets import redact
+
+    text, turn = redact(found[0]), found[1]
+    label = f"asked · turn {turn}" if turn > 1 else "asked"
+    summary = f'<span style="{_MUTED}">{escape(label)}:</span> {escape(one_line(text))}'
+    return (
+        f'<details class="am-question {NO_MATH}" style="{_QUESTION}">'
+        f'<summary style="{_SUMMARY}">{summary}</summary><div style="{_QUESTION_TEXT}">{escape(text)}</div></details>'
+    )
 
 
 def tool_entry_html(call: dict[str, Any] | None, output: dict[str, Any] | None, *, live: bool = False) -> str:
@@ -247,9 +328,14 @@ def result_parts(result: Any, *, render_messages: bool = True) -> list[Part]:
 
     text = result.text or ""
     head = header_html(
-        result.target, result.status, elapsed=result.elapsed, chars=len(text), details=_header_details(result)
+        result.target,
+        result.status,
+        elapsed=result.elapsed,
+        chars=len(text),
+        details=_header_details(result),
+        metrics=result_metrics(result),
     ) + error_html(result.status, result.error, len(text))
-    parts = [Part("head", head)]
+    parts = [Part("head", head + question_html(result.input))]
     body = _body_items(result.output)
     if not any(kind == "message" for kind, _ in body) and text:  # text without message items
         parts.append(Part("message", answer(text), text))
@@ -282,8 +368,16 @@ def render_result_html(result: Any) -> str:
 
 
 # -- plain text ------------------------------------------------------------------------------------
-def header_text(target: str, state: str, *, elapsed: float | None, chars: int, details: Iterable[str] = ()) -> str:
-    parts = [target, state, fmt_seconds(elapsed), fmt_chars(chars), *details]
+def header_text(
+    target: str,
+    state: str,
+    *,
+    elapsed: float | None,
+    chars: int,
+    details: Iterable[str] = (),
+    metrics: Iterable[Metric] = (),
+) -> str:
+    parts = [target, state, fmt_seconds(elapsed), fmt_chars(chars), *(m.text for m in metrics), *details]
     return "[" + " · ".join(p for p in parts if p) + "]"
 
 
@@ -324,8 +418,10 @@ def render_result_text(result: Any, *, max_answer_chars: int | None = None) -> s
     from agent_magics.core.events import message_text
 
     text = result.text or ""
+    found = asked(result.input)
+    turn = [f"turn {found[1]}"] if found is not None and found[1] > 1 else []
     lines = [header_text(result.target, result.status, elapsed=result.elapsed, chars=len(text),
-                         details=_header_details(result))]  # fmt: skip
+                         details=[*_header_details(result), *turn], metrics=result_metrics(result))]  # fmt: skip
     if result.status != "completed" or result.error:
         note = f"{result.status}: {result.error}" if result.error else result.status
         if result.status != "completed" and not text:

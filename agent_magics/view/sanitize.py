@@ -4,8 +4,9 @@ Two layers, so that one mistake is not enough:
 1. markdown-it-py with the ``js-default`` preset: raw HTML in the text is escaped, not passed on,
    and ``javascript:``/``vbscript:``/``data:`` links are refused;
 2. nh3 (ammonia) with an explicit allowlist: no ``img`` (a remote image is an exfiltration
-   channel), no ``style``, no event handlers, links only to http(s)/mailto and opened with
-   ``rel="noopener noreferrer nofollow"``.
+   channel), no ``<style>``, no event handlers, links only to http(s)/mailto and opened with
+   ``rel="noopener noreferrer nofollow"``; a ``style`` attribute only when it is exactly one of the
+   fixed styles ``markdown_style.py`` puts on code, tables and quotes (agent text cannot set one).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+from agent_magics.view import markdown_style
 from agent_magics.view.markdown_lines import Fence, closes_fence, fence_opener, may_define_links
 
 ALLOWED_TAGS = frozenset(
@@ -29,10 +31,15 @@ ALLOWED_TAGS = frozenset(
 )  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
-    "td": {"align"},
-    "th": {"align"},
+    "td": {"align", "style"},
+    "th": {"align", "style"},
     "ol": {"start"},
-    "code": {"class"},
+    "code": {"class", "style"},
+    "span": {"style"},
+    "div": {"style"},
+    "pre": {"style"},
+    "table": {"style"},
+    "blockquote": {"style"},
 }
 ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # JupyterLab (and ipywidgets' HTML view) typeset outputs with MathJax *after* sanitising them:
@@ -48,6 +55,7 @@ def _markdown():
 
     # js-default: html=False (raw HTML escaped), linkify off, safe link validation.
     md = MarkdownIt("js-default").enable("table").enable("strikethrough")
+    markdown_style.install(md)  # highlighted code blocks, bordered tables, quotes: inline styles
     # An image would be an automatic request to a host the agent chose (an exfiltration channel):
     # show its alt text instead, with no URL at all.
     md.add_render_rule("image", _image_as_text)
@@ -79,6 +87,8 @@ def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
     its XSRF token to /files/ links), and nothing an agent says should point into the notebook
     server. Only absolute http(s) and mailto links stay."""
     if attribute == "href" and not value.strip().lower().startswith(("http://", "https://", "mailto:")):
+        return None
+    if attribute == "style" and value not in markdown_style.STYLES:  # ours only, exactly
         return None
     return value
 

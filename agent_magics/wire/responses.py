@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_magics.core.events import Done, ErrorEvent, Event, ItemDone, TextDelta, TraceReceived, scrub_text
+from agent_magics.core.events import (
+    Done,
+    ErrorEvent,
+    Event,
+    ItemDone,
+    RequestInfo,
+    TextDelta,
+    TraceReceived,
+    scrub_text,
+)
 from agent_magics.wire.common import NO_OP_TRACE_ID, databricks_extras, error_text
 
 
@@ -32,6 +41,8 @@ class ResponsesStream:
             if self.items_seen == 0:  # servers that only send the final response
                 events.extend(ItemDone(_strip_extras(i)) for i in response.get("output") or [] if isinstance(i, dict))
             events.extend(databricks_extras(response))
+            if isinstance(response.get("usage"), dict):  # token counts, for result.usage
+                events.append(RequestInfo({"usage": response["usage"]}))
             if response.get("error"):
                 events.append(ErrorEvent(error_text(response["error"])))
             if kind == "response.incomplete":
@@ -56,6 +67,8 @@ def body_events(body: dict[str, Any]) -> list[Event]:
     """A complete (non-streaming) Responses body."""
     events: list[Event] = [ItemDone(_strip_extras(i)) for i in body.get("output") or [] if isinstance(i, dict)]
     events.extend(databricks_extras(body))
+    if isinstance(body.get("usage"), dict):
+        events.append(RequestInfo({"usage": body["usage"]}))
     metadata = body.get("metadata") or {}
     trace_id = metadata.get("trace_id") if isinstance(metadata, dict) else None
     if trace_id and trace_id != NO_OP_TRACE_ID:
