@@ -5,6 +5,8 @@
   ``max_rate`` times a second whichever column changed, and replaced at the end by the static
   comparison (``compare.render_comparison_html``). A comparison is a few short answers side by
   side, so each refresh renders every column again: simple, and bounded by the rate.
+* ``CompareWidgetView`` (``--view widget``, in ``compare_widget.py``): ipywidgets columns, each the
+  single-answer widget view.
 * ``FinishOrderTextView`` (terminals, ``--view text``): each answer printed whole, labelled, in the
   order the targets finish.
 
@@ -20,13 +22,14 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from agent_magics.core.comparison import AgentComparison
+from agent_magics.core.errors import AgentUsageError
 from agent_magics.core.events import Event, ItemDone, Reduction, TextDelta
 from agent_magics.core.result import AgentResult
 from agent_magics.run import View
 from agent_magics.view.bundles import replace_bundle, show_bundle
 from agent_magics.view.coalesce import Coalescer
-from agent_magics.view.compare import columns_html, render_comparison_html, render_comparison_text
-from agent_magics.view.render import answer_html, fmt_seconds, header_html, render_result_html, render_result_text
+from agent_magics.view.compare import columns_html, render_column_html, render_comparison_html, render_comparison_text
+from agent_magics.view.render import answer_html, fmt_seconds, header_html, render_result_text
 
 
 class _Column:
@@ -43,10 +46,10 @@ class _Column:
 
     def html(self) -> str:
         if self.result is not None:
-            return render_result_html(self.result)
+            return render_column_html(self.result)
         details = []
         if self.first_text is not None:
-            details.append(f"first text {fmt_seconds(self.first_text)}")
+            details.append(f"first token {fmt_seconds(self.first_text)}")
         if self.tools:
             details.append("tools: " + ", ".join(self.tools))
         header = header_html(self.target, self.state, elapsed=time.monotonic() - self.started, details=details)
@@ -139,12 +142,25 @@ class FinishOrderTextView:
         pass
 
 
-def make_comparison_view(mode: str, targets: list[str], *, max_rate: float = 8.0) -> ColumnsView | FinishOrderTextView:
-    """``display`` / ``widget`` (the columns are display outputs either way) or ``text``; ``auto`` detects."""
+def make_comparison_view(mode: str, targets: list[str], *, max_rate: float = 8.0) -> Any:
+    """``display`` (columns of display outputs), ``widget`` (ipywidgets columns), ``text``; ``auto`` detects.
+
+    Each has ``views()`` (the per-target ``run.View``s) and ``finish(comparison)``.
+    """
     if mode == "auto":
         from agent_magics.view.live import detect_mode
 
         mode = detect_mode()
     if mode == "text":
         return FinishOrderTextView(targets)
-    return ColumnsView(targets, max_rate=max_rate)
+    if mode == "widget":
+        import importlib.util
+
+        if importlib.util.find_spec("ipywidgets") is None:
+            raise AgentUsageError("--view widget needs ipywidgets (pip install ipywidgets); or use --view display.")
+        from agent_magics.view.compare_widget import CompareWidgetView
+
+        return CompareWidgetView(targets, max_rate=max_rate)
+    if mode == "display":
+        return ColumnsView(targets, max_rate=max_rate)
+    raise AgentUsageError(f"unknown view {mode!r}: expected auto, widget, display or text.")
