@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import comm
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
 from test_view_live import WIDGET_VIEW, Clock, Publisher, Wire, chunks
-from test_view_live import displays as _displays_fixture  # noqa: F401 (pytest finds fixtures by their own name)
-from test_view_live import wire as _wire_fixture  # noqa: F401
 from test_view_render import XSS, html_problems
 
 from agent_magics.core.comparison import AgentComparison
@@ -18,6 +19,26 @@ from agent_magics.core.events import Done, ItemDone, Reduction, finish, reduce_e
 from agent_magics.core.result import AgentResult
 from agent_magics.view.compare import render_comparison_html
 from agent_magics.view.compare_widget import CompareWidgetView
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
+    """The comms record what they would send (as in test_view_live)."""
+    record = Wire()
+
+    class RecordingComm(comm.DummyComm):
+        def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):  # type: ignore[no-untyped-def]
+            record.record(msg_type, self.comm_id, data)
+
+    monkeypatch.setattr(comm, "create_comm", lambda *args, **kwargs: RecordingComm(*args, **kwargs))
+    return record
+
+
+@pytest.fixture
+def displays(monkeypatch: pytest.MonkeyPatch) -> Publisher:
+    publisher = Publisher()
+    monkeypatch.setattr(InteractiveShell.instance(), "display_pub", publisher)
+    return publisher
 
 
 def feed(view: Any, state: Reduction, events: list[Any], clock: Clock, step: float = 0.05) -> None:
@@ -44,7 +65,7 @@ def test_columns_stream_side_by_side_then_one_static_comparison(wire: Wire, disp
     assert WIDGET_VIEW in first["data"] and "demo-agent: connecting" in first["data"]["text/plain"]
     layout = view._row.layout
     assert (layout.display, layout.flex_flow) == ("flex", "row wrap")  # stacked when narrow
-    assert all(slot.layout.min_width == "18em" for slot in view._slots)
+    assert all(slot.layout.min_width == "min(18em, 100%)" for slot in view._slots)
 
     a, b = view.views()
     a.start("demo-agent")

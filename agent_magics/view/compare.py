@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_magics.view.render import ROOT_STYLE, fmt_seconds, render_result_html, render_result_text
+from agent_magics.view.render import ROOT_STYLE, fmt_seconds, render_result_text, result_parts
 from agent_magics.view.sanitize import NO_MATH, escape
 
 _ROW = "display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start;"
-_COLUMN = "flex:1 1 22em;min-width:18em;max-width:100%;overflow-x:auto;"
-_FIGURES = "font-size:.8em;opacity:.75;margin:0 0 .2em 0;"
+# min(): never wider than a narrow output area (stacked columns are clipped otherwise).
+_COLUMN = "flex:1 1 22em;min-width:min(18em,100%);max-width:100%;overflow-x:auto;"
+_FIGURES = "font-size:.8em;opacity:.75;margin:-.2em 0 .3em 0;"
 _DIFF = "max-height:24em;overflow:auto;font-size:.85em;white-space:pre-wrap;margin:.2em 0;"
 
 
@@ -61,7 +62,10 @@ def column_figures(result: Any) -> str:
 
 
 def render_column_html(result: Any) -> str:
-    return column_figures(result) + render_result_html(result)
+    """A result's static rendering with the comparison's figures under its header."""
+    parts = result_parts(result)
+    html = parts[0].html + column_figures(result) + "".join(part.html for part in parts[1:])
+    return f'<div class="agent-magics-result {NO_MATH}" style="{ROOT_STYLE}">{html}</div>'
 
 
 def render_comparison_html(comparison: Any) -> str:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from agent_magics.core.events import ItemDone, TextDelta
 from agent_magics.view import render
 from agent_magics.view.bundles import replace_bundle, show_bundle
-from agent_magics.view.compare import column_figures, render_comparison_html, render_comparison_text
+from agent_magics.view.compare import render_column_html, render_comparison_html, render_comparison_text
 from agent_magics.view.live_widget import RENDERED, WIDGET_VIEW, WidgetView
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from agent_magics.run import View
 
 _ROW = {"display": "flex", "flex_flow": "row wrap", "align_items": "flex-start", "width": "100%"}
-_SLOT = {"flex": "1 1 22em", "min_width": "18em", "max_width": "100%", "margin": "0 .8em .4em 0"}
+_SLOT = {"flex": "1 1 22em", "min_width": "min(18em, 100%)", "max_width": "100%", "margin": "0 .8em .4em 0"}
 
 
 class _ColumnView(WidgetView):
@@ -99,7 +99,7 @@ class _ColumnView(WidgetView):
         return render.header_html(self._target, self._state, elapsed=now - self._t0, chars=self._chars, details=details)
 
     def _finish(self, result: AgentResult) -> None:
-        self._replace({"text/html": column_figures(result) + render.render_result_html(result)})
+        self._replace({"text/html": render_column_html(result)})
 
     def _replace(self, bundle: dict[str, str]) -> None:
         self._owner.place(self._index, self._owner.static(bundle["text/html"]))
