@@ -7,6 +7,7 @@ import builtins
 import json
 import re
 import shlex
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,9 +59,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(prog: str = "%%agent") -> _Parser:
     parser = _Parser(
         prog=prog,
-        description="Ask an AI agent deployed on Databricks (Model Serving endpoint, app, or URL), "
-        "or several at once. " + defaults.PER_TARGET_HELP,
-        epilog=EXAMPLES,
+        description="Ask an AI agent deployed on Databricks (Model Serving endpoint, app, or URL), or several at once.",
+        epilog=EXAMPLES
+        + "\nSeveral targets:\n"
+        + textwrap.fill(defaults.PER_TARGET_HELP, 96, initial_indent="  ", subsequent_indent="  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=True,
     )
@@ -84,10 +86,15 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     )
     trace.add_argument("--no-return-trace", dest="return_trace", action="store_false")
     parser.add_argument("--databricks-options", metavar="JSON|NAME", help="databricks_options: JSON or a dict variable")
-    parser.add_argument("--out", metavar="NAME", help="store the AgentResult in this variable")
+    parser.add_argument(
+        "--out", metavar="NAME", help="store the AgentResult (AgentComparison for several targets) in this variable"
+    )
     parser.add_argument("--profile", metavar="NAME", help="Databricks config profile (~/.databrickscfg)")
     parser.add_argument(
-        "--continue", dest="continue_", action="store_true", help="next turn of the conversation with this target"
+        "--continue",
+        dest="continue_",
+        action="store_true",
+        help="next turn of the conversation with this target (with each)",
     )
     parser.add_argument("--system", metavar="TEXT", help="system prompt for this turn")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="total time limit for the answer")
