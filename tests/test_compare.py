@@ -142,6 +142,8 @@ def test_columns_stream_side_by_side_then_stay_static(paced: LocalWorkspace, mon
     view.finish(comparison)
     live = [b for b in recorder.bundles[:-1] if b["text/plain"].count("streaming") == 2]
     assert live, "no update showed both columns streaming at once"
+    # Each live column shows its tool call as it finished (collapsible, as in the final rendering).
+    assert any(b["text/html"].count("search_docs") >= 2 and "<details" in b["text/html"] for b in live)
     assert all(b["text/html"].count('class="am-compare-column"') == 2 for b in recorder.bundles)
     assert len(recorder.bundles) < 60  # coalesced: a few updates a second, not one per token
     final = recorder.bundles[-1]

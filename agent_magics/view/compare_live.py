@@ -1,9 +1,9 @@
 """Live views of a comparison: several answers streaming at once, from one thread per target.
 
 * ``ColumnsView`` (display outputs, the default in kernels): one output holding a column per target
-  (header with status, time to first text, tool calls; the text so far), refreshed at most
-  ``max_rate`` times a second whichever column changed, and replaced at the end by the static
-  comparison (``compare.render_comparison_html``). A comparison is a few short answers side by
+  (header with status, time to first token, tool calls; the tool calls, the text so far, an error,
+  the trace), refreshed at most ``max_rate`` times a second whichever column changed, and replaced
+  at the end by the static comparison (``compare.render_comparison_html``). A comparison is a few short answers side by
   side, so each refresh renders every column again: simple, and bounded by the rate.
 * ``CompareWidgetView`` (``--view widget``, in ``compare_widget.py``): ipywidgets columns, each the
   single-answer widget view.
@@ -23,26 +23,52 @@ from typing import Any, TextIO
 
 from agent_magics.core.comparison import AgentComparison
 from agent_magics.core.errors import AgentUsageError
-from agent_magics.core.events import Event, ItemDone, Reduction, TextDelta
+from agent_magics.core.events import ErrorEvent, Event, ItemDone, Reduction, TextDelta, TraceReceived
 from agent_magics.core.result import AgentResult
 from agent_magics.run import View
 from agent_magics.view.bundles import replace_bundle, show_bundle
 from agent_magics.view.coalesce import Coalescer
 from agent_magics.view.compare import columns_html, render_column_html, render_comparison_html, render_comparison_text
-from agent_magics.view.render import answer_html, fmt_seconds, header_html, render_result_text
+from agent_magics.view.render import (
+    answer_html,
+    error_html,
+    fmt_seconds,
+    header_html,
+    render_result_text,
+    tool_entry_html,
+    trace_section_html,
+)
 
 
 class _Column:
-    """What one target's column shows while it streams."""
+    """What one target's column shows while it streams: header, tool calls, text so far, error, trace."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self.state = "connecting"
         self.chunks: list[str] = []  # the text so far; joined only when shown
-        self.tools: list[str] = []
+        self.calls: list[list[dict[str, Any] | None]] = []  # [call, output] in the order they came
+        self.error: str | None = None
+        self.trace: tuple[dict[str, Any] | None, str | None] | None = None
         self.started = time.monotonic()
         self.first_text: float | None = None
         self.result: AgentResult | None = None
+
+    @property
+    def tools(self) -> list[str]:
+        return [str(call.get("name", "")) for call, _ in self.calls if call is not None]
+
+    def add_item(self, item: dict[str, Any]) -> None:
+        kind = item.get("type")
+        if kind == "function_call":
+            self.calls.append([item, None])
+        elif kind == "function_call_output":
+            for entry in self.calls:
+                call = entry[0]
+                if entry[1] is None and call is not None and call.get("call_id") == item.get("call_id"):
+                    entry[1] = item
+                    return
+            self.calls.append([None, item])
 
     def html(self) -> str:
         if self.result is not None:
@@ -50,11 +76,18 @@ class _Column:
         details = []
         if self.first_text is not None:
             details.append(f"first token {fmt_seconds(self.first_text)}")
-        if self.tools:
-            details.append("tools: " + ", ".join(self.tools))
-        header = header_html(self.target, self.state, elapsed=time.monotonic() - self.started, details=details)
+        if self.calls:
+            details.append(f"{len(self.tools)} tool call{'' if len(self.tools) == 1 else 's'}")
         text = "".join(self.chunks)
-        return header + (answer_html(text) if text else "")
+        parts = [header_html(self.target, self.state, elapsed=time.monotonic() - self.started, details=details)]
+        if self.error:
+            parts.append(error_html("failed", self.error, len(text)))
+        parts += [tool_entry_html(call, output, live=output is None) for call, output in self.calls]
+        if text:
+            parts.append(answer_html(text))
+        if self.trace is not None:
+            parts.append(trace_section_html(*self.trace))
+        return "".join(parts)
 
 
 class _TargetView:
@@ -75,8 +108,12 @@ class _TargetView:
                 if column.first_text is None:
                     column.first_text = time.monotonic() - column.started
                 column.chunks.append(event.delta)
-            elif isinstance(event, ItemDone) and event.item.get("type") == "function_call":
-                column.tools.append(str(event.item.get("name", "")))
+            elif isinstance(event, ItemDone):
+                column.add_item(event.item)
+            elif isinstance(event, ErrorEvent):
+                column.error = state.error
+            elif isinstance(event, TraceReceived):
+                column.trace = (state.trace, state.trace_id)
         self._owner.changed()
 
     def finish(self, result: AgentResult) -> None:
