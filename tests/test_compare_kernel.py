@@ -62,6 +62,7 @@ class Cell:
     shown: list[Shown] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     comms: int = 0
+    answer_widgets: set[str] = field(default_factory=set)  # widgets (comm ids) that showed answer text
 
 
 def _record(cell: Cell, msg: dict[str, Any]) -> None:
@@ -75,6 +76,9 @@ def _record(cell: Cell, msg: dict[str, Any]) -> None:
         cell.errors.append(f"{content['ename']}: {content['evalue']}")
     elif kind.startswith("comm_"):
         cell.comms += 1
+        state = (content.get("data") or {}).get("state") or {}
+        if "am-answer" in str(state.get("value", "")):
+            cell.answer_widgets.add(content["comm_id"])
 
 
 def _seconds(date: Any) -> float:
@@ -132,14 +136,17 @@ def test_two_targets_stream_at_the_same_time(paced_kernel: Kernel) -> None:
     assert all(r[1] >= 0.5 for r in rows)  # the pace held
 
 
-def test_kernel_interrupt_stops_every_target_and_keeps_each_partial_answer(paced_kernel: Kernel) -> None:
+@pytest.mark.parametrize("view", ["display", "widget"])
+def test_kernel_interrupt_stops_every_target_and_keeps_each_partial_answer(paced_kernel: Kernel, view: str) -> None:
     def both_have_text(cell: Cell) -> bool:
+        if view == "widget":  # each column's answer streams into a widget of its own
+            return len(cell.answer_widgets) >= 2
         last = cell.shown[-1] if cell.shown else None
         return last is not None and last.has_text(0) and last.has_text(1)
 
     cell = run(
         paced_kernel,
-        "%%agent demo-agent demo-chat-agent --out stopped\nWhat is MLflow? Explain in detail.",
+        f"%%agent demo-agent demo-chat-agent --view {view} --out stopped\nWhat is MLflow? Explain in detail.",
         interrupt_when=both_have_text,
     )
     assert not cell.errors, cell.errors  # the comparison is the cell's value, not a KeyboardInterrupt
