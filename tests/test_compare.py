@@ -149,3 +149,20 @@ def test_columns_stream_side_by_side_then_stay_static(paced: LocalWorkspace, mon
     final = recorder.bundles[-1]
     assert final["text/html"] == comparison._repr_mimebundle_()["text/html"]
     assert "<script>" not in "".join(b["text/html"] for b in recorder.bundles)
+
+
+def test_a_late_worker_does_not_overwrite_the_final_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_magics.core.events import Reduction, TextDelta
+    from agent_magics.view.compare_live import ColumnsView
+
+    recorder = Recorder()
+    monkeypatch.setattr("IPython.display.display", recorder)
+    monkeypatch.setattr("IPython.core.interactiveshell.InteractiveShell.initialized", lambda: True)
+    view = ColumnsView(["a", "b"])
+    _, b = view.views()
+    comparison = AgentComparison("q", [AgentResult(target="a", text="x"), AgentResult(target="b", text="y")])
+    view.finish(comparison)
+    shown = len(recorder.bundles)
+    b.on_event(Reduction(), TextDelta("m", "late text"))  # a stream that reached its next event after the end
+    b.finish(AgentResult(target="b", text="late text", status="interrupted"))
+    assert len(recorder.bundles) == shown and "late text" not in recorder.bundles[-1]["text/html"]

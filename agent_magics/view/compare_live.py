@@ -127,6 +127,7 @@ class ColumnsView:
         self._coalescer = Coalescer(max_rate, min_rate=0)
         self._clock = clock
         self.lock = threading.RLock()  # columns change from one thread per target
+        self._done = False  # after finish(): a worker stopped late must not overwrite the comparison
         self._handle: Any = show_bundle(self._bundle())
 
     def views(self) -> list[View]:
@@ -139,19 +140,22 @@ class ColumnsView:
     def changed(self) -> None:
         with self.lock:
             now = self._clock()
-            if not self._coalescer.due(now, 0, 0):
+            if self._done or not self._coalescer.due(now, 0, 0):
                 return
             self._coalescer.mark(now)
             replace_bundle(self._handle, self._bundle())
 
     def finished(self, column: _Column) -> None:
         with self.lock:
+            if self._done:
+                return
             self._coalescer.mark(self._clock())
             replace_bundle(self._handle, self._bundle())
 
     def finish(self, comparison: AgentComparison) -> None:
         """The static comparison, through the same display handle: what the saved notebook keeps."""
         with self.lock:
+            self._done = True
             bundle = {"text/plain": render_comparison_text(comparison), "text/html": render_comparison_html(comparison)}
             replace_bundle(self._handle, bundle)
 
