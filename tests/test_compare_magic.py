@@ -147,3 +147,17 @@ def test_a_mistyped_target_is_a_usage_error_before_anything_is_sent(shell: Any) 
         shell.run_cell_magic("agent", "demo-agent 'bad name!'", "q")
     with pytest.raises(UsageError, match="question is empty"):
         shell.run_cell_magic("agent", "demo-agent demo-chat-agent", "  ")
+
+
+def test_each_target_gets_its_own_options(shell: Any) -> None:
+    comparison = shell.run_cell_magic(
+        "agent",
+        "demo-agent demo-chat-agent apps/demo-app --quiet --custom-inputs '{\"id\": 1}' "
+        "--custom-inputs apps/demo-app='{\"id\": 5}' --via demo-agent=client --api demo-chat-agent=invocations",
+        "What is MLflow?",
+    )
+    assert [r.status for r in comparison] == ["completed"] * 3, [r.error for r in comparison]
+    echoed = {r.target: (r.custom_outputs or {}).get("echo") for r in comparison}
+    assert echoed == {"demo-agent": {"id": 1}, "demo-chat-agent": {"id": 1}, "apps/demo-app": {"id": 5}}
+    assert [r.via for r in comparison] == ["client", "rest", "rest"]
+    assert comparison["demo-chat-agent"].interface == "chat_agent"
