@@ -45,4 +45,3 @@ PER_TARGET_HELP = (
     "(--api demo-chat-agent=chat, --custom-inputs apps/demo-app='{\"id\": 5}'); repeat the option for more "
     "targets. --continue keeps one conversation per target; --out NAME holds the AgentComparison."
 )
-PER_TARGET_OPTIONS = ("custom_inputs", "api", "via")

@@ -99,7 +99,7 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     parser.add_argument("--system", metavar="TEXT", help="system prompt for this turn")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="total time limit for the answer")
     parser.add_argument("--quiet", action="store_true", help="no display; the result is returned only")
-    # Not argparse choices: a value may be TARGET=VALUE (checked in _per_target, with the same message).
+    # Not argparse choices: a value may be TARGET=VALUE (checked by _choice, saying "invalid choice" too).
     parser.add_argument(
         "--via", metavar=_choices(defaults.VIA_CHOICES), action="append", help=defaults.VIA_HELP + _PER_TARGET
     )
