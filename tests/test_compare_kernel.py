@@ -175,3 +175,13 @@ def test_widget_view_in_a_kernel(paced_kernel: Kernel) -> None:
     final = cell.shown[-1]  # then the static comparison replaced them
     assert all(final.final(i) and final.has_text(i) for i in (0, 1))
     assert paced_kernel.value("[r.status for r in w]") == ["completed", "completed"]
+
+
+def test_quiet_shows_nothing_and_the_value_is_one_line(paced_kernel: Kernel) -> None:
+    quiet = paced_kernel.run("%%agent demo-agent demo-chat-agent --quiet --out q\nWhat is MLflow?")
+    assert (quiet.displays, quiet.results, quiet.stdout.strip(), quiet.errors) == ([], [], "", [])
+    assert paced_kernel.value("[r.status for r in q]") == ["completed", "completed"]
+    shown = paced_kernel.run("%agent demo-agent,demo-chat-agent What is MLflow?")
+    assert [r["text/plain"] for r in shown.results] == [
+        "<AgentComparison demo-agent: completed; demo-chat-agent: completed>"
+    ]  # Out[] is one line: the columns above already show the answers

@@ -164,6 +164,7 @@ class FinishOrderTextView:
     def __init__(self, targets: list[str], out: TextIO | None = None) -> None:
         self.columns = [_Column(target) for target in targets]
         self._out = out
+        self._done = False
         self.lock = threading.RLock()
 
     def views(self) -> list[View]:
@@ -175,12 +176,14 @@ class FinishOrderTextView:
     def finished(self, column: _Column) -> None:
         assert column.result is not None
         with self.lock:
+            if self._done:  # a worker stopped late: the comparison is over
+                return
             out = self._out or sys.stdout
             out.write(f"── {column.target} ──\n{render_result_text(column.result)}\n\n")
             out.flush()
 
     def finish(self, comparison: AgentComparison) -> None:
-        pass
+        self._done = True
 
 
 def make_comparison_view(mode: str, targets: list[str], *, max_rate: float = 8.0) -> Any:
