@@ -8,6 +8,7 @@ wall-clock bound.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -63,10 +64,13 @@ class Cell:
     errors: list[str] = field(default_factory=list)
     comms: int = 0
     answer_widgets: set[str] = field(default_factory=set)  # widgets (comm ids) that showed answer text
+    sent: int = 0  # JSON bytes of the display and comm messages' content (envelopes not counted)
 
 
 def _record(cell: Cell, msg: dict[str, Any]) -> None:
     kind, content = msg["msg_type"], msg["content"]
+    if kind in ("display_data", "update_display_data") or kind.startswith("comm_"):
+        cell.sent += len(json.dumps(content, default=str))
     if kind in ("display_data", "update_display_data"):
         html = content["data"].get("text/html", "")
         if COLUMN in html:
@@ -120,7 +124,7 @@ def test_two_targets_stream_at_the_same_time(paced_kernel: Kernel) -> None:
     print(
         f"\nstreaming intervals: demo-agent {a0 - a0:.2f}-{a1 - a0:.2f} s, "
         f"demo-chat-agent {b0 - a0:.2f}-{b1 - a0:.2f} s;"
-        f" overlap {overlap:.2f} s of the shorter {shorter:.2f} s; {len(cell.shown)} updates"
+        f" overlap {overlap:.2f} s of the shorter {shorter:.2f} s; {len(cell.shown)} updates, {cell.sent:,} bytes"
     )
     assert shorter > 0.3  # the pace holds: each answer streams for a while
     assert overlap > 0.5 * shorter, ((a0, a1), (b0, b1))  # together, not one after the other
@@ -172,6 +176,7 @@ def test_widget_view_in_a_kernel(paced_kernel: Kernel) -> None:
     cell = run(paced_kernel, "%%agent demo-agent demo-chat-agent --view widget --out w\nWhat is MLflow?")
     assert not cell.errors, cell.errors
     assert cell.comms > 10  # the columns streamed as widget updates
+    print(f"\nwidget view: {cell.comms} comm messages, {cell.sent:,} bytes")
     final = cell.shown[-1]  # then the static comparison replaced them
     assert all(final.final(i) and final.has_text(i) for i in (0, 1))
     assert paced_kernel.value("[r.status for r in w]") == ["completed", "completed"]

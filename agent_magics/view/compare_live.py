@@ -108,6 +108,7 @@ class _TargetView:
                 if column.first_text is None:
                     column.first_text = time.monotonic() - column.started
                 column.chunks.append(event.delta)
+                self._owner.new_chars += len(event.delta)
             elif isinstance(event, ItemDone):
                 column.add_item(event.item)
             elif isinstance(event, ErrorEvent):
@@ -121,10 +122,20 @@ class _TargetView:
         self._owner.finished(self._column)
 
 
+OVERHEAD = 650  # bytes of one Jupyter message beyond its content (as LiveView.OVERHEAD)
+SMOOTH_GAP = 0.25  # seconds: at least 4 refreshes a second while text arrives...
+BYTES_PER_SECOND = 64_000  # ...unless that would send more than this (each refresh re-sends every column)
+
+
 class ColumnsView:
     def __init__(self, targets: list[str], *, max_rate: float = 8.0, clock: Callable[[], float] = time.monotonic):
         self.columns = [_Column(target) for target in targets]
-        self._coalescer = Coalescer(max_rate, min_rate=0)
+        # Every refresh re-sends all the columns: paid from the same byte budget as the single-answer
+        # views (LiveView), with a smoothness floor (_smooth_due), so long answers refresh less often
+        # instead of costing O(n²) bytes.
+        self._coalescer = Coalescer(max_rate)
+        self.new_chars = 0  # answer characters since the last refresh, all columns
+        self._last_cost = 0
         self._clock = clock
         self.lock = threading.RLock()  # columns change from one thread per target
         self._done = False  # after finish(): a worker stopped late must not overwrite the comparison
@@ -140,17 +151,30 @@ class ColumnsView:
     def changed(self) -> None:
         with self.lock:
             now = self._clock()
-            if self._done or not self._coalescer.due(now, 0, 0):
+            if self._done or not (self._coalescer.due(now, self.new_chars, self._last_cost) or self._smooth_due(now)):
                 return
-            self._coalescer.mark(now)
-            replace_bundle(self._handle, self._bundle())
+            self._send(now)
+
+    def _smooth_due(self, now: float) -> bool:
+        """Text is arriving and the last refresh is SMOOTH_GAP old, or older when a refresh is big:
+        what streams stays smooth while the comparison's bytes stay under ~BYTES_PER_SECOND."""
+        last = self._coalescer.last
+        if last is None:
+            return True
+        return self.new_chars > 0 and now - last >= max(SMOOTH_GAP, self._last_cost / BYTES_PER_SECOND)
 
     def finished(self, column: _Column) -> None:
         with self.lock:
             if self._done:
                 return
-            self._coalescer.mark(self._clock())
-            replace_bundle(self._handle, self._bundle())
+            self._send(self._clock())
+
+    def _send(self, now: float) -> None:
+        bundle = self._bundle()
+        replace_bundle(self._handle, bundle)
+        self._last_cost = OVERHEAD + sum(len(part) for part in bundle.values())
+        self._coalescer.mark(now, self.new_chars, self._last_cost)
+        self.new_chars = 0
 
     def finish(self, comparison: AgentComparison) -> None:
         """The static comparison, through the same display handle: what the saved notebook keeps."""
@@ -164,6 +188,7 @@ class FinishOrderTextView:
     def __init__(self, targets: list[str], out: TextIO | None = None) -> None:
         self.columns = [_Column(target) for target in targets]
         self._out = out
+        self.new_chars = 0  # counted by the target views, as for ColumnsView; unused here
         self._done = False
         self.lock = threading.RLock()
 
