@@ -64,7 +64,7 @@ $(W7)/.installed: requirements/ipywidgets7.txt $(VENV)/.installed
 
 test-ipywidgets7: $(W7)/.installed
 	$(W7)/bin/python -c "import ipywidgets; assert ipywidgets.__version__.startswith('7.'), ipywidgets.__version__"
-	$(W7)/bin/python -m pytest -q -p no:cacheprovider tests/test_view_live.py tests/test_view_render.py
+	$(W7)/bin/python -m pytest -q -p no:cacheprovider tests/test_view_live.py tests/test_view_render.py tests/test_view_compare_widget.py
 
 # Third-party clients (LiteLLM's databricks/ provider, databricks-langchain) against the local
 # workspace. Their pins conflict with the main lock, so they get a venv of their own; only the

@@ -515,6 +515,7 @@ def compare(
     system: str | None = None,
     per_target: dict[str, AskOptions] | None = None,
     views: list[View] | None = None,
+    histories: dict[str, list[dict[str, Any]]] | None = None,
     **options: Unpack[AskOptions],
 ) -> AgentComparison:
     """Ask every target the same question at the same time; their answers side by side, in target order.
@@ -522,6 +523,7 @@ def compare(
     ``per_target`` maps a target to options of its own (``custom_inputs``, ``api``, ``via`` ...) over
     ``options``. One target failing or timing out does not stop the others; Ctrl-C stops them all and
     keeps every partial answer (status ``interrupted``). ``views`` (one per target) show them live.
+    ``histories`` maps a target to the earlier turns of its own conversation, sent before the question.
     """
     if not targets:
         raise AgentUsageError("compare: name at least one target.")
@@ -544,9 +546,12 @@ def compare(
     def answer(index: int, target: str) -> None:
         merged: AskOptions = {**options, **per_target.get(target, {})}
         try:
-            execution = _stream(target, _turn(question, system), **merged)._execution
+            history = (histories or {}).get(target, [])
+            execution = _stream(target, [*history, *_turn(question, system)], **merged)._execution
         except (AgentError, AgentUsageError) as exc:  # this target only: the others go on
-            results[index] = AgentResult(target=target, text="", status="failed", error=str(exc))
+            failed = results[index] = AgentResult(target=target, text="", status="failed", error=str(exc))
+            if views is not None:  # its column shows the failure now, not "connecting" until the end
+                views[index].finish(failed)
             return
         if views is not None:
             execution.view = views[index]

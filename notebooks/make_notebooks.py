@@ -476,6 +476,81 @@ print([doc["title"] for doc in tool.outputs])""",
     ("code", "chat_answer.trace.to_pandas()[['name', 'span_type', 'duration_ms']]"),
 ]
 
+COMPARE = [
+    (
+        "md",
+        """# Comparing agents side by side
+
+Ask several agents the same question **at the same time** and read the answers in columns: an old
+and a new version of an agent, a Model Serving endpoint and an app, two interfaces of one agent.
+Each target is asked through its own interface; each column has its own header (status, time to
+first token, duration, tokens, tool calls), tool calls and trace. Here the targets are the local
+demo workspace's agents.""",
+    ),
+    ("code", "%load_ext agent_magics"),
+    (
+        "md",
+        """Name several TARGETs on the `%%agent` line. The cell's options apply to every target; a narrow
+output area stacks the columns. Under two answers, their diff is folded away.""",
+    ),
+    ("code", "%%agent demo-agent demo-chat-agent apps/demo-app\nWhat is MLflow?"),
+    (
+        "md",
+        """The cell's value is an `AgentComparison`: iterable over the `AgentResult`s in target order,
+indexable by target, one row per target in `to_pandas()`.""",
+    ),
+    (
+        "code",
+        """answers = _
+answers.to_pandas()[["target", "status", "first_text_s", "total_s", "tool_calls"]]""",
+    ),
+    ("code", 'answers["demo-chat-agent"].interface, answers["apps/demo-app"].interface'),
+    ("code", 'print(answers.diff("demo-agent", "demo-chat-agent") or "(the same answer)")'),
+    (
+        "md",
+        """## Options for one target
+
+`--custom-inputs`, `--api` and `--via` may be given for one target as `TARGET=VALUE` (repeat the
+option for more). Here the ChatAgent is asked through chat completions instead of its native
+`/invocations`, and only `demo-agent` gets custom inputs; `--out` names the comparison.""",
+    ),
+    (
+        "code",
+        "%%agent demo-agent demo-chat-agent --api demo-chat-agent=chat --custom-inputs demo-agent='{\"id\": 5}' "
+        "--return-trace --out tuned\nHow do I pass custom inputs to an agent?",
+    ),
+    ("code", "[(r.target, r.interface, r.status, r.trace is not None) for r in tuned]"),
+    (
+        "md",
+        """## One conversation per target
+
+`--continue` sends each target its own earlier turns (here: the question above and its answer).""",
+    ),
+    ("code", "%%agent demo-agent demo-chat-agent --continue\nAnd how do I get the trace of that call?"),
+    (
+        "md",
+        """The line form joins the targets with commas (the rest of the line is the question). A target
+that fails does not stop the others: `fault-500` is a demo endpoint that always answers HTTP 500.""",
+    ),
+    ("code", "%agent demo-agent,fault-500 What is Model Serving?"),
+    ("code", "[(r.target, r.status, r.error) for r in _]"),
+    (
+        "md",
+        """## From Python
+
+`compare()` takes the options of `ask()`, and `per_target` for one target's own.""",
+    ),
+    (
+        "code",
+        """from agent_magics import compare
+
+result = compare(
+    ["demo-agent", "apps/demo-app"], "What is Unity Catalog?", per_target={"apps/demo-app": {"via": "rest"}}
+)
+result.to_pandas()[["target", "status", "total_s", "tool_calls"]]""",
+    ),
+]
+
 
 NOTEBOOKS = {
     "quickstart": QUICKSTART,
@@ -483,6 +558,7 @@ NOTEBOOKS = {
     "serving_agents": SERVING,
     "rest_methods": REST_METHODS,
     "traces": TRACES,
+    "compare": COMPARE,
 }
 
 

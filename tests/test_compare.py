@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -142,8 +143,54 @@ def test_columns_stream_side_by_side_then_stay_static(paced: LocalWorkspace, mon
     view.finish(comparison)
     live = [b for b in recorder.bundles[:-1] if b["text/plain"].count("streaming") == 2]
     assert live, "no update showed both columns streaming at once"
+    # Each live column shows its tool call as it finished (collapsible, as in the final rendering).
+    assert any(b["text/html"].count("search_docs") >= 2 and "<details" in b["text/html"] for b in live)
     assert all(b["text/html"].count('class="am-compare-column"') == 2 for b in recorder.bundles)
     assert len(recorder.bundles) < 60  # coalesced: a few updates a second, not one per token
     final = recorder.bundles[-1]
     assert final["text/html"] == comparison._repr_mimebundle_()["text/html"]
     assert "<script>" not in "".join(b["text/html"] for b in recorder.bundles)
+
+
+def test_a_late_worker_does_not_overwrite_the_final_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent_magics.core.events import Reduction, TextDelta
+    from agent_magics.view.compare_live import ColumnsView
+
+    recorder = Recorder()
+    monkeypatch.setattr("IPython.display.display", recorder)
+    monkeypatch.setattr("IPython.core.interactiveshell.InteractiveShell.initialized", lambda: True)
+    view = ColumnsView(["a", "b"])
+    _, b = view.views()
+    comparison = AgentComparison("q", [AgentResult(target="a", text="x"), AgentResult(target="b", text="y")])
+    view.finish(comparison)
+    shown = len(recorder.bundles)
+    b.on_event(Reduction(), TextDelta("m", "late text"))  # a stream that reached its next event after the end
+    b.finish(AgentResult(target="b", text="late text", status="interrupted"))
+    assert len(recorder.bundles) == shown and "late text" not in recorder.bundles[-1]["text/html"]
+
+
+def test_display_columns_refresh_smoothly_within_a_byte_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each refresh re-sends every column: at least 4 a second while small, then ~64 KB/s at most."""
+    from agent_magics.core.events import Reduction, TextDelta
+    from agent_magics.view.compare_live import BYTES_PER_SECOND, ColumnsView
+
+    recorder = Recorder()
+    monkeypatch.setattr("IPython.display.display", recorder)
+    monkeypatch.setattr("IPython.core.interactiveshell.InteractiveShell.initialized", lambda: True)
+    now = [0.0]
+    view = ColumnsView(["a", "b"], max_rate=15, clock=lambda: now[0])
+    views = view.views()
+    sent_at: list[tuple[float, int]] = []
+    for step in range(2000):  # 20 s; each column gets 20 characters every 10 ms (~80 KB answers)
+        now[0] = step * 0.01
+        before = len(recorder.bundles)
+        for target_view in views:
+            target_view.on_event(Reduction(), TextDelta("m", "lorem ipsum dolor s "))
+        sent_at += [(now[0], len(json.dumps(b))) for b in recorder.bundles[before:]]
+    first_second = [t for t, _ in sent_at if t < 1.0]
+    assert len(first_second) >= 4, first_second  # smooth while the columns are small
+    late = [size for t, size in sent_at if t >= 10.0]  # answers of 40-80 KB each
+    assert sum(late) / 10.0 <= BYTES_PER_SECOND * 1.25, (len(late), sum(late))
+    assert len(late) >= 5  # still refreshed, less often
+    rate, bandwidth = len(late) / 10, sum(late) / 10e3
+    print(f"\n{len(first_second)} refreshes in the first second; {rate:.1f}/s at {bandwidth:.0f} KB/s late")

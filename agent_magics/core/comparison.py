@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 from agent_magics.core.result import AgentResult
@@ -29,6 +29,10 @@ class AgentComparison:
 
     question: str
     results: list[AgentResult]
+    # Set by the magic, as on AgentResult: the live view showed it (the cell value is one line), or
+    # --quiet (the cell's Out[] shows nothing).
+    shown_live: bool = field(default=False, repr=False, compare=False)
+    hide_once: bool = field(default=False, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[AgentResult]:
         return iter(self.results)
@@ -102,7 +106,19 @@ class AgentComparison:
     def __repr__(self) -> str:
         return self.summary()
 
+    @property
+    def _ipython_display_(self) -> Any:
+        if not self.hide_once:  # present only while hide_once is set (see AgentResult)
+            raise AttributeError("_ipython_display_")
+        return self._hide
+
+    def _hide(self) -> None:
+        self.hide_once = False
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        if self.shown_live:
+            self.shown_live = False
+            return {"text/plain": self.summary()}
         from agent_magics.view.compare import render_comparison_html, render_comparison_text
 
         return {"text/plain": render_comparison_text(self), "text/html": render_comparison_html(self)}

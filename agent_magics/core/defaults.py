@@ -31,3 +31,17 @@ API_HELP = "auto (default, from the endpoint's task), responses, chat, or invoca
 CLIENT_LIBRARY_HELP = (
     "client path library: auto (default) = databricks-openai if already imported, else openai + databricks-sdk auth"
 )
+
+# Several TARGETs in one cell (%%agent A B, %agent A,B question): one source for %%agent?.
+# TARGETS_HELP is an argparse help string: %% is a literal %.
+TARGETS_HELP = (
+    "serving endpoint name, apps/<name>, or an http(s):// URL of a Responses-compatible server; several "
+    "(space- or comma-separated; in the line form comma-separated: %%agent A,B question) ask each the same "
+    "question at the same time and show the answers side by side (default: %%config AgentMagics.default_target "
+    "or $AGENT_MAGICS_TARGET)"
+)
+PER_TARGET_HELP = (
+    "--custom-inputs, --api and --via apply to every target, or to one when written TARGET=VALUE "
+    "(--api demo-chat-agent=chat, --custom-inputs apps/demo-app='{\"id\": 5}'); repeat the option for more "
+    "targets. --continue keeps one conversation per target; --out NAME holds the AgentComparison."
+)

@@ -60,7 +60,13 @@ class AgentMagics(Magics):
         with usage_errors(debug=self.debug) as guard:
             command = parse_cell(line, cell, namespace) if cell is not None else parse_line(line, namespace)
             guard.debug = guard.debug or command.debug
-            return self._list(command) if command.list else self._ask(command, namespace)
+            if command.list:
+                return self._list(command)
+            if len(command.targets) > 1:  # %%agent A B ...: side by side (magic/compare.py)
+                from agent_magics.magic.compare import compare_cell
+
+                return compare_cell(self, command, namespace)
+            return self._ask(command, namespace)
         return None  # --help was shown
 
     def _ask(self, command: AgentCommand, namespace: dict[str, Any]) -> Any:

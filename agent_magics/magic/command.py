@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import re
 import shlex
-from collections.abc import Mapping
-from dataclasses import dataclass
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent_magics.core import defaults
@@ -30,6 +32,15 @@ Examples:
 
   %agent demo-chat-agent What is MLflow?
   %agent --list
+
+Comparing agents (the same question to each, at the same time, answers side by side):
+  %%agent demo-agent demo-chat-agent apps/demo-app --api demo-chat-agent=chat
+  What is MLflow?
+
+  %%agent demo-agent apps/demo-app --custom-inputs apps/demo-app='{"id": 5}' --out answers
+  What is MLflow?               <- answers is an AgentComparison (answers.to_pandas(), answers.diff())
+
+  %agent demo-agent,demo-chat-agent What is MLflow?     <- line form: the targets joined by commas
 """
 
 
@@ -48,21 +59,23 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(prog: str = "%%agent") -> _Parser:
     parser = _Parser(
         prog=prog,
-        description="Ask an AI agent deployed on Databricks (Model Serving endpoint, app, or URL).",
-        epilog=EXAMPLES,
+        description="Ask an AI agent deployed on Databricks (Model Serving endpoint, app, or URL), or several at once.",
+        epilog=EXAMPLES
+        + "\nSeveral targets:\n"
+        + textwrap.fill(defaults.PER_TARGET_HELP, 96, initial_indent="  ", subsequent_indent="  "),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=True,
     )
-    parser.add_argument(
-        "target",
-        nargs="?",
-        help="serving endpoint name, apps/<name>, or an http(s):// URL of a Responses-compatible server "
-        "(default: %%config AgentMagics.default_target or $AGENT_MAGICS_TARGET)",
-    )
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help=defaults.TARGETS_HELP)
     stream = parser.add_mutually_exclusive_group()
     stream.add_argument("--stream", dest="stream", action="store_true", default=None, help="stream (default)")
     stream.add_argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
-    parser.add_argument("--custom-inputs", metavar="JSON|NAME", help="custom_inputs: JSON text or a dict variable")
+    parser.add_argument(
+        "--custom-inputs",
+        metavar="[TARGET=]JSON|NAME",
+        action="append",
+        help="custom_inputs: JSON text or a dict variable (TARGET=...: for that target only)",
+    )
     trace = parser.add_mutually_exclusive_group()
     trace.add_argument(
         "--return-trace",
@@ -73,16 +86,26 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     )
     trace.add_argument("--no-return-trace", dest="return_trace", action="store_false")
     parser.add_argument("--databricks-options", metavar="JSON|NAME", help="databricks_options: JSON or a dict variable")
-    parser.add_argument("--out", metavar="NAME", help="store the AgentResult in this variable")
+    parser.add_argument(
+        "--out", metavar="NAME", help="store the AgentResult (AgentComparison for several targets) in this variable"
+    )
     parser.add_argument("--profile", metavar="NAME", help="Databricks config profile (~/.databrickscfg)")
     parser.add_argument(
-        "--continue", dest="continue_", action="store_true", help="next turn of the conversation with this target"
+        "--continue",
+        dest="continue_",
+        action="store_true",
+        help="next turn of the conversation with this target (with each)",
     )
     parser.add_argument("--system", metavar="TEXT", help="system prompt for this turn")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="total time limit for the answer")
     parser.add_argument("--quiet", action="store_true", help="no display; the result is returned only")
-    parser.add_argument("--via", choices=defaults.VIA_CHOICES, help=defaults.VIA_HELP)
-    parser.add_argument("--api", choices=defaults.API_CHOICES, help=defaults.API_HELP)
+    # Not argparse choices: a value may be TARGET=VALUE (checked by _choice, saying "invalid choice" too).
+    parser.add_argument(
+        "--via", metavar=_choices(defaults.VIA_CHOICES), action="append", help=defaults.VIA_HELP + _PER_TARGET
+    )
+    parser.add_argument(
+        "--api", metavar=_choices(defaults.API_CHOICES), action="append", help=defaults.API_HELP + _PER_TARGET
+    )
     parser.add_argument(
         "--token-env", metavar="NAME", help="for URL targets: environment variable holding the bearer token"
     )
@@ -96,9 +119,22 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     return parser
 
 
+_PER_TARGET = " (TARGET=VALUE: for that target only)"
+
+
+def _choices(values: tuple[str, ...]) -> str:
+    return "{" + ",".join(values) + "}"
+
+
 @dataclass
 class AgentCommand:
-    """A parsed ``%%agent`` invocation (before the target is resolved)."""
+    """A parsed ``%%agent`` invocation (before the target is resolved).
+
+    ``targets`` are the TARGETs named (none: the default target; several: a comparison), ``target``
+    the first of them. The shared ``custom_inputs`` / ``api`` / ``via`` apply to every target, and
+    ``per_target`` holds what ``TARGET=VALUE`` gave one of them; with a single target it is folded
+    into the shared values.
+    """
 
     target: str | None
     question: str
@@ -118,6 +154,14 @@ class AgentCommand:
     view: str | None
     debug: bool
     list: bool
+    # builtins.list: the field "list" above shadows the name in the class body.
+    targets: builtins.list[str] = field(default_factory=builtins.list)
+    per_target: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def options_for(self, target: str) -> dict[str, Any]:
+        """The per-target options (``custom_inputs``, ``api``, ``via``) that apply to ``target``."""
+        shared = {"custom_inputs": self.custom_inputs, "api": self.api, "via": self.via}
+        return {**{k: v for k, v in shared.items() if v is not None}, **self.per_target.get(target, {})}
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -147,7 +191,7 @@ def json_option(name: str, value: str | None, namespace: Mapping[str, Any]) -> d
 
 
 JSON_OPTIONS = ("--custom-inputs", "--databricks-options")
-_UNQUOTED_JSON = re.compile(r"(?:^|\s)(--custom-inputs|--databricks-options)(?:=|\s+)(\{\S*)")
+_UNQUOTED_JSON = re.compile(r"(?:^|\s)(--custom-inputs|--databricks-options)(?:=|\s+)(?:[^\s'\"={]+=)?(\{\S*)")
 
 
 def check_unquoted_json(line: str) -> None:
@@ -175,7 +219,8 @@ def split_line(line: str) -> list[str]:
 
 def parse_cell(line: str, cell: str, namespace: Mapping[str, Any]) -> AgentCommand:
     """Parse ``%%agent <line>`` with ``cell`` as the question."""
-    return _to_command(build_parser("%%agent").parse_args(split_line(line)), cell, namespace)
+    # Intermixed: the TARGETs may come before, between or after the options.
+    return _to_command(build_parser("%%agent").parse_intermixed_args(split_line(line)), cell, namespace)
 
 
 def parse_line(line: str, namespace: Mapping[str, Any]) -> AgentCommand:
@@ -184,9 +229,9 @@ def parse_line(line: str, namespace: Mapping[str, Any]) -> AgentCommand:
     options, rest = split_options(line, parser, positionals=1)
     args = parser.parse_args(split_line(options))
     question = rest
-    if args.target is None and not args.list and rest:
-        target, _, question = rest.partition(" ")
-        args.target = target
+    if not args.targets and not args.list and rest:
+        target, _, question = rest.lstrip().partition(" ")
+        args.targets = [target]
     return _to_command(args, question.strip(), namespace)
 
 
@@ -240,13 +285,83 @@ def check_common(args: argparse.Namespace) -> None:
         raise AgentUsageError(f"--out: {out!r} is not a valid Python variable name.")
 
 
+def split_targets(words: list[str]) -> list[str]:
+    """TARGET words as typed, several per word when joined by commas (``demo-agent,apps/demo-app``)."""
+    return [name for word in words for name in word.split(",") if name.strip()]
+
+
+def _per_target(
+    option: str, values: list[str] | None, targets: list[str], parse: Callable[[str], Any]
+) -> tuple[Any, dict[str, Any]]:
+    """``--option VALUE`` (every target) and ``--option TARGET=VALUE`` (that one), each at most once."""
+    shared: Any = None
+    own: dict[str, Any] = {}
+    for value in values or []:
+        # The longest target that prefixes the value: an app's or a URL's name may hold '='.
+        named = max((t for t in targets if value.startswith(t + "=")), key=len, default=None)
+        if named is None:
+            if shared is not None:
+                raise AgentUsageError(f"{option} is given twice; for one target only, write {option} TARGET=VALUE.")
+            shared = parse(value)
+        elif named in own:
+            raise AgentUsageError(f"{option} {named}=... is given twice.")
+        else:
+            own[named] = parse(value[len(named) + 1 :])
+    return shared, own
+
+
+def _choice(option: str, choices: tuple[str, ...], targets: list[str]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value in choices:
+            return value
+        named, sep, _ = value.rpartition("=")
+        if sep and named:
+            listed = ", ".join(targets) if targets else "none named in this cell"
+            raise AgentUsageError(f"{option} {value}: {named!r} is not one of this cell's targets ({listed}).")
+        raise AgentUsageError(
+            f"{option}: invalid choice {value!r} (choose from {', '.join(choices)}; TARGET=VALUE for one target)."
+        )
+
+    return parse
+
+
+def _json_value(targets: list[str], namespace: Mapping[str, Any]) -> Callable[[str], dict[str, Any] | None]:
+    def parse(value: str) -> dict[str, Any] | None:
+        named, sep, _ = value.partition("=")
+        if sep and not value.lstrip().startswith("{") and not IDENTIFIER.match(value.strip()):
+            listed = ", ".join(targets) if targets else "none named in this cell"
+            raise AgentUsageError(f"--custom-inputs: {named!r} is not one of this cell's targets ({listed}).")
+        return json_option("--custom-inputs", value, namespace)
+
+    return parse
+
+
 def _to_command(args: argparse.Namespace, question: str, namespace: Mapping[str, Any]) -> AgentCommand:
     check_common(args)
+    targets = split_targets(args.targets)
+    if len(set(targets)) != len(targets):
+        raise AgentUsageError("name each TARGET once (a target named twice would be asked twice).")
+    custom_inputs, own_inputs = _per_target(
+        "--custom-inputs", args.custom_inputs, targets, _json_value(targets, namespace)
+    )
+    api, own_api = _per_target("--api", args.api, targets, _choice("--api", defaults.API_CHOICES, targets))
+    via, own_via = _per_target("--via", args.via, targets, _choice("--via", defaults.VIA_CHOICES, targets))
+    per_target: dict[str, dict[str, Any]] = {}
+    for key, own in (("custom_inputs", own_inputs), ("api", own_api), ("via", own_via)):
+        for target, value in own.items():
+            per_target.setdefault(target, {})[key] = value
+    if len(targets) == 1 and per_target:  # one target: TARGET=VALUE is just its value
+        custom_inputs = per_target[targets[0]].get("custom_inputs", custom_inputs)
+        api = per_target[targets[0]].get("api", api)
+        via = per_target[targets[0]].get("via", via)
+        per_target = {}
     return AgentCommand(
-        target=args.target,
+        target=targets[0] if targets else None,
+        targets=targets,
+        per_target=per_target,
         question=question,
         stream=args.stream,
-        custom_inputs=json_option("--custom-inputs", args.custom_inputs, namespace),
+        custom_inputs=custom_inputs,
         return_trace=args.return_trace,
         databricks_options=json_option("--databricks-options", args.databricks_options, namespace),
         out=args.out,
@@ -255,8 +370,8 @@ def _to_command(args: argparse.Namespace, question: str, namespace: Mapping[str,
         system=args.system,
         timeout=args.timeout,
         quiet=args.quiet,
-        via=args.via,
-        api=args.api,
+        via=via,
+        api=api,
         token_env=args.token_env,
         view=args.view,
         debug=args.debug,

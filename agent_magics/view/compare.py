@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_magics.view.render import ROOT_STYLE, render_result_html, render_result_text
-from agent_magics.view.sanitize import escape
+from agent_magics.view.render import ROOT_STYLE, fmt_seconds, render_result_text, result_parts
+from agent_magics.view.sanitize import NO_MATH, escape
 
 _ROW = "display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start;"
-_COLUMN = "flex:1 1 22em;min-width:18em;max-width:100%;overflow-x:auto;"
+# min(): never wider than a narrow output area (stacked columns are clipped otherwise).
+_COLUMN = "flex:1 1 22em;min-width:min(18em,100%);max-width:100%;overflow-x:auto;"
+_FIGURES = "font-size:.8em;opacity:.75;margin:-.2em 0 .3em 0;"
 _DIFF = "max-height:24em;overflow:auto;font-size:.85em;white-space:pre-wrap;margin:.2em 0;"
 
 
@@ -22,7 +24,8 @@ def column_html(inner: str) -> str:
 
 
 def columns_html(columns: list[str]) -> str:
-    return f'<div class="am-compare" style="{ROOT_STYLE}{_ROW}">{"".join(column_html(c) for c in columns)}</div>'
+    inner = "".join(column_html(c) for c in columns)
+    return f'<div class="am-compare {NO_MATH}" style="{ROOT_STYLE}{_ROW}">{inner}</div>'
 
 
 def diff_html(comparison: Any) -> str:
@@ -32,16 +35,44 @@ def diff_html(comparison: Any) -> str:
     diff = comparison.diff(0, 1)
     body = escape(diff) if diff else "(the two answers are the same)"
     return (
-        f"<details><summary>diff: {escape(comparison.targets[0])} → {escape(comparison.targets[1])}</summary>"
+        f'<details class="am-diff {NO_MATH}"><summary>diff: {escape(comparison.targets[0])} → '
+        f"{escape(comparison.targets[1])}</summary>"
         f'<pre class="am-pre" style="{_DIFF}">{body}</pre></details>'
     )
 
 
+def figures(result: Any) -> str:
+    """What a reader compares first: time to first token, duration, tokens, tool calls (in order)."""
+    timings, usage = result.timings or {}, result.usage
+    parts = []
+    if timings.get("first_text") is not None:
+        parts.append(f"first token {fmt_seconds(timings['first_text'])}")
+    total = timings.get("total", result.elapsed)
+    if total is not None:
+        parts.append(f"total {fmt_seconds(total)}")
+    if usage:
+        parts.append(f"tokens {usage.get('input_tokens', '?')} in / {usage.get('output_tokens', '?')} out")
+    names = [str(call.get("name", "")) for call in result.tool_calls]
+    parts.append(f"{len(names)} tool call{'' if len(names) == 1 else 's'}" + (f": {', '.join(names)}" if names else ""))
+    return " · ".join(parts)
+
+
+def column_figures(result: Any) -> str:
+    return f'<div class="am-figures {NO_MATH}" style="{_FIGURES}">{escape(figures(result))}</div>'
+
+
+def render_column_html(result: Any) -> str:
+    """A result's static rendering with the comparison's figures under its header."""
+    parts = result_parts(result)
+    html = parts[0].html + column_figures(result) + "".join(part.html for part in parts[1:])
+    return f'<div class="agent-magics-result {NO_MATH}" style="{ROOT_STYLE}">{html}</div>'
+
+
 def render_comparison_html(comparison: Any) -> str:
-    return columns_html([render_result_html(result) for result in comparison]) + diff_html(comparison)
+    return columns_html([render_column_html(result) for result in comparison]) + diff_html(comparison)
 
 
 def render_comparison_text(comparison: Any) -> str:
     """One labelled block per target, in target order."""
-    blocks = [f"── {result.target} ──\n{render_result_text(result)}" for result in comparison]
+    blocks = [f"── {result.target} ──\n{render_result_text(result)}\n({figures(result)})" for result in comparison]
     return "\n\n".join(blocks)
