@@ -93,6 +93,7 @@ class LightKernel:
     def shutdown(self) -> tuple[int | None, str]:
         """Ask the kernel to exit as a user would; (exit code, everything it printed)."""
         self.client.stop_channels()
+        self.manager.shutdown_wait_time = 30.0  # a loaded CI machine: not jupyter_client's 5 s before SIGTERM
         self.manager.shutdown_kernel(now=False)
         code = self.process.wait(timeout=30)
         self._log.close()
