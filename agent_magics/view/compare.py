@@ -52,13 +52,19 @@ def figures(result: Any) -> str:
         parts.append(f"total {fmt_seconds(total)}")
     if usage:
         parts.append(f"tokens {usage.get('input_tokens', '?')} in / {usage.get('output_tokens', '?')} out")
-    names = [str(call.get("name", "")) for call in result.tool_calls]
-    parts.append(f"{len(names)} tool call{'' if len(names) == 1 else 's'}" + (f": {', '.join(names)}" if names else ""))
+    parts.append(tool_call_line(result))
     return " · ".join(parts)
 
 
+def tool_call_line(result: Any) -> str:
+    """The tool calls in order: the one figure a column compares that its header does not show."""
+    names = [str(call.get("name", "")) for call in result.tool_calls]
+    return f"{len(names)} tool call{'' if len(names) == 1 else 's'}" + (f": {', '.join(names)}" if names else "")
+
+
 def column_figures(result: Any) -> str:
-    return f'<div class="am-figures {NO_MATH}" style="{_FIGURES}">{escape(figures(result))}</div>'
+    # First token, duration and tokens are in the column's header already (render.result_metrics).
+    return f'<div class="am-figures {NO_MATH}" style="{_FIGURES}">{escape(tool_call_line(result))}</div>'
 
 
 def render_column_html(result: Any) -> str:
