@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Messages Jupyter Server's IOPub rate limit does not count (ZMQChannelsWebsocketConnection).
 UNLIMITED = {"status", "comm_open", "execute_input"}
+# Messages that put something in the cell's output area (a widget's comm_msg included).
+SHOWN = {"stream", "display_data", "update_display_data", "execute_result", "error", "comm_msg"}
 
 
 class CellError(RuntimeError):
@@ -61,6 +63,7 @@ class Execution:
     bytes: int = 0  # serialised iopub bytes of this cell
     bytes_by_type: dict[str, int] = field(default_factory=dict)
     marker_at: float | None = None  # first iopub message containing the marker bytes
+    first_output_at: float | None = None  # first iopub message that shows something (output, display)
     cpu: float = 0.0  # kernel process CPU seconds (user + system) during the cell
     expressions: dict[str, Any] = field(default_factory=dict)  # user_expressions, JSON-decoded
 
@@ -166,6 +169,8 @@ class BenchKernel:
             size = sum(len(f) for f in frames)
             result.bytes += size
             result.bytes_by_type[kind] = result.bytes_by_type.get(kind, 0) + size
+            if result.first_output_at is None and kind in SHOWN:
+                result.first_output_at = now
             if marker is not None and result.marker_at is None and any(marker in p for p in parts[4:]):
                 result.marker_at = now
             if kind == "error":
