@@ -53,10 +53,11 @@ class AgentSqlMagics(Magics):
             # finished kept as the cell's value (and --out), not an exception that would stop Run All.
             # The statement's own columns; frame.attrs["agent_sql_status"] says it did not complete.
             status = "failed" if isinstance(stopped, BatchFailed) else "interrupted"
-            print(redact(f"agent_sql: {status} · {stopped}"), file=sys.stderr)
+            said = redact(str(stopped))
+            print(f"agent_sql: {said}" if said.startswith(status) else f"agent_sql: {status} · {said}", file=sys.stderr)
             frame = stopped.partial
             if hasattr(frame, "attrs"):
-                frame.attrs.update(agent_sql_status=status, agent_sql_error=redact(str(stopped)))
+                frame.attrs.update(agent_sql_status=status, agent_sql_error=said)
         if command.out:
             namespace[command.out] = frame
         return frame

@@ -202,7 +202,7 @@ def _stopped_message(batch: Batch, what: str) -> str:
     )
 
 
-NOT_ANSWERED = "not answered: the statement was stopped"
+NOT_ANSWERED = "not answered (stopped)"
 
 
 class _Replay:

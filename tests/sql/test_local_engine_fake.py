@@ -224,7 +224,7 @@ def test_a_stop_under_fail_on_error_false_marks_the_unanswered_rows():
     rows = dict(zip(partial["q"], partial["r"]))
     assert "HTTP 503" in rows["q1"]["errorMessage"]  # a real failure keeps its own message
     assert rows["q0"] == {"result": "A:q0", "errorMessage": None, "response": "A:q0"}
-    unanswered = [r for r in partial["r"] if r["errorMessage"] == "not answered: the statement was stopped"]
+    unanswered = [r for r in partial["r"] if r["errorMessage"] == "not answered (stopped)"]
     assert len(unanswered) == partial.attrs["agent_sql_unanswered"] > 0
     assert all(r["result"] is None for r in unanswered)
 

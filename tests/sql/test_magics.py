@@ -208,5 +208,5 @@ def test_a_real_interrupt_cancels_and_returns_what_finished(shell, capsys):
         timer.cancel()
     assert time.monotonic() - started < 6  # 200 rows would take ~10 s
     err = capsys.readouterr().err
-    assert "agent_sql: interrupted · interrupted:" in err and "cancelled" in err
+    assert "agent_sql: interrupted: " in err and "cancelled" in err
     assert list(frame.columns) == ["a"] and len(frame) == 200 and 0 < frame["a"].notna().sum() < 200
