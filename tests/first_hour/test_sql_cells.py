@@ -10,7 +10,8 @@ QUESTIONS = "import pandas as pd\nqs = pd.DataFrame({'q': ['What is MLflow?', 'W
 def test_a_remote_failure_is_one_line_and_keeps_the_querys_rows(kernel: Kernel) -> None:
     kernel.run(QUESTIONS)
     out = kernel.run(
-        "%%agent_sql --quiet --out got\nSELECT q, ai_query('demo-agent', q) AS good, ai_query('fault-500', q) AS bad FROM qs"
+        "%%agent_sql --quiet --out got\n"
+        "SELECT q, ai_query('demo-agent', q) AS good, ai_query('fault-500', q) AS bad FROM qs"
     )
     assert not out.errors, out.errors  # no exception: the next cells of Run All still run
     lines = out.stderr.strip().splitlines()
