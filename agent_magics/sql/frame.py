@@ -1,7 +1,7 @@
 """The DataFrame ``%agent_sql`` returns: the data as the engine gave it, ai_query structs shown readably.
 
 Under ``failOnError => false`` each ai_query value is a struct (a dict: ``result``, ``errorMessage``,
-``response``). pandas would print every cell as the dict's repr, the answer lost in braces and
+``response``; a Spark ``Row`` from the Spark engine). pandas would print every cell as the dict's repr, the answer lost in braces and
 quotes. :class:`AiQueryFrame` keeps the cells dicts (``frame.r[0]["result"]`` works), and only its
 display shows each struct as its answer, or ``errorMessage: ...`` for a failed row. Derived frames
 (``frame[...]``, ``frame.copy()``) are plain DataFrames with the same dicts.
@@ -18,7 +18,14 @@ STRUCT_KEYS = frozenset({"result", "errorMessage"})
 ERROR_PREFIX = "errorMessage: "
 
 
+def _as_dict(value: Any) -> Any:
+    """A Spark ``Row`` (what ``toPandas`` gives for a STRUCT) as a dict; anything else unchanged."""
+    as_dict = getattr(value, "asDict", None)
+    return as_dict() if callable(as_dict) else value
+
+
 def is_ai_query_struct(value: Any) -> bool:
+    value = _as_dict(value)
     return isinstance(value, dict) and value.keys() >= STRUCT_KEYS
 
 
@@ -26,6 +33,7 @@ def struct_text(value: Any) -> Any:
     """One struct cell as the text a reader wants: the answer, or the row's error."""
     if not is_ai_query_struct(value):
         return value
+    value = _as_dict(value)
     if value.get("errorMessage") is not None:
         return ERROR_PREFIX + str(value["errorMessage"])
     result = value.get("result")
