@@ -1,10 +1,11 @@
 """The DataFrame ``%agent_sql`` returns: the data as the engine gave it, ai_query structs shown readably.
 
 Under ``failOnError => false`` each ai_query value is a struct (a dict: ``result``, ``errorMessage``,
-``response``; a Spark ``Row`` from the Spark engine). pandas would print every cell as the dict's repr, the answer lost in braces and
-quotes. :class:`AiQueryFrame` keeps the cells dicts (``frame.r[0]["result"]`` works), and only its
-display shows each struct as its answer, or ``errorMessage: ...`` for a failed row. Derived frames
-(``frame[...]``, ``frame.copy()``) are plain DataFrames with the same dicts.
+``response``; a Spark ``Row`` from the Spark engine). pandas would print every cell as the dict's
+repr, the answer lost in braces and quotes. :class:`AiQueryFrame` keeps the cells as they are
+(``frame.r[0]["result"]`` works), and only its display shows each struct as its answer, or
+``errorMessage: ...`` for a failed row. Derived frames (``frame[...]``, ``frame.copy()``) are plain
+DataFrames with the same cells.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ class SparkRow:
     def __init__(self, **fields: object) -> None:
         self.fields = fields
 
-    def asDict(self) -> dict[str, object]:  # noqa: N802 - Spark's name
+    def asDict(self) -> dict[str, object]:  # Spark's name
         return dict(self.fields)
 
 
