@@ -74,6 +74,8 @@ class AgentMagics(Magics):
         from agent_magics.magic.cold_start import launch_local_early
 
         target = None if command.list else (command.target or self.default_target or os.environ.get(TARGET_ENV))
+        if not (command.list or target):
+            return None  # a usage error follows: nothing to start
         return launch_local_early(self.shell, target, command.profile or self.profile, self.workspace == "local")
 
     def _ask(self, command: AgentCommand, namespace: dict[str, Any]) -> Any:
