@@ -157,12 +157,13 @@ def _generator() -> Any:
 
 REGENERATE = "regenerate them: .venv/bin/python notebooks/make_notebooks.py --execute"
 # Run-to-run noise a reader does not care about, on top of the generator's scrub: numbers (durations,
-# token counts, timestamps) and hex / uuid identifiers (trace, request and response ids).
+# token counts, timestamps), hex / uuid identifiers (trace, request and response ids), padding.
 _NOISE = [
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "UUID"),
     (re.compile(r"\b(tr|resp|msg|call|fc|chatcmpl|run|req)[-_][0-9A-Za-z]{6,}"), r"\1-ID"),
     (re.compile(r"\b[0-9a-f]{16,}\b"), "HEX"),
     (re.compile(r"\d+(\.\d+)?"), "N"),
+    (re.compile(r"[ \t]+"), " "),  # a table's column widths follow its numbers' widths
 ]
 
 
