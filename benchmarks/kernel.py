@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 UNLIMITED = {"status", "comm_open", "execute_input"}
 # What can change the page: kept with run(record=True) for the live-update figures.
 RECORDED = {"display_data", "update_display_data", "comm_msg", "comm_open", "stream", "execute_result"}
+# Messages that put something in the cell's output area (a widget's comm_msg included).
+SHOWN = {"stream", "display_data", "update_display_data", "execute_result", "error", "comm_msg"}
 
 
 class CellError(RuntimeError):
@@ -65,6 +67,7 @@ class Execution:
     marker_at: float | None = None  # first iopub message containing the marker bytes
     # With run(record=True): (arrival time, type, content JSON bytes) of every output message.
     records: list[tuple[float, str, bytes]] = field(default_factory=list)
+    first_output_at: float | None = None  # first iopub message that shows something (output, display)
     cpu: float = 0.0  # kernel process CPU seconds (user + system) during the cell
     expressions: dict[str, Any] = field(default_factory=dict)  # user_expressions, JSON-decoded
 
@@ -173,6 +176,8 @@ class BenchKernel:
             result.bytes_by_type[kind] = result.bytes_by_type.get(kind, 0) + size
             if record and kind in RECORDED:
                 result.records.append((now, kind, parts[4]))
+            if result.first_output_at is None and kind in SHOWN:
+                result.first_output_at = now
             if marker is not None and result.marker_at is None and any(marker in p for p in parts[4:]):
                 result.marker_at = now
             if kind == "error":

@@ -1,10 +1,15 @@
-"""Write the demo notebooks (source only; CI executes them with nbclient).
+"""Write the demo notebooks; with --execute, run them on the local workspace and keep the outputs.
 
-Run: .venv/bin/python notebooks/make_notebooks.py [--execute]
+Run: .venv/bin/python notebooks/make_notebooks.py [--execute] [NAME ...]
+
+Executed outputs are scrubbed of run-to-run values (loopback ports, temporary paths) before they
+are written; tests/test_notebooks.py runs every notebook again and fails when the committed
+outputs are not what a fresh run shows (regenerate them with --execute).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -379,7 +384,7 @@ reply.raise_for_status()
 body = reply.json()
 print([item["type"] for item in body["output"]], "| trace:", "trace" in body.get("databricks_output", {}))""",
     ),
-    ("md", "**4. REST, streaming**: the same request with `\"stream\": true`; each `data:` line is one event."),
+    ("md", '**4. REST, streaming**: the same request with `"stream": true`; each `data:` line is one event.'),
     (
         "code",
         """payload = {"model": "demo-agent", "input": question, "stream": True}
@@ -552,8 +557,99 @@ result.to_pandas()[["target", "status", "total_s", "tool_calls"]]""",
 ]
 
 
+AGENT_SQL = [
+    (
+        "md",
+        """# `%agent_sql`: ask an agent every row of a table
+
+`%agent_sql` runs Databricks SQL with `ai_query(...)` and returns a pandas DataFrame. Here it runs
+on the **local engine** (DuckDB in this kernel) over DataFrames of the notebook, queried by their
+variable names; each `ai_query` row is one request to the agent, 8 in flight at a time
+(`--concurrency`). The same SQL runs on a Databricks SQL warehouse or on Spark (below).""",
+    ),
+    ("code", "%load_ext agent_magics"),
+    ("md", "A DataFrame of questions:"),
+    (
+        "code",
+        """import pandas as pd
+
+questions = pd.DataFrame(
+    {
+        "id": [1, 2, 3],
+        "question": [
+            "What is MLflow?",
+            "How do I query an agent deployed on Databricks Apps?",
+            "What does ai_query do?",
+        ],
+    }
+)
+questions""",
+    ),
+    ("md", "One request per row; `--out` also stores the DataFrame in a variable."),
+    (
+        "code",
+        """%%agent_sql --out answers --quiet
+SELECT id, question, ai_query('demo-agent', question) AS answer
+FROM questions
+ORDER BY id""",
+    ),
+    ("code", "print(answers.loc[0, 'answer'][:200])"),
+    (
+        "md",
+        """## `failOnError => false`: no row lost
+
+By default the first failing row fails the statement (as on Databricks). With
+`failOnError => false` each value is a struct: `result` (the answer) and `errorMessage` (why that
+row failed). The DataFrame shows each struct as its answer, or `errorMessage: ...`; the data stays
+a struct. `fault-500` fails every request, on purpose.""",
+    ),
+    (
+        "code",
+        """%%agent_sql --out checked --quiet
+SELECT
+  id,
+  ai_query('demo-agent', question, failOnError => false) AS answer,
+  ai_query('fault-500', question, failOnError => false) AS broken
+FROM questions
+ORDER BY id""",
+    ),
+    ("code", "checked.loc[0, 'broken']  # the struct itself"),
+    (
+        "code",
+        """failed = checked[[row['errorMessage'] is not None for row in checked['broken']]]
+f"{len(failed)} of {len(checked)} rows failed on fault-500" """,
+    ),
+    (
+        "md",
+        """## On a SQL warehouse, or on Spark
+
+Inside Databricks, or with a workspace and warehouse configured, the same SQL runs where the data
+is: `--engine warehouse` sends it through the Statement Execution API (Databricks' own `ai_query`
+runs it), `--engine spark` runs it on the notebook's Spark session. Tables are Unity Catalog
+tables rather than notebook DataFrames:
+
+```
+%%agent_sql --engine warehouse --warehouse 1234567890abcdef --out answers
+SELECT question, ai_query('my-agent-endpoint', question, failOnError => false) AS r
+FROM main.default.questions
+```
+
+The warehouse id is in the SQL Warehouses page (or `databricks warehouses list`); with
+`DATABRICKS_WAREHOUSE_ID` set, or `warehouse_id` in the profile, `--engine auto` (the default)
+picks the warehouse. The local demo workspace serves a warehouse too, so this runs here:""",
+    ),
+    (
+        "code",
+        """%%agent_sql --engine warehouse --quiet
+SELECT q, ai_query('demo-agent', q) AS answer
+FROM (VALUES ('What is MLflow?')) AS t(q)""",
+    ),
+]
+
+
 NOTEBOOKS = {
     "quickstart": QUICKSTART,
+    "agent_sql": AGENT_SQL,
     "apps": APPS,
     "serving_agents": SERVING,
     "rest_methods": REST_METHODS,
@@ -577,20 +673,63 @@ def execute(nb: nbformat.NotebookNode) -> None:
     env.update({"DATABRICKS_CONFIG_FILE": "/nonexistent/databrickscfg", "MLFLOW_DISABLE_TELEMETRY": "true"})
     with tempfile.TemporaryDirectory() as ipython_dir:
         env["IPYTHONDIR"] = ipython_dir
-        client = NotebookClient(nb, timeout=180, kernel_name="python3", store_widget_state=False,
-                                resources={"metadata": {"path": str(HERE)}})
+        client = NotebookClient(
+            nb,
+            timeout=180,
+            kernel_name="python3",
+            store_widget_state=False,
+            resources={"metadata": {"path": str(HERE)}},
+        )
         client.execute(env=env)
 
 
+# Values that change from run to run and mean nothing to a reader of the committed notebook: the
+# local workspace's random loopback ports, the kernel's temporary cell files, how long this machine
+# took to start the workspace, execution timestamps.
+VOLATILE = [
+    (re.compile(r"(https?://)?127\.0\.0\.1:\d{2,5}"), r"\g<1>127.0.0.1:PORT"),
+    (re.compile(r"/tmp/ipykernel_\d+/\d+\.py"), "/tmp/ipykernel/cell.py"),
+    (re.compile(r" \(started in \d+(\.\d+)? s\)"), ""),  # the machine's start-up time of the workspace
+]
+
+
+def scrub_text(text: str) -> str:
+    for pattern, replacement in VOLATILE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def scrub(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Strip the volatile values from a notebook's outputs (in place), so committed outputs never go stale.
+
+    ``tests/test_notebooks.py`` checks that the committed notebooks are scrubbed and that their
+    outputs are what the current code shows.
+    """
+    for cell in nb.cells:
+        cell.get("metadata", {}).pop("execution", None)
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = scrub_text(output["text"])
+            for mime, value in output.get("data", {}).items():
+                if isinstance(value, str):
+                    output["data"][mime] = scrub_text(value)
+            output.get("metadata", {}).pop("execution", None)
+    return nb
+
+
 def main() -> None:
-    """Write the notebooks; with --execute, also run them so they keep their outputs."""
+    """Write the notebooks; with --execute, also run them (then strip volatile values) so they keep outputs."""
     import sys
 
     run = "--execute" in sys.argv[1:]
+    only = [a for a in sys.argv[1:] if not a.startswith("--")]
     for name, cells in NOTEBOOKS.items():
+        if only and name not in only:
+            continue
         nb = notebook(cells)
         if run:
             execute(nb)
+            scrub(nb)
         nbformat.write(nb, HERE / f"{name}.ipynb")
 
 

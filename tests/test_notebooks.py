@@ -144,6 +144,100 @@ def executed(request: pytest.FixtureRequest, run_notebook: Any) -> Executed:
     return run_notebook(request.param)
 
 
+def _generator() -> Any:
+    """notebooks/make_notebooks.py, imported by path (it is a script, not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_notebooks", REPO / "notebooks" / "make_notebooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REGENERATE = "regenerate them: .venv/bin/python notebooks/make_notebooks.py --execute"
+# Run-to-run noise a reader does not care about, on top of the generator's scrub: numbers (durations,
+# token counts, timestamps), hex / uuid identifiers (trace, request and response ids), padding.
+_NOISE = [
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "UUID"),
+    (re.compile(r"\b(tr|resp|msg|call|fc|chatcmpl|run|req)[-_][0-9A-Za-z]{6,}"), r"\1-ID"),
+    (re.compile(r"\b[0-9a-f]{16,}\b"), "HEX"),
+    (re.compile(r"\d+(\.\d+)?"), "N"),
+    (re.compile(r"[ \t]+"), " "),  # a table's column widths follow its numbers' widths
+]
+
+
+def _shown(cell: Any, scrub_text: Any) -> list[str]:
+    """What a code cell shows, as text a reader would compare: one entry per output, noise masked."""
+    shown: list[str] = []
+    previous = None
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            if previous is not None and previous.output_type == "stream" and previous.name == output.name:
+                shown.pop()  # where a stream is split into outputs depends on timing: compare the whole text
+                text = previous.text + output.text
+                output = nbformat.from_dict({**output, "text": text})
+            else:
+                text = output.text
+        elif output.output_type == "error":
+            text = f"{output.ename}: {output.evalue}"
+        else:
+            text = output.get("data", {}).get("text/plain", "<" + ",".join(sorted(output.get("data", {}))) + ">")
+        text = scrub_text(text)
+        for pattern, replacement in _NOISE:
+            text = pattern.sub(replacement, text)
+        shown.append(f"{output.output_type}: {text}")
+        previous = output
+    return shown
+
+
+def test_committed_notebooks_are_the_generators_and_hold_no_volatile_values() -> None:
+    generator = _generator()
+    assert sorted(NOTEBOOKS) == sorted(REPO / "notebooks" / f"{n}.ipynb" for n in generator.NOTEBOOKS)
+    for name, cells in generator.NOTEBOOKS.items():
+        committed = nbformat.read(REPO / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert [c.source for c in committed.cells] == [src for _, src in cells], f"{name}: {REGENERATE}"
+        text = json.dumps(committed.dict())
+        assert not re.search(r"127\.0\.0\.1:\d", text), f"{name} keeps a loopback port: {REGENERATE}"
+        assert generator.scrub(nbformat.from_dict(committed.dict())) == committed, f"{name}: {REGENERATE}"
+        assert any(c.outputs for c in committed.cells if c.cell_type == "code"), f"{name} has no outputs"
+
+
+def test_committed_outputs_are_what_the_code_shows_today(executed: Executed) -> None:
+    """The notebook a reader opens shows what running it shows now (stale outputs were the bug)."""
+    generator = _generator()
+    committed = nbformat.read(REPO / "notebooks" / f"{executed.name}.ipynb", as_version=4)
+    stale = []
+    for index, (old, new) in enumerate(zip(committed.cells, executed.nb.cells)):
+        if new.cell_type == "code" and _shown(old, generator.scrub_text) != _shown(new, generator.scrub_text):
+            stale.append(f"cell {index} {new.source[:50]!r}")
+    assert not stale, f"{executed.name}: outputs differ from a fresh run in {stale}; {REGENERATE}"
+
+
+def test_no_start_up_line_is_saved(executed: Executed) -> None:
+    """The cold start's "starting the local demo workspace…" is replaced by the banner, never saved."""
+    assert "starting the local demo workspace" not in executed.text
+
+
+@pytest.fixture
+def agent_sql_notebook(run_notebook: Any) -> Executed:
+    return run_notebook(REPO / "notebooks" / "agent_sql.ipynb")
+
+
+def test_agent_sql_notebook_shows_answers_and_errors_not_dict_reprs(agent_sql_notebook: Executed) -> None:
+    cells = [c for c in agent_sql_notebook.nb.cells if c.cell_type == "code" and "%%agent_sql" in c.source]
+    assert len(cells) == 3
+    for cell in cells:
+        frames = [o for o in cell.outputs if o.output_type == "execute_result" and "text/html" in o.data]
+        assert len(frames) == 1, cell.source[:60]
+        html = frames[0].data["text/html"]
+        assert "MLflow" in html and "{&#x27;result" not in html and "{'result" not in html, html[:400]
+    checked = cells[1].outputs[-1].data["text/html"]
+    assert checked.count("errorMessage: fault-500: HTTP 500") == 3
+    struct = next(c for c in agent_sql_notebook.nb.cells if "checked.loc[0, 'broken']" in c.source)
+    assert "'errorMessage': 'fault-500: HTTP 500" in struct.outputs[0].data["text/plain"]  # the data: a struct
+
+
 def answer_words(plain: str) -> list[str]:
     """A few words of the answer, from the text/plain bundle (line 1 is the header; tool lines start with ⚙)."""
     lines = [line for line in plain.splitlines()[1:] if line.strip() and not line.startswith(("⚙", "!", "["))]

@@ -52,6 +52,7 @@ class AgentMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.conversations: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._start_line: Any = None  # a cold start's "starting the local demo workspace…" line
 
     @no_var_expand
     @line_cell_magic
@@ -60,14 +61,28 @@ class AgentMagics(Magics):
         with usage_errors(debug=self.debug) as guard:
             command = parse_cell(line, cell, namespace) if cell is not None else parse_line(line, namespace)
             guard.debug = guard.debug or command.debug
-            if command.list:
-                return self._list(command)
-            if len(command.targets) > 1:  # %%agent A B ...: side by side (magic/compare.py)
-                from agent_magics.magic.compare import compare_cell
+            self._start_line = self._launch_local_early(command)  # before the heavy imports
+            try:
+                if command.list:
+                    return self._list(command)
+                if len(command.targets) > 1:  # %%agent A B ...: side by side (magic/compare.py)
+                    from agent_magics.magic.compare import compare_cell
 
-                return compare_cell(self, command, namespace)
-            return self._ask(command, namespace)
+                    return compare_cell(self, command, namespace)
+                return self._ask(command, namespace)
+            finally:
+                if self._start_line is not None:
+                    self._start_line.close()
+                    self._start_line = None
         return None  # --help was shown
+
+    def _launch_local_early(self, command: AgentCommand) -> Any:
+        from agent_magics.magic.cold_start import launch_local_early
+
+        target = None if command.list else (command.target or self.default_target or os.environ.get(TARGET_ENV))
+        if not (command.list or target):
+            return None  # a usage error follows: nothing to start
+        return launch_local_early(self.shell, target, command.profile or self.profile, self.workspace == "local")
 
     def _ask(self, command: AgentCommand, namespace: dict[str, Any]) -> Any:
         from agent_magics.core.request import Timeouts
@@ -140,7 +155,8 @@ class AgentMagics(Magics):
         kind, _ = parse_target(target)
         if kind == "url":
             return None
-        return get_workspace(profile or self.profile, prefer_local=self.workspace == "local")
+        notice = self._start_line.replace if self._start_line is not None else print
+        return get_workspace(profile or self.profile, prefer_local=self.workspace == "local", notice=notice)
 
     def _via(self, asked: Any = None) -> Any:
         from agent_magics.run import choose_via

@@ -12,6 +12,7 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
 from agent_magics.core.errors import AgentUsageError
+from agent_magics.core.secrets import redact
 from agent_magics.magic.errors import usage_errors
 from agent_magics.magic.interpolate import interpolate_sql
 from agent_magics.magic.notice import notice
@@ -36,7 +37,7 @@ class AgentSqlMagics(Magics):
     def _run(self, command: Any, namespace: dict[str, Any]) -> Any:
         from dataclasses import replace
 
-        from agent_magics.sql.execute import BatchInterrupted, run_sql
+        from agent_magics.sql.execute import BatchFailed, BatchInterrupted, run_sql
 
         # {name} is a value bound as a named parameter on every engine: never pasted into the SQL
         filled = interpolate_sql(command.sql, namespace)
@@ -48,9 +49,15 @@ class AgentSqlMagics(Magics):
         try:
             frame = run_sql(sql, namespace, replace(command.options, parameters=filled.parameters or None))
         except BatchInterrupted as stopped:
-            # What finished is worth keeping: shown (and stored with --out), with one line saying why.
-            print(f"agent_sql: {stopped}", file=sys.stderr)
+            # Like %%agent's failed or interrupted answer: one line saying what happened, and what
+            # finished kept as the cell's value (and --out), not an exception that would stop Run All.
+            # The statement's own columns; frame.attrs["agent_sql_status"] says it did not complete.
+            status = "failed" if isinstance(stopped, BatchFailed) else "interrupted"
+            said = redact(str(stopped))
+            print(f"agent_sql: {said}" if said.startswith(status) else f"agent_sql: {status} · {said}", file=sys.stderr)
             frame = stopped.partial
+            if hasattr(frame, "attrs"):
+                frame.attrs.update(agent_sql_status=status, agent_sql_error=said)
         if command.out:
             namespace[command.out] = frame
         return frame

@@ -1,4 +1,9 @@
-"""``%agent --list``: the workspace's serving endpoints and apps, with interface and state."""
+"""``%agent --list``: the workspace's serving endpoints and apps, with interface, state and description.
+
+The description is the workspace's own: a serving endpoint's ``description`` (else its ``description``
+tag), an app's ``description``. The text table shortens it to one line; the DataFrame and the HTML
+table keep it whole.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_magics.core.secrets import redact_value
+from agent_magics.core.text import one_line
 from agent_magics.transport.workspace import ENDPOINT_TASK_TO_INTERFACE, Workspace
 from agent_magics.view.sanitize import escape
 
-COLUMNS = ("target", "kind", "interface", "task", "state")
+COLUMNS = ("target", "kind", "interface", "task", "state", "description")
+TEXT_DESCRIPTION = 60  # characters of the description in the plain-text table
 
 
 @dataclass
@@ -23,9 +30,10 @@ class AgentList:
         return pd.DataFrame(self.rows, columns=list(COLUMNS))
 
     def __repr__(self) -> str:
-        widths = {c: max([len(c)] + [len(r[c]) for r in self.rows]) for c in COLUMNS}
-        lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS)]
-        lines += ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS) for r in self.rows]
+        rows = [{**r, "description": one_line(r["description"], TEXT_DESCRIPTION)} for r in self.rows]
+        widths = {c: max([len(c)] + [len(r[c]) for r in rows]) for c in COLUMNS}
+        lines = ["  ".join(c.ljust(widths[c]) for c in COLUMNS).rstrip()]
+        lines += ["  ".join(r[c].ljust(widths[c]) for c in COLUMNS).rstrip() for r in rows]
         return f"Agents on {self.host}\n" + "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -50,6 +58,7 @@ def list_agents(workspace: Workspace) -> AgentList:
                 "interface": ENDPOINT_TASK_TO_INTERFACE.get(task, "unknown"),
                 "task": task,
                 "state": str(state.get("ready", "")),
+                "description": _endpoint_description(endpoint),
             }
         )
     for app in workspace.api("GET", "/api/2.0/apps").get("apps", []):
@@ -61,6 +70,17 @@ def list_agents(workspace: Workspace) -> AgentList:
                 "interface": "responses",
                 "task": "",
                 "state": str(status.get("state", "")),
+                "description": str(app.get("description") or ""),
             }
         )
     return AgentList(redact_value(rows), workspace.host)  # a workspace that echoes headers shows no token
+
+
+def _endpoint_description(endpoint: dict[str, Any]) -> str:
+    """The endpoint's ``description``; Databricks UIs often keep it in a ``description`` tag instead."""
+    if endpoint.get("description"):
+        return str(endpoint["description"])
+    for tag in endpoint.get("tags") or []:
+        if isinstance(tag, dict) and tag.get("key") == "description" and tag.get("value"):
+            return str(tag["value"])
+    return ""

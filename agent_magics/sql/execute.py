@@ -31,6 +31,15 @@ class BatchInterrupted(AgentError):
         self.partial = partial
 
 
+class BatchFailed(BatchInterrupted):
+    """A row's ai_query failed under ``failOnError => true`` (Databricks fails the statement then).
+
+    ``partial`` is the statement's result with the rows answered before the failure; the others'
+    ai_query values are NULL. The magic reports it as ``%%agent`` reports a failed answer: one line,
+    what finished kept, no exception.
+    """
+
+
 @dataclass
 class SqlOptions:
     engine: str = "auto"
@@ -103,12 +112,21 @@ def run_sql(
             else:
                 frame = _run_spark(sql, namespace, options)
     except BatchInterrupted as stopped:
-        stopped.partial = redact_frame(stopped.partial)
+        stopped.partial = _readable(redact_frame(stopped.partial))
         raise
-    frame = redact_frame(frame)  # answers and row errors of an agent that echoes its request headers
+    frame = _readable(redact_frame(frame))  # answers and row errors of an agent that echoes its request headers
     if hasattr(frame, "attrs"):
         frame.attrs["agent_sql_engine"] = engine  # which engine ran, for code that asks
     return frame
+
+
+def _readable(frame: Any) -> Any:
+    """The frame, its failOnError => false structs shown as their answer or error (the data unchanged)."""
+    if type(frame).__module__.split(".")[0] != "pandas":
+        return frame
+    from agent_magics.sql.frame import readable_frame
+
+    return readable_frame(frame)
 
 
 def redact_frame(frame: Any) -> Any:

@@ -11,15 +11,17 @@ import contextlib
 import json
 import threading
 import time
+from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from agent_magics.core.errors import AgentError
 from agent_magics.sql.batch import Batch, BatchCancelled
-from agent_magics.sql.execute import BatchInterrupted
+from agent_magics.sql.execute import BatchFailed, BatchInterrupted
 from agent_magics.sql.rows import RowAsker
-from agent_magics.sql.transpile import Transpiled, transpile
+from agent_magics.sql.semantics import Answer
+from agent_magics.sql.transpile import AiCall, Transpiled, transpile
 from agent_magics.sql.transport import Transport
 from agent_magics.sql.udf import TraceStore, register
 
@@ -70,7 +72,7 @@ def run_local(
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         handed_over = True  # from here the statement's thread closes the connection
-        result = _execute(con, plan, batch, options, tick, missing, fetch or _fetch_frame)
+        result = _execute(con, plan, batch, options, tick, missing, fetch or _fetch_frame, namespace or {})
     finally:
         batch.close()
         if not handed_over:
@@ -134,6 +136,7 @@ def _execute(
     tick: Tick | None,
     missing: list[str],
     fetch: Callable[[Any], Any],
+    namespace: Mapping[str, Any],
 ) -> Any:
     outcome: dict[str, Any] = {}
     # An Event, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking finished
@@ -160,17 +163,24 @@ def _execute(
             if deadline is not None and time.monotonic() > deadline:
                 _stop(con, batch, finished, f"stopped at the --timeout of {options.timeout:g} s")
                 raise BatchInterrupted(
-                    _stopped_message(batch, f"timed out after {options.timeout:g} s"), partial_frame(batch, plan)
+                    _stopped_message(batch, f"timed out after {options.timeout:g} s"),
+                    partial_frame(batch, plan, namespace, options),
                 )
             if options.cancel is not None and options.cancel.is_set():
                 _stop(con, batch, finished, "cancelled")
-                raise BatchInterrupted(_stopped_message(batch, "cancelled"), partial_frame(batch, plan))
+                raise BatchInterrupted(
+                    _stopped_message(batch, "cancelled"), partial_frame(batch, plan, namespace, options)
+                )
     except KeyboardInterrupt:
         _stop(con, batch, finished, "interrupted by the user")
-        raise BatchInterrupted(_stopped_message(batch, "interrupted"), partial_frame(batch, plan)) from None
+        raise BatchInterrupted(
+            _stopped_message(batch, "interrupted"), partial_frame(batch, plan, namespace, options)
+        ) from None
     if tick is not None:
         tick(batch)
     if "error" in outcome:
+        if batch.failure and fetch is _fetch_frame:  # a row failed the statement: keep what finished
+            raise BatchFailed(batch.failure, partial_frame(batch, plan, namespace, options)) from None
         raise _explain(outcome["error"], batch, plan, missing) from None
     return outcome["result"]
 
@@ -187,13 +197,79 @@ def _stopped_message(batch: Batch, what: str) -> str:
     snap = batch.snapshot()
     return (
         f"{what}: {snap.done - snap.failed} of {snap.submitted} ai_query requests answered, "
-        f"{snap.failed} failed, {snap.submitted - snap.done} cancelled; the finished ones are returned "
-        "(columns request, result, errorMessage)."
+        f"{snap.failed} failed, {snap.submitted - snap.done} cancelled; the query's rows are returned, "
+        f"the ai_query values of unanswered rows NULL (errorMessage {NOT_ANSWERED!r} under failOnError => false)."
     )
 
 
-def partial_frame(batch: Batch, plan: Transpiled) -> Any:
-    """The requests that finished before a stop, in row order: call site, row, request, result, error."""
+NOT_ANSWERED = "not answered (stopped)"
+
+
+class _Replay:
+    """Answers a re-run of the statement from what the stopped run finished; nothing goes on the wire.
+
+    Rows are matched by (call site, request JSON), each finished answer used once: of n rows with the
+    same request, as many are answered as had their answer back (identical requests are interchangeable).
+    A request without an answer becomes NULL (failOnError => true) or a struct whose errorMessage
+    says so.
+    """
+
+    def __init__(self, batch: Batch) -> None:
+        self.answers: dict[tuple[int, str], deque[Answer]] = defaultdict(deque)
+        for record in sorted(list(batch.records), key=lambda r: (r.call, r.row)):
+            if record.answer.error != "cancelled":
+                self.answers[(record.call, record.request)].append(record.answer)
+        self.unanswered = 0
+
+    def _take(self, call: AiCall, request: str) -> Answer | None:
+        found = self.answers.get((call.index, request))
+        return found.popleft() if found else None
+
+    def run_rows(self, call: AiCall, requests: list[str | None]) -> list[Answer | None]:
+        out: list[Answer | None] = []
+        for request in requests:
+            answer = self._take(call, request) if request is not None else None
+            if request is not None and answer is None:
+                self.unanswered += 1
+                answer = Answer(error=None if call.fail_on_error else NOT_ANSWERED)
+            elif answer is not None and call.fail_on_error and answer.error is not None:
+                answer = Answer(error=None)  # the row that failed the statement: NULL, the message says why
+            out.append(answer)
+        return out
+
+
+def partial_frame(batch: Batch, plan: Transpiled, namespace: Mapping[str, Any], options: LocalOptions) -> Any:
+    """The statement's own columns and rows, answered from what finished before the stop.
+
+    The statement runs again on a fresh connection with every ai_query answered from the finished
+    requests (no request is sent twice). Should that re-run fail, the finished requests are returned
+    as rows of their own (endpoint, row, request, result, errorMessage), so nothing is lost.
+    """
+    import duckdb
+
+    replay = _Replay(batch)
+    con = duckdb.connect()
+    try:
+        con.execute("SET python_enable_replacements = false")
+        con.execute("SET enable_progress_bar = false")
+        register_tables(con, plan, namespace)
+        traces = TraceStore() if options.return_trace else None
+        for call in plan.calls:
+            register(con, call, replay, traces)
+        con.execute("SET enable_external_access = false")
+        frame = con.execute(plan.sql, _bound(plan, options.parameters)).fetch_df()
+    except Exception:
+        return _records_frame(batch, plan)
+    finally:
+        con.close()
+    for column in plan.trace_columns:
+        frame[column] = [json.loads(v) if isinstance(v, str) else None for v in frame[column]]
+    frame.attrs["agent_sql_unanswered"] = replay.unanswered
+    return frame
+
+
+def _records_frame(batch: Batch, plan: Transpiled) -> Any:
+    """The requests that finished, in row order: call site, row, request, result, error."""
     import pandas as pd
 
     records = sorted(list(batch.records), key=lambda r: (r.call, r.row))

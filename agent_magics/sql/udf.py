@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict, deque
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
 
-from agent_magics.sql.batch import Batch
+from agent_magics.sql.semantics import Answer
 from agent_magics.sql.transpile import AiCall
+
+
+class RowRunner(Protocol):
+    """What answers a vector of one call site's requests: the statement's Batch, or a replay of one."""
+
+    def run_rows(self, call: AiCall, requests: list[str | None]) -> list[Answer | None]: ...
 
 
 def duckdb_type(call: AiCall) -> str:
@@ -49,7 +55,7 @@ class TraceStore:
             return queue.popleft() if queue else None
 
 
-def register(con: duckdb.DuckDBPyConnection, call: AiCall, batch: Batch, traces: TraceStore | None) -> None:
+def register(con: duckdb.DuckDBPyConnection, call: AiCall, batch: RowRunner, traces: TraceStore | None) -> None:
     """Register the call site's UDF (and its trace lookup when ``traces`` is given) on ``con``."""
     sql_type = duckdb_type(call)
     arrow_type = con.sql(f"SELECT NULL::{sql_type} AS x").to_arrow_table().schema.field(0).type

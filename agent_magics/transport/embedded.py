@@ -115,15 +115,36 @@ class LocalWorkspace:
         self._host: str | None = None
         self._apps: dict[str, str] = {}
         self._lock = threading.RLock()
+        self.launched_at: float | None = None  # time.monotonic() when the process was started
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> LocalWorkspace:
+        """Start the server (or finish a ``launch()``) and wait until every port accepts connections."""
         with self._lock:
-            if self.running:
+            if self.running and self._host is not None:
+                return self
+            self.launch()
+            try:
+                ready = self._wait_ready()
+            except BaseException:
+                self.stop()
+                raise
+            self._host, self._apps = ready["host"], dict(ready["apps"])
+            return self
+
+    def launch(self) -> LocalWorkspace:
+        """Start the server process and return at once (``start()`` then waits for it to be ready).
+
+        A cold first cell launches it before importing its own heavy modules, so the server's start-up
+        (MLflow, uvicorn: ~2 s) and the kernel's imports run at the same time.
+        """
+        with self._lock:
+            if self._process is not None:
                 return self
             if self.python == sys.executable:  # another interpreter answers for its own packages
                 _require_local_extra()
+            self.launched_at = time.monotonic()
             self._dir = tempfile.mkdtemp(prefix="agent-magics-workspace-")
             self._log = open(os.path.join(self._dir, "server.log"), "wb")  # noqa: SIM115 - kept open
             self._process = subprocess.Popen(
@@ -140,12 +161,6 @@ class LocalWorkspace:
             # exits when it closes, so it cannot outlive this process.
             self._process.stdin.write(self._config.to_json().encode() + b"\n")
             self._process.stdin.flush()
-            try:
-                ready = self._wait_ready()
-            except BaseException:
-                self.stop()
-                raise
-            self._host, self._apps = ready["host"], dict(ready["apps"])
             atexit.register(self.stop)
             return self
 
@@ -219,6 +234,7 @@ class LocalWorkspace:
                 shutil.rmtree(self._dir, ignore_errors=True)
                 self._dir = None
             self._host, self._apps = None, {}
+            self.launched_at = None
             atexit.unregister(self.stop)
 
     @property
@@ -313,5 +329,26 @@ def shared_workspace() -> LocalWorkspace:
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.running:
-            _shared = LocalWorkspace().start()
-        return _shared
+            _shared = LocalWorkspace()
+        workspace = _shared
+    return workspace.start()  # waits for a launch_shared_workspace() already under way
+
+
+def launch_shared_workspace() -> bool:
+    """Start the process-wide workspace's process without waiting; True if this call started it.
+
+    ``shared_workspace()`` later waits for it. Nothing happens when it is running or launched.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is not None and _shared.running:
+            return False
+        _shared = LocalWorkspace()
+        _shared.launch()
+        return True
+
+
+def shared_workspace_ready() -> bool:
+    """Is the process-wide workspace up (started and answering)?"""
+    with _shared_lock:
+        return _shared is not None and _shared.running and _shared._host is not None

@@ -19,6 +19,7 @@ class Outputs:
     results: list[dict[str, Any]] = field(default_factory=list)  # execute_result (Out[]) bundles
     errors: list[str] = field(default_factory=list)
     pages: list[str] = field(default_factory=list)  # pager payloads (help)
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # every output message, in order
 
     @property
     def shown(self) -> str:
@@ -42,6 +43,7 @@ class Kernel:
 
         def hook(msg: dict[str, Any]) -> None:
             kind, content = msg["msg_type"], msg["content"]
+            out.messages.append((kind, content))
             if kind == "stream":
                 if content["name"] == "stdout":
                     out.stdout += content["text"]
@@ -59,6 +61,20 @@ class Kernel:
             if payload.get("source") == "page":
                 out.pages.append(payload["data"].get("text/plain", ""))
         return out
+
+    def saved(self, code: str) -> list[dict[str, Any]]:
+        """Run ``code`` and return the outputs a notebook would save: display updates applied in place."""
+        out = self.run(code)
+        saved: list[dict[str, Any]] = []
+        for kind, content in out.messages:
+            display_id = content.get("transient", {}).get("display_id")
+            if kind == "update_display_data":
+                for output in saved:
+                    if output.get("display_id") == display_id:
+                        output["data"] = content["data"]
+            elif kind in ("display_data", "execute_result", "stream", "error"):
+                saved.append({"kind": kind, "display_id": display_id, **content})
+        return saved
 
     def value(self, expression: str) -> Any:
         out = self.run(f"import json as _j; print(_j.dumps({expression}))")

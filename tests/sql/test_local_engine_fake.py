@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from agent_magics.core.errors import AgentError, AgentUsageError
+from agent_magics.sql.execute import BatchFailed
 from agent_magics.sql.local_engine import BatchInterrupted, LocalOptions, run_local
 
 
@@ -154,7 +155,7 @@ def test_timeout_stops_and_returns_what_finished():
     fake = FakeTransport(delay=(0.05, 0.05))
     with pytest.raises(BatchInterrupted) as info:
         run_local(
-            "SELECT ai_query('ep', q) AS a FROM df",
+            "SELECT q, ai_query('ep', q) AS a, upper(q) AS shout FROM df",
             {"df": questions(400)},
             fake,
             LocalOptions(concurrency=4, timeout=0.5),
@@ -162,9 +163,12 @@ def test_timeout_stops_and_returns_what_finished():
     stopped = info.value
     assert "timed out" in str(stopped) and "cancelled" in str(stopped)
     partial = stopped.partial
-    assert 0 < len(partial) < 400
-    assert list(partial.columns) == ["endpoint", "row", "request", "result", "errorMessage"]
-    assert (partial["result"] == "A:" + partial["request"]).all()
+    # the statement's own columns and every one of its rows; the unanswered ai_query values are NULL
+    assert list(partial.columns) == ["q", "a", "shout"] and len(partial) == 400
+    answered = partial[partial["a"].notna()]
+    assert 0 < len(answered) < 400 and (answered["a"] == "A:" + answered["q"]).all()
+    assert partial["a"].isna().sum() == partial.attrs["agent_sql_unanswered"]
+    assert (partial["shout"] == partial["q"].str.upper()).all()
     time.sleep(0.2)
     assert len(fake.bodies) < 400  # the queued rows were dropped, not sent
 
@@ -201,4 +205,37 @@ def test_keyboard_interrupt_in_the_waiting_thread_reports_partial(monkeypatch):
             LocalOptions(concurrency=4),
             tick=tick,
         )
-    assert 0 < len(info.value.partial) < 2000
+    partial = info.value.partial
+    assert list(partial.columns) == ["a"] and len(partial) == 2000
+    assert 0 < partial["a"].notna().sum() < 2000
+
+
+def test_a_stop_under_fail_on_error_false_marks_the_unanswered_rows():
+    fake = FakeTransport(delay=(0.05, 0.05), fail=lambda q: q == "q1")
+    with pytest.raises(BatchInterrupted) as info:
+        run_local(
+            "SELECT q, ai_query('ep', q, failOnError => false) AS r FROM df",
+            {"df": questions(200)},
+            fake,
+            LocalOptions(concurrency=4, timeout=0.5),
+        )
+    partial = info.value.partial
+    assert list(partial.columns) == ["q", "r"] and len(partial) == 200
+    rows = dict(zip(partial["q"], partial["r"]))
+    assert "HTTP 503" in rows["q1"]["errorMessage"]  # a real failure keeps its own message
+    assert rows["q0"] == {"result": "A:q0", "errorMessage": None, "response": "A:q0"}
+    unanswered = [r for r in partial["r"] if r["errorMessage"] == "not answered (stopped)"]
+    assert len(unanswered) == partial.attrs["agent_sql_unanswered"] > 0
+    assert all(r["result"] is None for r in unanswered)
+
+
+def test_a_row_failure_keeps_the_rows_that_finished():
+    """failOnError => true: the first failure stops the statement (as on Databricks); what finished is kept."""
+    fake = FakeTransport(delay=(0.01, 0.01), fail=lambda q: q == "q30")
+    with pytest.raises(BatchFailed) as info:
+        run_local("SELECT q, ai_query('ep', q) AS a FROM df", {"df": questions(100)}, fake, LocalOptions(concurrency=2))
+    assert "failed on row 30" in str(info.value) and "failOnError => false" in str(info.value)
+    partial = info.value.partial
+    assert list(partial.columns) == ["q", "a"] and len(partial) == 100
+    assert partial.loc[partial["q"] == "q0", "a"].item() == "A:q0"
+    assert partial.loc[partial["q"] == "q30", "a"].isna().item()

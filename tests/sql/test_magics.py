@@ -85,7 +85,6 @@ def test_stream_prints_rows_as_they_finish(shell, capsys):
         ("--custom-inputs '{bad' SELECT 1", "--custom-inputs: not valid JSON"),
         ("SELECT ai_query('no-such-agent', 'x')", "ai_query endpoint 'no-such-agent'"),
         ("SELECT * FROM missing_frame", "no DataFrame named missing_frame"),
-        ("SELECT ai_query('fault-500', 'x')", "failed on row 0"),
         ("", "no SQL"),
         ("--engine warehouse --return-trace SELECT 1", "--return-trace: the warehouse engine cannot return traces"),
         ("--engine spark --custom-inputs '{\"a\": 1}' SELECT 1", "--custom-inputs: the spark engine"),
@@ -111,8 +110,41 @@ def test_timeout_returns_what_finished(shell, capsys):
         "array(named_struct('role', 'user', 'content', 'x')), 'custom_inputs', named_struct('first_token_delay', "
         "0.3, 'tokens', 2))) AS a FROM range(40)",
     )
-    assert "timed out after 1 s" in capsys.readouterr().err
-    assert 0 < len(frame) < 40 and list(frame.columns)[:3] == ["endpoint", "row", "request"]
+    assert "agent_sql: interrupted · timed out after 1 s" in capsys.readouterr().err
+    # the query's own column and rows; the unanswered ones NULL, and the frame says it did not complete
+    assert list(frame.columns) == ["a"] and len(frame) == 40 and 0 < frame["a"].notna().sum() < 40
+    assert frame.attrs["agent_sql_status"] == "interrupted" and frame.attrs["agent_sql_unanswered"] > 0
+
+
+def test_a_remote_failure_is_a_failed_result_like_agent(shell, capsys):
+    """As %%agent reports a failed answer: one line, no exception (Run All goes on), what finished kept."""
+    shell.user_ns["qs"] = pd.DataFrame({"q": ["What is MLflow?"]})
+    result = shell.run_cell(
+        "%agent_sql --quiet --out got "
+        "SELECT q, ai_query('demo-agent', q) AS good, ai_query('fault-500', q) AS bad FROM qs"
+    )
+    assert result.error_in_exec is None and result.success
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("agent_sql: failed · ai_query('fault-500') failed on row 0")
+    frame = shell.user_ns["got"]
+    assert list(frame.columns) == ["q", "good", "bad"] and frame.attrs["agent_sql_status"] == "failed"
+    assert frame["bad"].isna().all() and "HTTP 500" in frame.attrs["agent_sql_error"]
+
+
+def test_fail_on_error_false_keeps_structs_and_shows_them_readably(shell):
+    shell.user_ns["qs"] = pd.DataFrame({"q": ["What is MLflow?"]})
+    frame = shell.run_line_magic(
+        "agent_sql",
+        "--quiet SELECT q, ai_query('demo-agent', q, failOnError => false) AS ok, "
+        "ai_query('fault-500', q, failOnError => false) AS bad FROM qs",
+    )
+    ok, bad = frame["ok"][0], frame["bad"][0]
+    assert isinstance(ok, dict) and "MLflow" in ok["result"] and ok["errorMessage"] is None  # the data: structs
+    assert bad["result"] is None and "HTTP 500" in bad["errorMessage"]
+    for shown in (repr(frame), frame._repr_html_()):
+        assert "{'result'" not in shown and "errorMessage: fault-500: HTTP 500" in shown
+    assert ok["result"][:40] in frame._repr_html_()  # the answer itself, where dict reprs were
+    assert type(frame[["ok"]]) is pd.DataFrame  # derived frames are plain
 
 
 def test_warehouse_engine_through_the_magic(statement_server, monkeypatch):
@@ -176,5 +208,5 @@ def test_a_real_interrupt_cancels_and_returns_what_finished(shell, capsys):
         timer.cancel()
     assert time.monotonic() - started < 6  # 200 rows would take ~10 s
     err = capsys.readouterr().err
-    assert "interrupted:" in err and "cancelled" in err
-    assert 0 < len(frame) < 200 and frame["errorMessage"].isna().all()
+    assert "agent_sql: interrupted: " in err and "cancelled" in err
+    assert list(frame.columns) == ["a"] and len(frame) == 200 and 0 < frame["a"].notna().sum() < 200
