@@ -51,17 +51,31 @@ class Tally:
             self.failed += 0 if ok else 1
 
 
+def _lent_credentials(workspace: Any) -> dict[str, str]:
+    """The environment that MLflow's Databricks provider needs to reach ``workspace``'s judge."""
+    config = getattr(workspace, "config", None)
+    token = getattr(config, "token", None)
+    client_id, client_secret = getattr(config, "client_id", None), getattr(config, "client_secret", None)
+    if token:
+        return {"DATABRICKS_HOST": workspace.host, "DATABRICKS_TOKEN": token}
+    if client_id and client_secret:
+        return {
+            "DATABRICKS_HOST": workspace.host,
+            "DATABRICKS_CLIENT_ID": client_id,
+            "DATABRICKS_CLIENT_SECRET": client_secret,
+        }
+    return {}
+
+
 @contextlib.contextmanager
 def _judge_credentials(workspace: Any) -> Iterator[None]:
     """MLflow's Databricks provider builds its own WorkspaceClient from the environment; when the
-    workspace came from elsewhere (the embedded local one), lend it that workspace's host and token
-    for the run, then put the environment back."""
-    config = getattr(workspace, "config", None)
-    token = getattr(config, "token", None)
-    if os.environ.get("DATABRICKS_HOST") or workspace is None or not token:
+    workspace came from elsewhere (the embedded local one), lend it that workspace's host and
+    credentials (a token, or OAuth client credentials) for the run, then put the environment back."""
+    lent = _lent_credentials(workspace) if workspace is not None and not os.environ.get("DATABRICKS_HOST") else {}
+    if not lent:
         yield
         return
-    lent = {"DATABRICKS_HOST": workspace.host, "DATABRICKS_TOKEN": token}
     before = {key: os.environ.get(key) for key in lent}
     os.environ.update(lent)
     try:
@@ -148,10 +162,10 @@ def evaluate(
     if "correctness" in names and not any(r.expectations for r in rows):
         raise AgentUsageError("correctness needs an 'expected_response' or 'expected_facts' column in --data.")
     workspace = options.get("workspace")
-    if workspace is None and options.get("profile") is None:
+    if workspace is None:
         from agent_magics.transport.workspace import get_workspace
 
-        workspace = get_workspace(None)
+        workspace = get_workspace(options.get("profile"))
     if judge is None and getattr(workspace, "is_local", False):
         judge = "demo-judge"
     resolved = resolve(names, judge=judge, guidelines=guidelines, namespace=namespace)
@@ -159,7 +173,7 @@ def evaluate(
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # MLflow calls the predict function once more to check it traces; our function always does.
     os.environ.setdefault("MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION", "true")
-    prepare(experiment)
+    tracking = prepare(experiment, workspace)
     import mlflow
 
     tally = Tally(submitted=len(rows) * len(targets))
@@ -200,6 +214,7 @@ def evaluate(
                     )
                 break
     result = EvalResult(runs=runs, scorer_names=names_resolved, run_id=parent.info.run_id)
+    result.run_url = tracking.run_url(parent.info.experiment_id, parent.info.run_id)
     if interrupted:
         result.interrupted = True
         result.planned = len(rows) * len(targets)
