@@ -33,6 +33,7 @@ _ours: set[str] = set()  # tracking URIs this module set (not the user's), so re
 class Tracking:
     uri: str
     ui: str | None  # the MLflow UI's base URL, when we know one
+    experiment_id: str | None = None  # None: the notebook's own (Databricks)
 
     def run_url(self, experiment_id: str, run_id: str) -> str | None:
         if self.ui is None:
@@ -115,4 +116,4 @@ def prepare(experiment: str | None = None, workspace: Any = None) -> Tracking:
     else:
         experiment_id = found.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
-    return Tracking(uri, ui)
+    return Tracking(uri, ui, str(experiment_id))

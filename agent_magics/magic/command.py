@@ -81,6 +81,9 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     parser.add_argument("--system", metavar="TEXT", help="system prompt for this turn")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="total time limit for the answer")
     parser.add_argument("--quiet", action="store_true", help="no display; the result is returned only")
+    parser.add_argument(
+        "--log", action="store_true", help="log the answer's trace to MLflow (locally: the workspace's MLflow server)"
+    )
     parser.add_argument("--via", choices=defaults.VIA_CHOICES, help=defaults.VIA_HELP)
     parser.add_argument("--api", choices=defaults.API_CHOICES, help=defaults.API_HELP)
     parser.add_argument(
@@ -118,6 +121,7 @@ class AgentCommand:
     view: str | None
     debug: bool
     list: bool
+    log: bool = False
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -261,6 +265,7 @@ def _to_command(args: argparse.Namespace, question: str, namespace: Mapping[str,
         view=args.view,
         debug=args.debug,
         list=args.list,
+        log=args.log,
     )
 
 

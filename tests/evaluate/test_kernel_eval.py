@@ -108,6 +108,21 @@ def test_whole_loop_lands_in_the_tracking_server(kernel: Kernel, store: Path) ->
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
 
 
+def test_agent_log_puts_the_answer_trace_in_the_tracking_server(kernel: Kernel) -> None:
+    from mlflow import MlflowClient
+
+    out = kernel.run("%%agent demo-agent --log --out answer\nWhat is MLflow?")
+    assert not out.errors, out.errors
+    line = next(line for line in out.stdout.splitlines() if line.startswith("--log:"))
+    uri = kernel.value("__import__('mlflow').get_tracking_uri()")
+    assert f"the answer's trace is in MLflow: {uri}/#/experiments/" in line
+    trace_id = line.rsplit("selectedEvaluationId=", 1)[1].strip()
+    trace = MlflowClient(tracking_uri=uri).get_trace(trace_id)
+    names = [span.name for span in trace.data.spans]
+    assert names[0] == "demo-agent" and "search_docs" in names  # the agent's own spans, under ours
+    assert trace.data.spans[0].outputs == kernel.value("answer.text")
+
+
 def _scored(client: Any, experiment_id: str) -> int:
     """Traces of the experiment with a verdict from every scorer: the rows finished so far."""
     traces = client.search_traces(locations=[experiment_id])
