@@ -23,8 +23,8 @@ from agent_magics.core.result import AgentResult
 from agent_magics.evaluate.dataset import Row, rows_from_frame
 from agent_magics.evaluate.partial import InFlight, finished_rows, mark_interrupted
 from agent_magics.evaluate.result import EvalResult, RowScore, TargetRun
-from agent_magics.evaluate.scorers import default_names, resolve
-from agent_magics.evaluate.tracking import prepare
+from agent_magics.evaluate.scorers import default_judge, default_names, resolve
+from agent_magics.evaluate.tracking import is_local, prepare, tracks_to_databricks
 
 
 class AgentAnswerError(RuntimeError):
@@ -166,8 +166,8 @@ def evaluate(
         from agent_magics.transport.workspace import get_workspace
 
         workspace = get_workspace(options.get("profile"))
-    if judge is None and getattr(workspace, "is_local", False):
-        judge = "demo-judge"
+    if judge is None:
+        judge = default_judge(names, local=is_local(workspace), databricks_tracking=tracks_to_databricks())
     resolved = resolve(names, judge=judge, guidelines=guidelines, namespace=namespace)
     options = {**options, "workspace": workspace} if workspace is not None else options
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -14,6 +14,7 @@ Artifacts never land in the working directory.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +58,30 @@ def _loopback(host: str | None) -> bool:
     return bool(host) and urlparse(str(host)).hostname in ("127.0.0.1", "localhost", "::1")
 
 
+def is_local(workspace: Any) -> bool:
+    """The embedded local workspace, or a workspace on loopback (the same server, reached from the
+    environment as the tests and the CLI's ``workspace`` command do)."""
+    return workspace is not None and (
+        getattr(workspace, "is_local", False) or _loopback(getattr(workspace, "host", None))
+    )
+
+
+def tracks_to_databricks() -> bool:
+    """Does MLflow track to a Databricks workspace (a Databricks notebook, or a ``databricks`` URI)?"""
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return True
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri and "mlflow" in sys.modules:
+        from mlflow.tracking import is_tracking_uri_set
+
+        uri = sys.modules["mlflow"].get_tracking_uri() if is_tracking_uri_set() else ""
+    return uri.startswith("databricks")
+
+
 def local_server_url(workspace: Any) -> str | None:
     """The URL of the MLflow server the local workspace runs for our data directory (started now if
     need be); None when ``workspace`` is not the local one (or is one that has no such server)."""
-    if workspace is None or not (getattr(workspace, "is_local", False) or _loopback(getattr(workspace, "host", None))):
+    if not is_local(workspace):
         return None
     from agent_magics.core.errors import AgentError
 
