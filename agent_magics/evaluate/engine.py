@@ -88,6 +88,25 @@ def _judge_credentials(workspace: Any) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@contextlib.contextmanager
+def _without_mlflow_bar() -> Iterator[None]:
+    """Ours is the one progress bar: MLflow's harness shows a tqdm bar (a widget in a kernel, left in
+    the saved notebook) unless tqdm is missing, a case it handles; make it look missing meanwhile."""
+    try:
+        from mlflow.genai.evaluation import harness
+    except ImportError:
+        yield
+        return
+    if not hasattr(harness, "tqdm"):
+        yield
+        return
+    bar, harness.tqdm = harness.tqdm, None
+    try:
+        yield
+    finally:
+        harness.tqdm = bar
+
+
 def _predict_fn(
     target: str,
     options: Mapping[str, Any],
@@ -189,7 +208,8 @@ def evaluate(
     in_flight = InFlight()
     interrupted = False
     names_resolved = [str(s.name) for s in resolved]
-    with _judge_credentials(workspace), mlflow.start_run(run_name=f"agent_eval {', '.join(targets)}") as parent:
+    title = f"agent_eval {', '.join(targets)}"
+    with _judge_credentials(workspace), _without_mlflow_bar(), mlflow.start_run(run_name=title) as parent:
         mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})
         for target in targets:
             answers: dict[str, tuple[str, AgentResult]] = {}
