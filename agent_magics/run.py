@@ -374,6 +374,10 @@ class Stream:
             pass
         return self._execution.result()
 
+    def stop(self) -> None:
+        """Stop the answer at its next event, from any thread; ``.result`` keeps what arrived."""
+        self._execution.stop()
+
     def __repr__(self) -> str:
         state = "finished" if self._execution._result is not None else "streaming"
         return f"<Stream {self._execution.request.target}: {state}>"

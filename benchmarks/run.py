@@ -25,7 +25,7 @@ from typing import Any
 from . import coldstart, live_updates, memory, saved_size, streaming
 from .report import RESULTS, check, fmt, table, write
 
-SUITES = ("live", "streaming", "coldstart", "memory", "saved", "batch", "spark")
+SUITES = ("live", "streaming", "coldstart", "memory", "saved", "batch", "spark", "eval")
 BATCH = Path(__file__).resolve().parent / "sql_batch.py"
 PYSPARK_PYTHON = Path(__file__).resolve().parents[1] / ".venv-pyspark" / "bin" / "python"
 
@@ -168,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     if "spark" in args.only and not args.quick:
         log("spark (register_ai_query on local[2], benchmarks/spark_batch.py) ...")
         targets += run_spark_batch(log)
+
+    if "eval" in args.only and not args.quick:
+        log("eval (%%agent_eval, benchmarks/eval_batch.py) ...")
+        from . import eval_batch
+
+        result = eval_batch.run(60, runs, log)
+        write("eval_batch", {"method": eval_batch.__doc__, **result})
+        print(eval_batch.render(result), flush=True)
+        targets += eval_batch.targets(result)
 
     rows = [[t["figure"], fmt(t["value"]), t["target"], t["status"]] for t in targets]
     print(table("Targets", ["figure", "value", "target", "status"], rows))

@@ -647,6 +647,84 @@ FROM (VALUES ('What is MLflow?')) AS t(q)""",
 ]
 
 
+EVALUATE = [
+    (
+        "md",
+        """# Evaluating agents with `%%agent_eval`
+
+Is the agent good enough, across the questions that matter, and is it better than the other one?
+`%%agent_eval` asks each agent every question of a DataFrame and scores the answers with MLflow's
+own evaluation (`mlflow.genai.evaluate`): MLflow's judges, code scorers, and your own `@scorer`.
+
+Here everything runs offline on the local demo workspace. Its judge, `demo-judge`, is **a
+deterministic stand-in, not an LLM**: it answers MLflow's judge prompts with simple word checks,
+so the loop can be tried (and tested) without a model. On Databricks the judges are MLflow's
+managed judges, or any chat endpoint with `--judge ENDPOINT`.""",
+    ),
+    ("code", "%load_ext agent_magics"),
+    (
+        "md",
+        "The questions: a `question` column, and what a correct answer says (`expected_facts`). "
+        "The last row expects a fact no answer has, so correctness fails there.",
+    ),
+    (
+        "code",
+        """import pandas as pd
+
+questions = pd.DataFrame({
+    "question": [
+        "What is MLflow?",
+        "How do I query an agent on Databricks Apps?",
+        "What does Databricks do?",
+        "How do I return a trace from a serving endpoint?",
+        "What is MLflow?",
+    ],
+    "expected_facts": [
+        ["MLflow is an open-source platform"],
+        ["pass model apps/<app-name> to DatabricksOpenAI"],
+        ["Databricks is a data and AI platform"],
+        ["return_trace"],
+        ["bananas ripen on the moon"],
+    ],
+})""",
+    ),
+    ("md", "A scorer of our own: plain Python over the answer, named in `--scorers` like MLflow's."),
+    (
+        "code",
+        """from mlflow.genai.scorers import scorer
+
+@scorer
+def mentions_databricks(outputs):
+    return "databricks" in str(outputs).lower()""",
+    ),
+    (
+        "md",
+        "Two agents, three judges, one code scorer of ours (`tool_called:search_docs`: the agent's "
+        "trace has that tool call) and ours from above. The scorecard shows the pass rates per agent, "
+        "then every row, failing rows first, with each judge's rationale.",
+    ),
+    (
+        "code",
+        "%agent_eval demo-agent demo-chat-agent --data questions --out ev "
+        "--scorers correctness,relevance_to_query,safety,tool_called:search_docs,mentions_databricks",
+    ),
+    (
+        "md",
+        "The result is data: pass rates, and one row per question and agent with each scorer's value "
+        "and rationale.",
+    ),
+    ("code", "ev.per_target"),
+    ("code", "ev.to_pandas()[['target', 'question', 'correctness/value', 'latency_s']]"),
+    (
+        "md",
+        """The runs are in a real MLflow tracking server the local workspace runs on 127.0.0.1 (its
+data in `~/.cache/agent_magics/mlflow`, kept across sessions): `ev.run_url` opens the run in
+MLflow's UI, with every row's trace, the agent's own spans and the judges' verdicts.""",
+    ),
+    ("code", "ev.run_url is not None and ev.run_url.startswith('http://127.0.0.1')"),
+]
+
+
 NOTEBOOKS = {
     "quickstart": QUICKSTART,
     "agent_sql": AGENT_SQL,
@@ -655,6 +733,7 @@ NOTEBOOKS = {
     "rest_methods": REST_METHODS,
     "traces": TRACES,
     "compare": COMPARE,
+    "evaluate": EVALUATE,
 }
 
 

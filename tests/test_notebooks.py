@@ -63,6 +63,7 @@ def kernel_env(base: Path) -> dict[str, str]:
         env[name] = str(base / sub)
     env["DATABRICKS_CONFIG_FILE"] = str(base / "no-such-databrickscfg")
     env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    env["AGENT_MAGICS_MLFLOW_DIR"] = str(base / "mlflow")  # evaluate.ipynb's runs: not in ~/.cache
     return env
 
 

@@ -21,9 +21,10 @@ from typing import Any
 from agent_magics.core.errors import AgentUsageError
 from agent_magics.core.result import AgentResult
 from agent_magics.evaluate.dataset import Row, rows_from_frame
+from agent_magics.evaluate.partial import InFlight, finished_rows, mark_interrupted
 from agent_magics.evaluate.result import EvalResult, RowScore, TargetRun
-from agent_magics.evaluate.scorers import default_names, resolve
-from agent_magics.evaluate.tracking import prepare
+from agent_magics.evaluate.scorers import default_judge, default_names, resolve
+from agent_magics.evaluate.tracking import is_local, prepare, tracks_to_databricks
 
 
 class AgentAnswerError(RuntimeError):
@@ -50,17 +51,31 @@ class Tally:
             self.failed += 0 if ok else 1
 
 
+def _lent_credentials(workspace: Any) -> dict[str, str]:
+    """The environment that MLflow's Databricks provider needs to reach ``workspace``'s judge."""
+    config = getattr(workspace, "config", None)
+    token = getattr(config, "token", None)
+    client_id, client_secret = getattr(config, "client_id", None), getattr(config, "client_secret", None)
+    if token:
+        return {"DATABRICKS_HOST": workspace.host, "DATABRICKS_TOKEN": token}
+    if client_id and client_secret:
+        return {
+            "DATABRICKS_HOST": workspace.host,
+            "DATABRICKS_CLIENT_ID": client_id,
+            "DATABRICKS_CLIENT_SECRET": client_secret,
+        }
+    return {}
+
+
 @contextlib.contextmanager
 def _judge_credentials(workspace: Any) -> Iterator[None]:
     """MLflow's Databricks provider builds its own WorkspaceClient from the environment; when the
-    workspace came from elsewhere (the embedded local one), lend it that workspace's host and token
-    for the run, then put the environment back."""
-    config = getattr(workspace, "config", None)
-    token = getattr(config, "token", None)
-    if os.environ.get("DATABRICKS_HOST") or workspace is None or not token:
+    workspace came from elsewhere (the embedded local one), lend it that workspace's host and
+    credentials (a token, or OAuth client credentials) for the run, then put the environment back."""
+    lent = _lent_credentials(workspace) if workspace is not None and not os.environ.get("DATABRICKS_HOST") else {}
+    if not lent:
         yield
         return
-    lent = {"DATABRICKS_HOST": workspace.host, "DATABRICKS_TOKEN": token}
     before = {key: os.environ.get(key) for key in lent}
     os.environ.update(lent)
     try:
@@ -73,24 +88,55 @@ def _judge_credentials(workspace: Any) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@contextlib.contextmanager
+def _without_mlflow_bar() -> Iterator[None]:
+    """Ours is the one progress bar: MLflow's harness shows a tqdm bar (a widget in a kernel, left in
+    the saved notebook) unless tqdm is missing, a case it handles; make it look missing meanwhile."""
+    try:
+        from mlflow.genai.evaluation import harness
+    except ImportError:
+        yield
+        return
+    if not hasattr(harness, "tqdm"):
+        yield
+        return
+    bar, harness.tqdm = harness.tqdm, None
+    try:
+        yield
+    finally:
+        harness.tqdm = bar
+
+
 def _predict_fn(
-    target: str, options: Mapping[str, Any], answers: dict[str, AgentResult], tally: Tally, tick: Callable[[], None]
+    target: str,
+    options: Mapping[str, Any],
+    answers: dict[str, tuple[str, AgentResult]],
+    tally: Tally,
+    tick: Callable[[], None],
+    in_flight: InFlight,
 ) -> Callable[..., str]:
     import mlflow
 
-    from agent_magics.run import ask
+    from agent_magics.run import stream
 
     # Our own root span, so the row's trace is "the question went to TARGET and this text came back",
     # with the agent's trace under it (MLflow would otherwise take the agent's root as the row's).
     @mlflow.trace(name=target, span_type="AGENT")
     def predict(question: str, custom_inputs: dict[str, Any] | None = None) -> str:
+        if in_flight.cancelled.is_set():  # a row MLflow starts after Ctrl-C: not asked at all
+            raise AgentAnswerError("not asked: the evaluation was interrupted")
         merged = {**options, "return_trace": True}
         if custom_inputs:
             merged["custom_inputs"] = custom_inputs
-        result = ask(target, question, **merged)
+        answer = stream(target, question, **merged)
+        in_flight.add(answer)
+        try:
+            result = answer.result
+        finally:
+            in_flight.discard(answer)
         trace_id = mlflow.get_active_trace_id()
         if trace_id is not None:
-            answers[trace_id] = result
+            answers[trace_id] = (question, result)
         if result.trace_dict:
             with contextlib.suppress(Exception):  # a trace MLflow cannot read must not fail the row
                 mlflow.add_trace(result.trace_dict)
@@ -135,18 +181,18 @@ def evaluate(
     if "correctness" in names and not any(r.expectations for r in rows):
         raise AgentUsageError("correctness needs an 'expected_response' or 'expected_facts' column in --data.")
     workspace = options.get("workspace")
-    if workspace is None and options.get("profile") is None:
+    if workspace is None:
         from agent_magics.transport.workspace import get_workspace
 
-        workspace = get_workspace(None)
-    if judge is None and getattr(workspace, "is_local", False):
-        judge = "demo-judge"
+        workspace = get_workspace(options.get("profile"))
+    if judge is None:
+        judge = default_judge(names, local=is_local(workspace), databricks_tracking=tracks_to_databricks())
     resolved = resolve(names, judge=judge, guidelines=guidelines, namespace=namespace)
     options = {**options, "workspace": workspace} if workspace is not None else options
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # MLflow calls the predict function once more to check it traces; our function always does.
     os.environ.setdefault("MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION", "true")
-    prepare(experiment)
+    tracking = prepare(experiment, workspace)
     import mlflow
 
     tally = Tally(submitted=len(rows) * len(targets))
@@ -159,32 +205,57 @@ def evaluate(
 
     group = uuid.uuid4().hex[:12]
     runs: list[TargetRun] = []
-    with _judge_credentials(workspace), mlflow.start_run(run_name=f"agent_eval {', '.join(targets)}") as parent:
+    in_flight = InFlight()
+    interrupted = False
+    names_resolved = [str(s.name) for s in resolved]
+    title = f"agent_eval {', '.join(targets)}"
+    with _judge_credentials(workspace), _without_mlflow_bar(), mlflow.start_run(run_name=title) as parent:
         mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})
         for target in targets:
-            answers: dict[str, AgentResult] = {}
-            with mlflow.start_run(run_name=target, nested=True) as child:
-                mlflow.set_tag("agent_magics.target", target)
-                outcome = mlflow.genai.evaluate(
-                    data=[row.record() for row in rows],
-                    predict_fn=_predict_fn(target, options, answers, tally, tick),
-                    scorers=resolved,
-                )
-            runs.append(_target_run(target, child.info.run_id, rows, outcome, answers))
+            answers: dict[str, tuple[str, AgentResult]] = {}
+            child_id = ""
+            try:
+                with mlflow.start_run(run_name=target, nested=True) as child:
+                    child_id = child.info.run_id
+                    mlflow.set_tag("agent_magics.target", target)
+                    outcome = mlflow.genai.evaluate(
+                        data=[row.record() for row in rows],
+                        predict_fn=_predict_fn(target, options, answers, tally, tick, in_flight),
+                        scorers=resolved,
+                    )
+                runs.append(_target_run(target, child_id, rows, outcome, answers))
+            except KeyboardInterrupt:
+                # Ctrl-C: stop the answers in flight, keep the rows already answered and scored.
+                in_flight.cancel()
+                interrupted = True
+                if child_id:
+                    runs.append(
+                        TargetRun(target, child_id, finished_rows(target, child_id, rows, answers, names_resolved))
+                    )
+                break
+    result = EvalResult(runs=runs, scorer_names=names_resolved, run_id=parent.info.run_id)
+    result.run_url = tracking.run_url(parent.info.experiment_id, parent.info.run_id)
+    if interrupted:
+        result.interrupted = True
+        result.planned = len(rows) * len(targets)
+        mark_interrupted([parent.info.run_id, *result.run_ids.values()], len(result.rows), result.planned)
     tick(force=True)
     if progress is not None:
-        progress.close(f"agent_eval: {tally.done} answers · {tally.failed} failed · {tally.elapsed:.1f} s")
-    return EvalResult(runs=runs, scorer_names=[str(s.name) for s in resolved], run_id=parent.info.run_id)
+        state = f" · interrupted: {len(result.rows)} of {result.planned} rows kept" if interrupted else ""
+        progress.close(f"agent_eval: {tally.done} answers · {tally.failed} failed · {tally.elapsed:.1f} s{state}")
+    return result
 
 
-def _target_run(target: str, run_id: str, rows: list[Row], outcome: Any, answers: dict[str, AgentResult]) -> TargetRun:
+def _target_run(
+    target: str, run_id: str, rows: list[Row], outcome: Any, answers: dict[str, tuple[str, AgentResult]]
+) -> TargetRun:
     table = outcome.tables.get("eval_results") if hasattr(outcome, "tables") else None
     scores: list[RowScore] = []
     records = table.to_dict("records") if table is not None else []
     for index, record in enumerate(records):
         request = record.get("request") or {}
         question = request.get("question") if isinstance(request, dict) else str(request)
-        answer = answers.get(str(record.get("trace_id")))
+        answer = answers.get(str(record.get("trace_id")), ("", None))[1]
         values = {}
         for key, value in record.items():
             if isinstance(key, str) and key.endswith("/value"):

@@ -54,6 +54,10 @@ class EvalResult:
     runs: list[TargetRun]
     scorer_names: list[str]
     run_id: str
+    # Ctrl-C stopped the evaluation: ``rows`` are those answered and scored before it, of ``planned``.
+    interrupted: bool = False
+    planned: int | None = None
+    run_url: str | None = None  # the parent run in the MLflow UI, when there is one to open
 
     @property
     def rows(self) -> list[RowScore]:
@@ -134,7 +138,14 @@ class EvalResult:
             )
             for r in self.rows
         ]
-        return Scorecard(rows=rows, scorers=self.scorer_names, targets=self.targets, run_id=self.run_id)
+        return Scorecard(
+            rows=rows,
+            scorers=self.scorer_names,
+            targets=self.targets,
+            run_id=self.run_id,
+            run_url=self.run_url,
+            interrupted_of=self.planned if self.interrupted else None,
+        )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         card = self.scorecard()
@@ -142,4 +153,5 @@ class EvalResult:
 
     def __repr__(self) -> str:
         rates = ", ".join(f"{k}={v:.0%}" for k, v in self.metrics.items())
-        return f"EvalResult(targets={self.targets}, rows={len(self.rows)}, {rates}, run_id={self.run_id!r})"
+        state = f", interrupted ({len(self.rows)} of {self.planned} rows)" if self.interrupted else ""
+        return f"EvalResult(targets={self.targets}, rows={len(self.rows)}, {rates}, run_id={self.run_id!r}{state})"

@@ -28,6 +28,23 @@ def default_names(has_expectations: bool, has_guidelines: bool) -> list[str]:
     return names
 
 
+NO_JUDGE = (
+    "{names} need a judge: give --judge ENDPOINT (a chat endpoint of the workspace); "
+    "MLflow's managed judges are the default only when MLflow tracks to Databricks."
+)
+
+
+def default_judge(names: Sequence[str], *, local: bool, databricks_tracking: bool) -> str | None:
+    """The judge when ``--judge`` is not given: ``demo-judge`` on the local workspace, MLflow's managed
+    judges (None) when MLflow tracks to Databricks; elsewhere a judge scorer is a usage error."""
+    judged = [name for name in names if name.strip() in JUDGES]
+    if not judged or databricks_tracking:
+        return None
+    if local:
+        return "demo-judge"
+    raise AgentUsageError(NO_JUDGE.format(names=", ".join(judged)))
+
+
 def judge_uri(endpoint: str | None) -> str | None:
     """The model URI MLflow's judges take for a Databricks serving endpoint (None: MLflow's default)."""
     return f"databricks:/{endpoint}" if endpoint else None

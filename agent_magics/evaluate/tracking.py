@@ -1,15 +1,52 @@
-"""Where evaluation runs go: the user's MLflow tracking URI when one is set, else a local sqlite
-store in a data directory that outlives the kernel (``AGENT_MAGICS_MLFLOW_DIR``, default
-``~/.cache/agent_magics/mlflow``). Artifacts go there too, never into the working directory.
+"""Where evaluation runs (and ``%%agent --log`` traces) go, and the link to a run in MLflow's UI.
+
+* The user's MLflow tracking URI, when one is set (``MLFLOW_TRACKING_URI``, ``mlflow.set_tracking_uri``;
+  on Databricks the notebook's, ``databricks``): used as it is.
+* The embedded local workspace: a real MLflow tracking server it runs beside itself (MLflow's own
+  server app, SQLite backend), in a data directory that outlives the kernel
+  (``AGENT_MAGICS_MLFLOW_DIR``, default ``~/.cache/agent_magics/mlflow``); its UI is on loopback.
+* Anything else (a workspace that is not ours and no tracking URI): a SQLite store in that same data
+  directory, read by ``mlflow ui --backend-store-uri sqlite:///<dir>/mlflow.db``.
+
+Artifacts never land in the working directory.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
 
 DIR_ENV = "AGENT_MAGICS_MLFLOW_DIR"
 EXPERIMENT = "agent_magics-evaluations"
+SERVER_ROUTE = "/api/2.0/agent-magics/mlflow-server"
+SERVER_START_TIMEOUT = 200.0  # the workspace answers once MLflow's server does (10-35 s, cold)
+
+_lock = threading.Lock()
+_ours: set[str] = set()  # tracking URIs this module set (not the user's), so re-resolved when asked
+
+
+@dataclass(frozen=True)
+class Tracking:
+    uri: str
+    ui: str | None  # the MLflow UI's base URL, when we know one
+    experiment_id: str | None = None  # None: the notebook's own (Databricks)
+
+    def run_url(self, experiment_id: str, run_id: str) -> str | None:
+        if self.ui is None:
+            return None
+        if self.uri.startswith("databricks"):
+            return f"{self.ui}/ml/experiments/{experiment_id}/runs/{run_id}"
+        return f"{self.ui}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    def trace_url(self, experiment_id: str, trace_id: str) -> str | None:
+        if self.ui is None or self.uri.startswith("databricks"):
+            return None
+        return f"{self.ui}/#/experiments/{experiment_id}/traces?selectedEvaluationId={trace_id}"
 
 
 def data_dir() -> Path:
@@ -17,25 +54,87 @@ def data_dir() -> Path:
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "agent_magics" / "mlflow"
 
 
-def prepare(experiment: str | None = None) -> str:
-    """Point MLflow at a tracking store and an experiment; the experiment's id."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+def _loopback(host: str | None) -> bool:
+    return bool(host) and urlparse(str(host)).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def is_local(workspace: Any) -> bool:
+    """The embedded local workspace, or a workspace on loopback (the same server, reached from the
+    environment as the tests and the CLI's ``workspace`` command do)."""
+    return workspace is not None and (
+        getattr(workspace, "is_local", False) or _loopback(getattr(workspace, "host", None))
+    )
+
+
+def tracks_to_databricks() -> bool:
+    """Does MLflow track to a Databricks workspace (a Databricks notebook, or a ``databricks`` URI)?"""
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+        return True
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if not uri and "mlflow" in sys.modules:
+        from mlflow.tracking import is_tracking_uri_set
+
+        uri = sys.modules["mlflow"].get_tracking_uri() if is_tracking_uri_set() else ""
+    return uri.startswith("databricks")
+
+
+def local_server_url(workspace: Any) -> str | None:
+    """The URL of the MLflow server the local workspace runs for our data directory (started now if
+    need be); None when ``workspace`` is not the local one (or is one that has no such server)."""
+    if not is_local(workspace):
+        return None
+    from agent_magics.core.errors import AgentError
+
+    try:
+        found = workspace.api("POST", SERVER_ROUTE, json={"data_dir": str(data_dir())}, timeout=SERVER_START_TIMEOUT)
+    except AgentError as exc:
+        if getattr(exc, "status", None) == 404:  # a loopback server that is not our workspace
+            return None
+        raise AgentError(f"the local MLflow tracking server: {exc}") from None
+    url = found.get("url") if isinstance(found, dict) else None
+    return url if isinstance(url, str) and _loopback(url) else None
+
+
+def _tracking_uri(workspace: Any) -> tuple[str, str | None]:
+    """(tracking URI, UI base) to use, setting MLflow's tracking URI when it is ours to choose."""
     import mlflow
     from mlflow.tracking import is_tracking_uri_set
 
-    directory = data_dir()
-    if not is_tracking_uri_set():
+    current = mlflow.get_tracking_uri() if is_tracking_uri_set() else None
+    if current is not None and current not in _ours:  # the user's choice (or Databricks')
+        ui = current if current.startswith(("http://", "https://")) else None
+        if current.startswith("databricks") and workspace is not None and not getattr(workspace, "is_local", False):
+            ui = str(workspace.host).rstrip("/")
+        return current, ui
+    server = local_server_url(workspace)
+    if server is not None:
+        uri, ui = server, server
+    else:
+        directory = data_dir()
         directory.mkdir(parents=True, exist_ok=True)
-        mlflow.set_tracking_uri(f"sqlite:///{directory / 'mlflow.db'}")
+        uri, ui = f"sqlite:///{directory / 'mlflow.db'}", None
+    _ours.add(uri)
+    mlflow.set_tracking_uri(uri)
+    return uri, ui
+
+
+def prepare(experiment: str | None = None, workspace: Any = None) -> Tracking:
+    """Point MLflow at the tracking store for ``workspace`` and at an experiment."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    with _lock:
+        uri, ui = _tracking_uri(workspace)
+    if uri.startswith("databricks") and experiment is None:
+        return Tracking(uri, ui)  # the notebook's own experiment (a bare name is not a workspace path)
     name = experiment or EXPERIMENT
     found = mlflow.get_experiment_by_name(name)
     if found is None:
-        uri = mlflow.get_tracking_uri()
-        # A local store would put artifacts under ./mlruns; keep them in the data directory.
         local = uri.startswith(("sqlite:", "file:")) or "://" not in uri
-        location = (directory / "artifacts").as_uri() if local else None
+        # A local store would put artifacts under ./mlruns; keep them in the data directory.
+        location = (data_dir() / "artifacts").as_uri() if local else None
         experiment_id = mlflow.create_experiment(name, artifact_location=location)
     else:
         experiment_id = found.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
-    return str(experiment_id)
+    return Tracking(uri, ui, str(experiment_id))

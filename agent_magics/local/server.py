@@ -107,7 +107,7 @@ def _url(sock: socket.socket) -> str:
 def build_workspace_app(state: WorkspaceState) -> ASGIApp:
     from starlette.applications import Starlette
 
-    from agent_magics.local import apps, identity, oidc, serving, tracing
+    from agent_magics.local import apps, identity, mlflow_server, oidc, serving, tracing
     from agent_magics.local.api_errors import api_error
     from agent_magics.local.auth import WorkspaceAuth
     from agent_magics.local.faults import KeepRawSend
@@ -126,6 +126,7 @@ def build_workspace_app(state: WorkspaceState) -> ASGIApp:
         *serving.routes(state),
         *apps.api_routes(state),
         *tracing.routes(state.traces),
+        *mlflow_server.routes(state.tracking),  # a real MLflow tracking server, on first request
         *statement_routes(),  # SQL warehouse: ai_query SQL on DuckDB, routed to these endpoints
     ]
 
@@ -205,6 +206,7 @@ async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: a
         await asyncio.gather(*tasks, return_exceptions=True)
         for sock in sockets.values():
             sock.close()
+        state.tracking.stop_all()
 
 
 def _exit_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

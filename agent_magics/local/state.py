@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from agent_magics.local.auth import TokenRegistry
 from agent_magics.local.catalog import Endpoint
 from agent_magics.local.faults import AttemptBook
+from agent_magics.local.mlflow_server import TrackingServers
 from agent_magics.local.tracing import TraceStore
 from agent_magics.transport.embedded_config import ServerConfig
 
@@ -20,3 +21,4 @@ class WorkspaceState:
     endpoints: dict[str, Endpoint]
     traces: TraceStore = field(default_factory=TraceStore)
     attempts: AttemptBook = field(default_factory=AttemptBook)
+    tracking: TrackingServers = field(default_factory=TrackingServers)  # MLflow servers, started on demand

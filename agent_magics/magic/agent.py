@@ -117,7 +117,7 @@ class AgentMagics(Magics):
             stream=self.stream if command.stream is None else command.stream,
             custom_inputs=command.custom_inputs,
             databricks_options=command.databricks_options,
-            return_trace=self.return_trace if command.return_trace is None else command.return_trace,
+            return_trace=command.log or (self.return_trace if command.return_trace is None else command.return_trace),
             timeouts=Timeouts(
                 connect=self.connect_timeout,
                 read=min(self.read_timeout, total) if total else self.read_timeout,
@@ -133,6 +133,10 @@ class AgentMagics(Magics):
             self._show_databricks_trace(result)
         if result.output:
             self.conversations[key] = [*history, *turn, *result.output]
+        if command.log:
+            from agent_magics.magic.log_answer import log_to_mlflow
+
+            log_to_mlflow(result, question, workspace, debug=command.debug)
         if command.out:
             namespace[command.out] = result
         result.shown_live = not command.quiet  # the view showed it: the cell value is then a one-line summary

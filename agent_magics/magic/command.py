@@ -99,6 +99,9 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     parser.add_argument("--system", metavar="TEXT", help="system prompt for this turn")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="total time limit for the answer")
     parser.add_argument("--quiet", action="store_true", help="no display; the result is returned only")
+    parser.add_argument(
+        "--log", action="store_true", help="log the answer's trace to MLflow (locally: the workspace's MLflow server)"
+    )
     # Not argparse choices: a value may be TARGET=VALUE (checked by _choice, saying "invalid choice" too).
     parser.add_argument(
         "--via", metavar=_choices(defaults.VIA_CHOICES), action="append", help=defaults.VIA_HELP + _PER_TARGET
@@ -154,6 +157,7 @@ class AgentCommand:
     view: str | None
     debug: bool
     list: bool
+    log: bool = False
     # builtins.list: the field "list" above shadows the name in the class body.
     targets: builtins.list[str] = field(default_factory=builtins.list)
     per_target: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -376,6 +380,7 @@ def _to_command(args: argparse.Namespace, question: str, namespace: Mapping[str,
         view=args.view,
         debug=args.debug,
         list=args.list,
+        log=args.log,
     )
 
 

@@ -35,6 +35,8 @@ class Scorecard:
     scorers: list[str]
     targets: list[str]
     run_id: str = ""
+    run_url: str | None = None  # the run in MLflow's UI (built by us from the tracking server's URL)
+    interrupted_of: int | None = None  # rows planned, when Ctrl-C stopped the evaluation
     max_rows: int = MAX_ROWS
 
     def ordered(self) -> list[ScoreRow]:
@@ -57,6 +59,10 @@ class Scorecard:
 
     def text(self) -> str:
         lines = [f"agent_eval: {len(self.rows)} rows · {', '.join(self.targets)} · run {self.run_id}"]
+        if self.interrupted_of is not None:
+            lines[0] += f" · interrupted: {len(self.rows)} of {self.interrupted_of} rows finished"
+        if self.run_url:
+            lines[0] += f" · {self.run_url}"
         for target in self._groups():
             rates = []
             for scorer in self.scorers:
@@ -102,10 +108,17 @@ class Scorecard:
         if len(self.rows) > len(shown):
             more = f"<p>… {len(self.rows) - len(shown)} more rows (EvalResult.to_pandas() has them all)</p>"
         target_head = "<th>target</th>" if len(self.targets) > 1 else ""
+        state = ""
+        if self.interrupted_of is not None:
+            state = f" · <b>interrupted</b>: {len(self.rows)} of {self.interrupted_of} rows finished"
+        link = ""
+        if self.run_url and self.run_url.startswith(("http://", "https://")):
+            link = f' · <a href="{escape(self.run_url)}" target="_blank" rel="noopener">open in MLflow</a>'
+
         return (
             '<div class="agent-magics-scorecard tex2jax_ignore mathjax_ignore">'
             f"<p><b>agent_eval</b>: {len(self.rows)} rows · {escape(', '.join(self.targets))}"
-            f" · MLflow run <code>{escape(self.run_id)}</code></p>"
+            f" · MLflow run <code>{escape(self.run_id)}</code>{link}{state}</p>"
             f"<table><thead><tr><th>target</th>{head}<th>latency</th><th>tokens</th></tr></thead>"
             f"<tbody>{''.join(summary)}</tbody></table>"
             f"<table><thead><tr>{target_head}<th>question</th><th>answer</th>{head}</tr></thead>"

@@ -100,6 +100,13 @@ def test_guidelines_from_the_cell_body(shell: Any, mlflow_store: Path) -> None:
     assert values == {"What is MLflow?": "yes", "How do I query an agent on Databricks Apps?": "yes"}
 
 
+def test_demo_judge_is_the_default_on_the_local_workspace(shell: Any, mlflow_store: Path) -> None:
+    shell.user_ns["one"] = QUESTIONS.head(1)
+    ev = shell.run_line_magic("agent_eval", "demo-agent --data one")  # no --judge
+    assert ev.scorer_names == ["correctness", "relevance_to_query", "safety"]
+    assert ev.metrics == {"correctness": 1.0, "relevance_to_query": 1.0, "safety": 1.0}
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
