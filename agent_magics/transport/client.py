@@ -19,6 +19,7 @@ from agent_magics.core import secrets
 from agent_magics.core.events import Done, ErrorEvent, Event
 from agent_magics.core.request import AgentRequest, Via
 from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message
+from agent_magics.transport.http import BodyTooLarge
 from agent_magics.transport.retry import RETRY_STATUSES, Failure, Retry, RetryPolicy, retrying
 from agent_magics.wire import chat as chat_wire
 from agent_magics.wire import responses as responses_wire
@@ -84,6 +85,8 @@ def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: M
         call, kwargs["messages"] = client.chat.completions.create, request.chat_messages()
     try:
         return call(**kwargs)
+    except BodyTooLarge as exc:  # an error body past its limit, read by the client (BoundedClient's cap)
+        return Failure(_too_large(request.target, exc, attempt, hints))
     except openai.APIStatusError as exc:
         text = exc.response.text if exc.response is not None else str(exc.message)
         headers = exc.response.headers
@@ -92,12 +95,20 @@ def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: M
             return Retry(message, headers, str(exc.status_code))
         return Failure(message)
     except openai.APIConnectionError as exc:
+        if isinstance(exc.__cause__, BodyTooLarge):  # a whole answer past its limit, read inside the client
+            return Failure(_too_large(request.target, exc.__cause__, attempt, hints))
         message = describe_exception(request.target, exc.__cause__ or exc, timeouts=request.timeouts)
         return (
             Failure(message) if isinstance(exc, openai.APITimeoutError) else Retry(message, reason="could not connect")
         )
     except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
         return Failure(f"{request.target}: {exc}")
+
+
+def _too_large(target: str, exc: BodyTooLarge, attempt: int, hints: Mapping[int, str]) -> str:
+    if exc.status >= 300:  # the status still says what failed; the body is what was refused
+        return describe_http_error(target, exc.status, str(exc), None, attempts=attempt, hints=hints)
+    return f"{target}: {exc}"
 
 
 def _stream(request: AgentRequest, stream: Any, deadline: float | None) -> Iterator[Event]:
