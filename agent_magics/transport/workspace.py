@@ -379,8 +379,10 @@ def check_reachable(host: str, source: str, *, timeout: float = CONNECT_TIMEOUT)
     its config (other statuses are for the sdk and the calls to judge).
     """
     try:
-        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+        with BoundedClient(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
             response = client.get(host.rstrip("/") + "/.well-known/databricks-config")
+    except BodyTooLarge:
+        return  # it answered (too much): reachable; the calls that follow say what is wrong
     except httpx.TransportError as exc:
         fallback = " (or unset it to use the local demo workspace)" if source == "DATABRICKS_HOST" else ""
         raise AgentError(
