@@ -88,4 +88,10 @@ def select_transport(request: AgentRequest, workspace: Workspace | None) -> Tran
 def _databricks_openai(workspace: Workspace) -> Any:
     from databricks_openai import DatabricksOpenAI
 
-    return DatabricksOpenAI(workspace_client=workspace.workspace_client(), max_retries=0)
+    client = DatabricksOpenAI(workspace_client=workspace.workspace_client(), max_retries=0)
+    # Its own httpx client reads whole bodies unbounded: swap in ours, with the same auth and redirects.
+    inner = getattr(client, "_client", None)
+    if isinstance(inner, httpx.Client) and not isinstance(inner, BoundedClient):
+        client._client = BoundedClient(auth=inner.auth, follow_redirects=inner.follow_redirects, timeout=inner.timeout)
+        inner.close()
+    return client

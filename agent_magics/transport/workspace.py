@@ -187,7 +187,11 @@ class Workspace:
     def close(self) -> None:
         """Forget this workspace's clients; its pool closes once no request is in flight (never under one)."""
         with self._lock:
-            self._clients.clear()  # they share the pool retired below
+            for client in self._clients.values():  # DatabricksOpenAI has a pool of its own
+                own = getattr(client, "_client", None)
+                if isinstance(own, BoundedClient) and own is not self._http:
+                    own.retire()
+            self._clients.clear()  # the others share the pool retired below
             if self._http is not None:
                 self._http.retire()
 

@@ -42,6 +42,25 @@ def iter_lines(chunks: Iterable[bytes], limit: int = MAX_EVENT) -> Iterator[str]
         if after_cr and chunk[:1] == b"\n":
             chunk = chunk[1:]
         after_cr = False
+        if b"\r" not in chunk:  # the common case (LF only): one decode and one split per chunk
+            end = chunk.rfind(b"\n")
+            if end >= 0:
+                head = chunk[:end]
+                if parts:
+                    parts.append(head)
+                    head = b"".join(parts)
+                    parts, size = [], 0
+                lines = head.decode("utf-8", "replace").split("\n")
+                if len(head) > limit and max(map(len, lines)) > limit:
+                    raise EventTooLarge("a line", limit)
+                yield from lines
+                chunk = chunk[end + 1 :]
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise EventTooLarge("a line without a line break", limit)
+                parts.append(chunk)
+            continue
         for piece in chunk.splitlines(keepends=True):
             if piece[-1:] in (b"\n", b"\r"):
                 after_cr = piece[-1:] == b"\r"

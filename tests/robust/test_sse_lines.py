@@ -9,7 +9,11 @@ from hypothesis import strategies as st
 
 from agent_magics.wire.sse import EventTooLarge, iter_lines, iter_sse_payloads
 
-texts = st.lists(st.text(st.characters(blacklist_characters="\r\n"), max_size=20), min_size=1, max_size=20)
+texts = st.lists(
+    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=20),
+    min_size=1,
+    max_size=20,
+)
 endings = st.sampled_from(["\n", "\r\n", "\r"])
 
 
@@ -39,3 +43,9 @@ def test_an_event_of_many_lines_past_the_limit_is_refused():
     lines = iter_lines([b"data: " + b"y" * 40 + b"\n"] * 10, limit=1000)
     with pytest.raises(EventTooLarge, match="an event larger than"):
         list(iter_sse_payloads(lines, limit=100))
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"])
+def test_a_whole_line_past_the_limit_in_one_chunk_is_refused(end):
+    with pytest.raises(EventTooLarge, match="a line larger than"):
+        list(iter_lines([b"ok" + end + b"y" * 200 + end], limit=100))

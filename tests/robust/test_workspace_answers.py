@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hostile_workspace import APIS, BAD_KINDS, HostileWorkspace
+from hostile_workspace import APIS, BAD_KINDS, HostileWorkspace, bad_body
 from IPython.core.error import UsageError
 
 from agent_magics.transport.workspace import forget_workspaces
@@ -102,3 +102,31 @@ def test_a_workspace_api_that_answers_no_json(hostile_shell, hostile, api, kind)
         assert value is not None and value.ok, value
         assert value.text == "The answer survives."
         assert "showing its id only" in message, message
+
+
+@pytest.mark.parametrize("library", ["openai", "databricks-openai"])
+@pytest.mark.parametrize("stream", ["--no-stream", "--stream"])
+def test_a_bomb_answer_through_either_client_library_is_refused_with_bounded_memory(
+    hostile_shell, hostile, library, stream
+):
+    import tracemalloc
+
+    if library == "databricks-openai":
+        pytest.importorskip("databricks_openai")
+    hostile_shell.run_line_magic("config", f"AgentMagics.client_library = '{library}'")
+    # once before measuring: the client's lazy imports (its resource and type modules) allocate tens of MB
+    assert _agent(hostile_shell, "demo", f"--api responses --via client {stream}").ok
+    hostile.bad["answer"] = "bomb"  # 100 MB of JSON, gzipped to ~100 KB
+    bad_body("bomb", "")  # built before measuring: the server shares the process
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        result = _agent(hostile_shell, "demo", f"--api responses --via client {stream}")
+        peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+        hostile_shell.run_line_magic("config", "AgentMagics.client_library = 'openai'")
+    assert "answer" in hostile.seen
+    assert result.status == "failed", result
+    assert "larger than 64 MB" in result.error and "\n" not in result.error, result.error
+    assert peak_mb < 64 + 32, f"peak allocations {peak_mb:.0f} MB"
