@@ -55,8 +55,8 @@ class ClientTransport:
             yield Done("failed")
             return
         if not request.stream:
-            if isinstance(answer, str):  # openai returns raw text when the body is not JSON
-                yield ErrorEvent(html_page_message(request.target))
+            if not hasattr(answer, "model_dump"):  # openai returns the raw text, or JSON that is not an object
+                yield ErrorEvent(_not_a_model(request, answer))
                 yield Done("failed")
                 return
             body = _dump(answer)
@@ -66,6 +66,23 @@ class ClientTransport:
             yield from named_errors(request.target, translate(body))
             return
         yield from _stream(request, answer, deadline)
+
+
+def _not_a_model(request: AgentRequest, answer: Any) -> str:
+    import json
+
+    from agent_magics.transport.failures import is_html
+    from agent_magics.transport.rest import not_an_answer
+
+    if isinstance(answer, str) and is_html(None, answer[:200]):
+        return html_page_message(request.target)
+    raw = answer.encode() if isinstance(answer, str) else json.dumps(answer, default=_plain).encode()
+    return not_an_answer(request, raw)
+
+
+def _plain(value: Any) -> Any:
+    """A model openai built from a list's items, back to what the server sent."""
+    return _dump(value) if hasattr(value, "model_dump") else str(value)
 
 
 def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: Mapping[int, str]) -> Any:

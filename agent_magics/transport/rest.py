@@ -231,10 +231,21 @@ def _body_events(request: AgentRequest, raw: bytes) -> Iterator[Event]:
         yield Done("failed")
         return
     if not isinstance(body, dict):
-        yield ErrorEvent(f"{request.target}: unexpected answer shape ({type(body).__name__}).")
+        yield ErrorEvent(not_an_answer(request, raw))
         yield Done("failed")
         return
     yield from named_errors(request.target, body_translator(request)(body))
+
+
+def not_an_answer(request: AgentRequest, raw: bytes) -> str:
+    """One line for a 2xx body that is JSON but not an object (a list, a string...): no API answers that."""
+    from agent_magics.transport.failures import excerpt, not_a_json_object
+
+    what = not_a_json_object(raw) or "not an answer"
+    return (
+        f"{request.target}: the answer was {what} ({excerpt(raw)}), which no agent API sends. "
+        "Check the target and --api (responses, chat or invocations)."
+    )
 
 
 def named_errors(target: str, events: Iterable[Event]) -> Iterator[Event]:
