@@ -221,3 +221,41 @@ def test_total_timeout_stops_a_slow_stream_and_keeps_its_text(shell, via):
     assert time.monotonic() - started < 2.5  # the whole answer would take 10 s
     assert_clean_failure(result, "bench-agent", "--timeout of 1 s")
     assert result.text
+
+
+# -- Answers that are not the agent's JSON (issue 14): a hostile workspace whose endpoint answers a
+# login page, a list, an empty or truncated body, or a gzip bomb, on every path.
+ANSWER_KINDS = ("html", "html-as-json", "list", "string", "empty", "truncated", "bomb")
+
+
+@pytest.fixture(scope="module")
+def hostile_workspace():
+    from robust.hostile_workspace import HostileWorkspace
+
+    with HostileWorkspace() as server:
+        yield server
+
+
+@pytest.mark.parametrize(("via", "stream"), PATHS, ids=PATH_IDS)
+@pytest.mark.parametrize("kind", ANSWER_KINDS)
+def test_an_answer_that_is_not_the_agents_json(shell, hostile_workspace, monkeypatch, kind, via, stream):
+    import os
+
+    from agent_magics.transport.workspace import forget_workspaces
+
+    for name in [n for n in os.environ if n.startswith("DATABRICKS_")]:
+        monkeypatch.delenv(name)
+    for name, value in hostile_workspace.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
+    forget_workspaces()
+    hostile_workspace.bad["answer"] = kind
+    try:
+        result = run(shell, "demo", f"--api responses --via {via} {stream}", f"{kind} {via} {stream}")
+    finally:
+        hostile_workspace.bad.clear()
+        forget_workspaces()
+    assert_clean_failure(result, "demo")
+    assert "unexpected" not in result.error, result.error
+    for secret in hostile_workspace.secrets():
+        assert secret not in result.error

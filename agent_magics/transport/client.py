@@ -19,6 +19,7 @@ from agent_magics.core import secrets
 from agent_magics.core.events import Done, ErrorEvent, Event
 from agent_magics.core.request import AgentRequest, Via
 from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message
+from agent_magics.transport.http import BodyTooLarge
 from agent_magics.transport.retry import RETRY_STATUSES, Failure, Retry, RetryPolicy, retrying
 from agent_magics.wire import chat as chat_wire
 from agent_magics.wire import responses as responses_wire
@@ -54,8 +55,8 @@ class ClientTransport:
             yield Done("failed")
             return
         if not request.stream:
-            if isinstance(answer, str):  # openai returns raw text when the body is not JSON
-                yield ErrorEvent(html_page_message(request.target))
+            if not hasattr(answer, "model_dump"):  # openai returns the raw text, or JSON that is not an object
+                yield ErrorEvent(_not_a_model(request, answer))
                 yield Done("failed")
                 return
             body = _dump(answer)
@@ -65,6 +66,23 @@ class ClientTransport:
             yield from named_errors(request.target, translate(body))
             return
         yield from _stream(request, answer, deadline)
+
+
+def _not_a_model(request: AgentRequest, answer: Any) -> str:
+    import json
+
+    from agent_magics.transport.failures import is_html
+    from agent_magics.transport.rest import not_an_answer
+
+    if isinstance(answer, str) and is_html(None, answer[:200]):
+        return html_page_message(request.target)
+    raw = answer.encode() if isinstance(answer, str) else json.dumps(answer, default=_plain).encode()
+    return not_an_answer(request, raw)
+
+
+def _plain(value: Any) -> Any:
+    """A model openai built from a list's items, back to what the server sent."""
+    return _dump(value) if hasattr(value, "model_dump") else str(value)
 
 
 def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: Mapping[int, str]) -> Any:
@@ -84,6 +102,8 @@ def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: M
         call, kwargs["messages"] = client.chat.completions.create, request.chat_messages()
     try:
         return call(**kwargs)
+    except BodyTooLarge as exc:  # an error body past its limit, read by the client (BoundedClient's cap)
+        return Failure(_too_large(request.target, exc, attempt, hints))
     except openai.APIStatusError as exc:
         text = exc.response.text if exc.response is not None else str(exc.message)
         headers = exc.response.headers
@@ -92,12 +112,20 @@ def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: M
             return Retry(message, headers, str(exc.status_code))
         return Failure(message)
     except openai.APIConnectionError as exc:
+        if isinstance(exc.__cause__, BodyTooLarge):  # a whole answer past its limit, read inside the client
+            return Failure(_too_large(request.target, exc.__cause__, attempt, hints))
         message = describe_exception(request.target, exc.__cause__ or exc, timeouts=request.timeouts)
         return (
             Failure(message) if isinstance(exc, openai.APITimeoutError) else Retry(message, reason="could not connect")
         )
     except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
         return Failure(f"{request.target}: {exc}")
+
+
+def _too_large(target: str, exc: BodyTooLarge, attempt: int, hints: Mapping[int, str]) -> str:
+    if exc.status >= 300:  # the status still says what failed; the body is what was refused
+        return describe_http_error(target, exc.status, str(exc), None, attempts=attempt, hints=hints)
+    return f"{target}: {exc}"
 
 
 def _stream(request: AgentRequest, stream: Any, deadline: float | None) -> Iterator[Event]:

@@ -132,3 +132,71 @@ def html_page_message(target: str) -> str:
         f"{target}: the server answered with an HTML page instead of the agent (usually a login page). "
         "Databricks Apps need an OAuth token: run `databricks auth login` or use OAuth client credentials."
     )
+
+
+# -- Answers that are not the JSON an API promises ------------------------------------------------
+_EXCERPT = 60
+
+
+def not_a_json_object(body: bytes) -> str | None:
+    """Why ``body`` is not a JSON object (None when it is one): "an empty body", "a JSON array", ..."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return "an empty body"
+    if is_html(None, text[:200]):
+        return "an HTML page"
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return "a body that is not JSON"
+    if isinstance(value, dict):
+        return None
+    kinds = {list: "a JSON array", str: "a JSON string", bool: "a JSON boolean", type(None): "JSON null"}
+    return kinds.get(type(value), "a JSON number") + ", not an object"
+
+
+def excerpt(body: bytes) -> str:
+    """The first bytes of a body, secrets redacted before cutting (a cut secret would not be recognised)."""
+    from agent_magics.core import secrets
+
+    text = secrets.redact(body[:4096].decode("utf-8", "replace"))
+    text = " ".join(text.split())
+    return repr(text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…")
+
+
+def shown_location(location: str) -> str:
+    """A redirect's target without its query (sessions and tokens travel there)."""
+    from urllib.parse import urlsplit
+
+    from agent_magics.core import secrets
+
+    parts = urlsplit(location)
+    shown = f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path
+    return secrets.redact(shown)[:120] or "(nowhere)"
+
+
+def unexpected_answer(
+    where: str, status: int, headers: Mapping[str, str], body: bytes, host: str, too_large: str | None = None
+) -> str:
+    """One line for an API answer that is not its JSON object: what came back, and what to do.
+
+    ``too_large``: the body was refused while read (its size, decoded); ``body`` is then empty.
+    """
+    content_type = (headers.get("content-type") or "no content type").split(";")[0].strip()
+    if too_large is not None:
+        got = f"HTTP {status} {content_type} {too_large}"
+        why = "not a Databricks workspace API"
+    elif 300 <= status < 400:
+        got = f"HTTP {status} redirecting to {shown_location(headers.get('location') or '')}"
+        why = "a login page or a proxy in front of the workspace"
+    else:
+        problem = not_a_json_object(body) or "a JSON object of the wrong shape"
+        sample = f": {excerpt(body)}" if body.strip() else ""
+        got = f"HTTP {status} {content_type}, {problem}{sample}"
+        html = problem == "an HTML page"
+        why = "a login page or a proxy in front of the workspace" if html else "not a Databricks workspace API"
+    return (
+        f"{where}: expected a JSON object, got {got}. That is {why}: check that {host} is the workspace URL "
+        "(https://<workspace>.cloud.databricks.com, from DATABRICKS_HOST or the profile) and that you are "
+        "logged in (`databricks auth login`)."
+    )

@@ -14,10 +14,11 @@ from agent_magics.core.events import Done, ErrorEvent, Event
 from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.transport.deadline import Watchdog
 from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message, is_html
+from agent_magics.transport.http import MAX_BODY, MAX_ERROR_BODY, BodyTooLarge
 from agent_magics.transport.retry import RETRY_STATUSES, Failure, Retry, RetryPolicy, retrying
 from agent_magics.wire import chat as chat_wire
 from agent_magics.wire import responses as responses_wire
-from agent_magics.wire.sse import DONE, MalformedStream, iter_sse_payloads
+from agent_magics.wire.sse import DONE, MalformedStream, iter_lines, iter_sse_payloads
 
 
 def url_for(request: AgentRequest, base: str) -> str:
@@ -31,27 +32,15 @@ def url_for(request: AgentRequest, base: str) -> str:
     return base + {"responses": "/responses", "chat": "/chat/completions", "invocations": "/invocations"}[request.api]
 
 
-MAX_BODY = 64 * 1024 * 1024  # decoded bytes of a whole (non-streamed) answer
-MAX_ERROR_BODY = 1024 * 1024  # decoded bytes of an error body: a message, not a document
-
-
-class BodyTooLarge(ValueError):
-    """A body decoded beyond its limit (a compressed "bomb", or a server that never stops)."""
-
-
 def read_bounded(response: httpx.Response, limit: int) -> bytes:
-    """The decoded body, refusing it past ``limit`` bytes (gzip is decoded chunk by chunk, never whole)."""
+    """The decoded body, refusing it past ``limit`` bytes. ``BoundedClient`` already decodes 64 KB at
+    a time and enforces the same limits; this also bounds a plain ``httpx.Client``'s responses."""
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > limit:
-            encoding = response.headers.get("content-encoding")
-            how = f" ({encoding} on the wire)" if encoding else ""
-            raise BodyTooLarge(
-                f"the answer is larger than {limit // (1024 * 1024)} MB once decoded{how}; refused. "
-                "Ask the agent's owner to check its output."
-            )
+            raise BodyTooLarge(limit, response.status_code, response.headers.get("content-encoding"))
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -186,7 +175,7 @@ def _stream_events(request: AgentRequest, response: httpx.Response, deadline: fl
     translator = stream_translator(request)
     failed = False
     ended = False  # a completion event arrived (some servers close without [DONE] after it)
-    for payload in iter_sse_payloads(response.iter_lines()):
+    for payload in iter_sse_payloads(iter_lines(response.iter_bytes())):
         if payload is DONE:
             break
         if deadline is not None and time.monotonic() > deadline:
@@ -242,10 +231,21 @@ def _body_events(request: AgentRequest, raw: bytes) -> Iterator[Event]:
         yield Done("failed")
         return
     if not isinstance(body, dict):
-        yield ErrorEvent(f"{request.target}: unexpected answer shape ({type(body).__name__}).")
+        yield ErrorEvent(not_an_answer(request, raw))
         yield Done("failed")
         return
     yield from named_errors(request.target, body_translator(request)(body))
+
+
+def not_an_answer(request: AgentRequest, raw: bytes) -> str:
+    """One line for a 2xx body that is JSON but not an object (a list, a string...): no API answers that."""
+    from agent_magics.transport.failures import excerpt, not_a_json_object
+
+    what = not_a_json_object(raw) or "not an answer"
+    return (
+        f"{request.target}: the answer was {what} ({excerpt(raw)}), which no agent API sends. "
+        "Check the target and --api (responses, chat or invocations)."
+    )
 
 
 def named_errors(target: str, events: Iterable[Event]) -> Iterator[Event]:

@@ -18,6 +18,7 @@ from agent_magics.core.events import Event
 from agent_magics.core.extras import missing_extra_message
 from agent_magics.core.request import AgentRequest, Via
 from agent_magics.transport.client import ClientTransport, make_openai_client, url_token
+from agent_magics.transport.http import BoundedClient
 from agent_magics.transport.rest import RestTransport
 from agent_magics.transport.retry import RetryPolicy
 from agent_magics.transport.workspace import Workspace
@@ -35,16 +36,16 @@ class Transport(Protocol):
     def events(self, request: AgentRequest, policy: RetryPolicy) -> Iterator[Event]: ...
 
 
-_url_http: httpx.Client | None = None
+_url_http: BoundedClient | None = None
 _url_http_lock = threading.Lock()
 
 
-def _url_http_client() -> httpx.Client:
-    """For URL targets: a client that never carries workspace credentials."""
+def _url_http_client() -> BoundedClient:
+    """For URL targets: a client that never carries workspace credentials (bodies bounded, as all ours)."""
     global _url_http
     with _url_http_lock:
         if _url_http is None:
-            _url_http = httpx.Client(timeout=httpx.Timeout(30.0), follow_redirects=False)
+            _url_http = BoundedClient(timeout=httpx.Timeout(30.0), follow_redirects=False)
         return _url_http
 
 
@@ -87,4 +88,10 @@ def select_transport(request: AgentRequest, workspace: Workspace | None) -> Tran
 def _databricks_openai(workspace: Workspace) -> Any:
     from databricks_openai import DatabricksOpenAI
 
-    return DatabricksOpenAI(workspace_client=workspace.workspace_client(), max_retries=0)
+    client = DatabricksOpenAI(workspace_client=workspace.workspace_client(), max_retries=0)
+    # Its own httpx client reads whole bodies unbounded: swap in ours, with the same auth and redirects.
+    inner = getattr(client, "_client", None)
+    if isinstance(inner, httpx.Client) and not isinstance(inner, BoundedClient):
+        client._client = BoundedClient(auth=inner.auth, follow_redirects=inner.follow_redirects, timeout=inner.timeout)
+        inner.close()
+    return client

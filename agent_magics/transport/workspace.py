@@ -9,6 +9,7 @@ workspace host and the app URLs its Apps API returned: never to any other host.
 from __future__ import annotations
 
 import configparser
+import json
 import math
 import os
 import socket
@@ -23,6 +24,8 @@ import httpx
 
 from agent_magics.core import defaults, secrets
 from agent_magics.core.errors import AgentError, AgentUsageError
+from agent_magics.transport.http import BodyTooLarge, BoundedClient
+from agent_magics.transport.sdk_answers import discovery_problem, guard_sdk_answers, oauth_answer, register_basic
 
 ENDPOINT_TASK_TO_INTERFACE = {
     "agent/v1/responses": "responses",
@@ -39,15 +42,36 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 class _WorkspaceAuth(httpx.Auth):
-    """Adds the SDK's auth headers to requests for the workspace and its apps, and no others."""
+    """Adds the SDK's auth headers to requests for the workspace and its apps, and no others.
 
-    def __init__(self, workspace: Workspace) -> None:
-        self._workspace = workspace
+    It holds the credentials, not the workspace: no reference cycle, so a forgotten workspace is
+    freed as soon as nothing uses it (its pool is closed by ``Workspace.close``).
+    """
+
+    def __init__(self, host: str, config: Any, app_urls: dict[str, str]) -> None:
+        self._host = host
+        self._config = config
+        self._app_urls = app_urls  # the workspace's own dict: app URLs learnt later count too
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        if self._workspace.owns_url(str(request.url)):
-            request.headers.update(self._workspace.auth_headers())
+        if _owns(self._host, self._app_urls, str(request.url)):
+            request.headers.update(_authenticate(self._host, self._config))
         yield request
+
+
+def _owns(host: str, app_urls: dict[str, str], url: str) -> bool:
+    origin = _origin(url)
+    return origin == _origin(host) or any(origin == _origin(u) for u in list(app_urls.values()))
+
+
+def _authenticate(host: str, config: Any) -> dict[str, str]:
+    try:
+        headers = dict(config.authenticate())
+    except Exception as exc:  # the SDK raises ValueError / its own errors; messages mask secrets
+        explained = oauth_answer(host, config, exc, during="token")
+        raise AgentError(explained or f"could not authenticate to {host}: {_first_line(exc)}") from None
+    secrets.register_bearer(headers)  # OAuth access tokens are new secrets as they are minted
+    return {name: _clean_header(name, value) for name, value in headers.items()}
 
 
 @dataclass
@@ -60,21 +84,15 @@ class Workspace:
     is_local: bool = False
     _app_urls: dict[str, str] = field(default_factory=dict, repr=False)
     _tasks: dict[str, str | None] = field(default_factory=dict, repr=False)
-    _http: httpx.Client | None = field(default=None, repr=False)
+    _http: BoundedClient | None = field(default=None, repr=False)
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def auth_headers(self) -> dict[str, str]:
-        try:
-            headers = dict(self.config.authenticate())
-        except Exception as exc:  # the SDK raises ValueError / its own errors; messages mask secrets
-            raise AgentError(f"could not authenticate to {self.host}: {_first_line(exc)}") from None
-        secrets.register_bearer(headers)  # OAuth access tokens are new secrets as they are minted
-        return {name: _clean_header(name, value) for name, value in headers.items()}
+        return _authenticate(self.host, self.config)
 
     def owns_url(self, url: str) -> bool:
-        origin = _origin(url)
-        return origin == _origin(self.host) or any(origin == _origin(u) for u in self._app_urls.values())
+        return _owns(self.host, self._app_urls, url)
 
     def uses_oauth(self) -> bool:
         """True when the credentials yield OAuth tokens (what Databricks Apps require)."""
@@ -84,12 +102,16 @@ class Workspace:
             return False
         return True
 
-    def http(self) -> httpx.Client:
-        """One pooled client per workspace, reused by every call (keep-alive matters for latency)."""
+    def http(self) -> BoundedClient:
+        """One pooled client per workspace, reused by every call (keep-alive matters for latency).
+
+        Bodies are bounded (``transport.http``). After :meth:`close` it still works: a stream that
+        was running goes on, and a late call opens a connection that is closed when it ends.
+        """
         with self._lock:
             if self._http is None:
-                self._http = httpx.Client(
-                    auth=_WorkspaceAuth(self),
+                self._http = BoundedClient(
+                    auth=_WorkspaceAuth(self.host, self.config, self._app_urls),
                     timeout=httpx.Timeout(30.0),
                     follow_redirects=False,  # a redirect from an app means "log in": report it
                     headers={"User-Agent": "agent_magics/0.1"},
@@ -106,32 +128,50 @@ class Workspace:
         with self._lock:
             return self._clients.setdefault(key, built)
 
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call a workspace REST API and return its JSON, with Databricks-style errors explained."""
-        from agent_magics.transport.failures import describe_http_error
+    def api(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """Call a workspace REST API and return its JSON object, with Databricks-style errors explained.
 
+        Anything else (an HTML login page, a redirect, a list, an empty or oversized body) is an
+        ``AgentError`` saying what came back and what to do.
+        """
+        from agent_magics.transport.failures import describe_http_error, unexpected_answer
+
+        where = f"{_shown_host(self.host)}: {method} {path}"
         try:
             response = self.http().request(method, self.host.rstrip("/") + path, **kwargs)
+        except BodyTooLarge as exc:
+            headers = {"content-type": exc.content_type}
+            raise AgentError(unexpected_answer(where, exc.status, headers, b"", self.host, exc.size_text)) from None
         except httpx.HTTPError as exc:
             raise AgentError(f"{self.host}: {_first_line(exc) or type(exc).__name__}") from None
         if response.status_code >= 400:
             error = AgentError(describe_http_error(path, response.status_code, response.text, response.headers))
             error.status = response.status_code  # type: ignore[attr-defined]  # read by transport.targets
             raise error
-        return response.json()
+        body: Any = None
+        if response.status_code < 300:
+            try:
+                body = json.loads(response.content)
+            except ValueError:
+                pass
+        if not isinstance(body, dict):
+            raise AgentError(
+                unexpected_answer(where, response.status_code, response.headers, response.content, self.host)
+            )
+        return body
 
     def endpoint_interface(self, name: str) -> str:
         """responses | chat_agent | chat_model, from the endpoint's ``task`` (cached per endpoint)."""
         if name not in self._tasks:
-            body = self.api("GET", f"/api/2.0/serving-endpoints/{name}")
-            self._tasks[name] = body.get("task")
+            task = self.api("GET", f"/api/2.0/serving-endpoints/{name}").get("task")
+            self._tasks[name] = task if isinstance(task, str) else None
         return ENDPOINT_TASK_TO_INTERFACE.get(self._tasks[name] or "", "responses")
 
     def app_url(self, name: str) -> str:
         if name not in self._app_urls:
             body = self.api("GET", f"/api/2.0/apps/{name}")
             url = body.get("url")
-            if not url:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
                 raise AgentError(f"app {name!r} has no URL: is it deployed and running? (databricks apps get {name})")
             self._app_urls[name] = url.rstrip("/")
         return self._app_urls[name]
@@ -140,14 +180,20 @@ class Workspace:
         from databricks.sdk import WorkspaceClient
 
         self.auth_headers()  # the SDK's client authenticates itself: register the token it will send
-        return WorkspaceClient(config=self.config)
+        client = WorkspaceClient(config=self.config)
+        guard_sdk_answers(client, self.host)
+        return client
 
     def close(self) -> None:
+        """Forget this workspace's clients; its pool closes once no request is in flight (never under one)."""
         with self._lock:
-            self._clients.clear()  # they share the pool closed below
+            for client in self._clients.values():  # DatabricksOpenAI has a pool of its own
+                own = getattr(client, "_client", None)
+                if isinstance(own, BoundedClient) and own is not self._http:
+                    own.retire()
+            self._clients.clear()  # the others share the pool retired below
             if self._http is not None:
-                self._http.close()
-                self._http = None
+                self._http.retire()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -251,18 +297,35 @@ def _sdk_workspace(label: str, **kwargs: Any) -> Workspace:
     found = configured_host(kwargs.get("profile"), section=section)
     if found is not None:
         check_reachable(*found, timeout=timeout, oauth=_oauth_m2m(section))
+    client_id, client_secret = _m2m_credentials(section)
+    register_basic(client_id, client_secret)  # before anything can echo them
+    if found is not None and client_id and client_secret:
+        problem = discovery_problem(found[0], timeout)
+        if problem is not None:
+            raise AgentError(problem)
     bounded = _bounded_timeouts(section, timeout)
     try:
         config = _clean_config(Config(**kwargs, **bounded), kwargs.get("profile"), bounded)
     except AgentUsageError:
         raise
     except Exception as exc:
+        explained = oauth_answer(found[0], None, exc, during="discovery") if found is not None else None
+        if explained is not None:
+            raise AgentError(explained) from None
         raise AgentError(
             f"Databricks auth is not configured ({_first_line(exc)}). "
             "Run `databricks auth login --host <workspace-url>` or set DATABRICKS_HOST and DATABRICKS_TOKEN."
         ) from None
     _unbound(config, bounded)
     return Workspace(host=config.host.rstrip("/"), config=config, label=label)
+
+
+def _m2m_credentials(section: dict[str, str] | None) -> tuple[str | None, str | None]:
+    """OAuth M2M client id and secret as the sdk will read them (environment first, then the profile)."""
+    section = section or {}
+    client_id = os.environ.get("DATABRICKS_CLIENT_ID") or section.get("client_id")
+    client_secret = os.environ.get("DATABRICKS_CLIENT_SECRET") or section.get("client_secret")
+    return client_id, client_secret
 
 
 # -- Bounded configuration -----------------------------------------------------------------------
@@ -339,11 +402,13 @@ def check_reachable(host: str, source: str, *, timeout: float = CONNECT_TIMEOUT,
     """
     paths = ["/.well-known/databricks-config", *([_OIDC_DISCOVERY] if oauth else [])]
     try:
-        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
+        with BoundedClient(timeout=httpx.Timeout(timeout), follow_redirects=False) as client:
             for path in paths:
                 response = client.get(host.rstrip("/") + path)
                 if response.status_code in (429, 503):
                     break
+    except BodyTooLarge:
+        return  # it answered (too much): reachable; the calls that follow say what is wrong
     except httpx.TransportError as exc:
         fallback = " (or unset it to use the local demo workspace)" if source == "DATABRICKS_HOST" else ""
         raise AgentError(

@@ -70,6 +70,17 @@ def delta(text: str) -> bytes:
     )
 
 
+def whole_answer(conn: socket.socket) -> None:
+    done = {"type": "response.completed", "response": {"output": []}}
+    conn.sendall(SSE_HEAD + delta("ok") + b"data: " + json.dumps(done).encode() + b"\n\ndata: [DONE]\n\n")
+
+
+def warm_up(shell, via: str) -> None:
+    """One quick answer first: the first client call imports openai's resources (seconds on a loaded machine)."""
+    with serve(whole_answer) as url:
+        assert run(shell, url, f"--via {via}").ok
+
+
 def trickle(unit: bytes) -> Script:
     def script(conn: socket.socket) -> None:
         conn.sendall(SSE_HEAD + delta("kept alive "))
@@ -90,6 +101,7 @@ VIAS = ["rest", "client"]
 @pytest.mark.parametrize("via", VIAS)
 @pytest.mark.parametrize("unit", [b": ping\n\n", b"event: ping\n", b"\n"], ids=["comment", "event-only", "blank"])
 def test_timeout_is_a_wall_clock_no_byte_resets(shell, via, unit):
+    warm_up(shell, via)
     with serve(trickle(unit)) as url:
         started = time.monotonic()
         result = run(shell, url, f"--via {via} --timeout 1")
@@ -162,24 +174,77 @@ def gzip_bomb(status: bytes) -> Script:
     return script
 
 
-@pytest.mark.parametrize("status", [b"200 OK", b"500 Internal Server Error"], ids=["answer", "error-body"])
-def test_a_gzip_bomb_is_refused_with_bounded_memory(shell, status):
+def peak_megabytes(call: Callable[[], object]) -> tuple[object, float]:
+    """``call()`` and the peak of Python allocations during it, in MB (the process's RSS high-water
+    mark would carry whatever earlier tests of the session peaked at)."""
     import tracemalloc
 
-    # The peak of Python allocations during this call only (the process's RSS high-water mark
-    # would carry whatever earlier tests of the session peaked at).
     tracemalloc.start()
     try:
-        with serve(gzip_bomb(status)) as url:
-            tracemalloc.reset_peak()
-            result = run(shell, url, "--via rest --no-stream")
-        peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.reset_peak()
+        value = call()
+        return value, tracemalloc.get_traced_memory()[1] / 2**20
     finally:
         tracemalloc.stop()
+
+
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("status", [b"200 OK", b"500 Internal Server Error"], ids=["answer", "error-body"])
+def test_a_gzip_bomb_is_refused_with_bounded_memory(shell, status, via):
+    with serve(gzip_bomb(status)) as url:
+        result, peak_mb = peak_megabytes(lambda: run(shell, url, f"--via {via} --no-stream"))
     assert result.status == "failed"
-    assert peak_mb < 400, f"peak allocations {peak_mb:.0f} MB"  # the decoded body would be 400 MB
+    assert "\n" not in result.error and url in result.error, result.error
     if status.startswith(b"200"):
+        # decoded 64 KB at a time and refused at the 64 MB cap: the 400 MB body never exists
+        assert peak_mb < 64 + 32, f"peak allocations {peak_mb:.0f} MB"
         assert "larger than 64 MB once decoded (gzip" in result.error, result.error
+    else:
+        assert peak_mb < 16, f"peak allocations {peak_mb:.0f} MB"  # an error body stops at 1 MB
+        assert "HTTP 500" in result.error and "error body is larger than 1 MB" in result.error, result.error
+
+
+def _gzipped_stream(parts: Iterator[bytes]) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return b"".join(packer.compress(part) for part in parts) + packer.flush()
+
+
+MB_OF_X = b"x" * (1024 * 1024)
+# One event of 300 MB with no line break, gzipped (~300 KB on the wire); and 100 MB of data lines in one event.
+HUGE_LINE = _gzipped_stream(iter([delta("kept "), b"data: ", *([MB_OF_X] * 300)]))
+HUGE_EVENT = _gzipped_stream(iter([delta("kept "), *([b"data: " + MB_OF_X + b"\n"] * 100)]))
+
+
+def huge_event(body: bytes, gzip: bool) -> Script:
+    def script(conn: socket.socket) -> None:
+        encoding = b"content-encoding: gzip\r\n" if gzip else b""
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n" + encoding + b"connection: close\r\n\r\n"
+        )
+        if gzip:
+            conn.sendall(body)
+            return
+        conn.sendall(delta("kept ") + b"data: ")
+        for _ in range(100):  # 100 MB without a line break; the client hangs up at 64 MB
+            conn.sendall(MB_OF_X)
+
+    return script
+
+
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize(
+    ("body", "gzip"),
+    [(b"", False), (HUGE_LINE, True), (HUGE_EVENT, True)],
+    ids=["100MB-line-plain", "300MB-line-gzip", "100MB-event-gzip"],
+)
+def test_one_huge_event_fails_with_the_text_kept_and_bounded_memory(shell, via, body, gzip):
+    with serve(huge_event(body, gzip)) as url:
+        result, peak_mb = peak_megabytes(lambda: run(shell, url, f"--via {via}"))
+    assert result.status == "failed", result
+    assert result.text == "kept "
+    assert "larger than 64 MB" in result.error and "Partial answer kept" in result.error, result.error
+    assert "\n" not in result.error
+    assert peak_mb < 64 + 32, f"peak allocations {peak_mb:.0f} MB"  # one line/event holds at most 64 MB
 
 
 def test_client_path_does_not_double_a_route_named_in_the_url(shell):
