@@ -1,0 +1,135 @@
+"""``%%agent`` in Notebook 7 (the classic-looking notebook on JupyterLab's components), in Chromium.
+
+The same helpers as the JupyterLab tests: Notebook 7 exposes its application as
+``window.jupyterapp`` too (``--JupyterNotebookApp.expose_app_in_browser``), with the notebook panel
+as the shell's current widget. One answer is watched while it streams (several growing partial
+answers on screen, each a prefix of the final one) and then checked as the final, static view.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from test_lab import (  # this folder is on sys.path (pytest's prepend import mode)
+    AGENT_TIMEOUT_MS,
+    JS_CELL_STATE,
+    JS_KERNEL_STATUS,
+    JS_RECORD_ANSWER,
+    agent_cell,
+    normalise,
+    run_all,
+    wait_cell_done,
+)
+
+if TYPE_CHECKING:
+    from conftest import LabServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    pytest.importorskip("notebook", minversion="7")
+    from conftest import LabServer, _require_chromium
+
+    _require_chromium()
+
+    class Notebook7Server(LabServer):
+        def start(self) -> LabServer:
+            self.root.mkdir(parents=True, exist_ok=True)
+            from conftest import free_port, kernel_env
+
+            self.env = kernel_env(self.base)
+            self.port = free_port()
+            command = [
+                sys.executable,
+                "-m",
+                "notebook",
+                "--no-browser",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0",
+                "--IdentityProvider.token=",
+                "--ServerApp.password=",
+                f"--ServerApp.root_dir={self.root}",
+                "--JupyterNotebookApp.expose_app_in_browser=True",
+            ]
+            if hasattr(os, "geteuid") and os.geteuid() == 0:
+                command.append("--allow-root")
+            import subprocess
+
+            with self.log_path.open("wb") as log:
+                self.process = subprocess.Popen(
+                    command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            self._wait_ready()
+            return self
+
+    server = Notebook7Server(tmp_path_factory.mktemp("notebook7")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def open_in_notebook7(page: Any, server: LabServer, name: str) -> None:
+    page.goto(f"{server.url}/notebooks/{name}")
+    page.wait_for_function(
+        "(name) => window.jupyterapp?.shell?.currentWidget?.context?.path === name"
+        " && window.jupyterapp.shell.currentWidget.content.widgets.length > 0",
+        arg=name,
+        timeout=60_000,
+    )
+    page.wait_for_function(f"() => ({JS_KERNEL_STATUS})() === 'idle'", timeout=60_000)
+
+
+def test_answer_streams_then_shows_final_in_notebook7(notebook7: LabServer, page: Any, screenshot: Any) -> None:
+    from agent_magics.local.agents import bench_tokens
+
+    tokens, rate = 300, 60
+    name = "streaming.ipynb"
+    notebook7.write_notebook(
+        name,
+        [
+            ("code", "%load_ext agent_magics"),
+            ("code", agent_cell("bench-agent", "Stream slowly, please.", tokens=tokens, tokens_per_second=rate)),
+        ],
+    )
+    open_in_notebook7(page, notebook7, name)
+    page.evaluate(JS_RECORD_ANSWER, 1)
+    run_all(page)
+    page.wait_for_function(
+        f"() => {{ const s = ({JS_CELL_STATE})(1); return s.live && s.answer.split(' ').length > 120; }}",
+        timeout=AGENT_TIMEOUT_MS,
+    )
+    screenshot(page, "notebook7-streaming-live")
+    state = wait_cell_done(page, 1)
+    samples: list[dict[str, Any]] = page.evaluate("() => window.__amSamples")
+    page.evaluate("() => window.__amObserver.disconnect()")
+    screenshot(page, "notebook7-streaming-final")
+
+    expected = normalise("".join(bench_tokens(tokens, 50)))
+    assert not state["live"], "the live view is still there after the cell finished"
+    assert normalise(samples[-1]["answer"]) == expected, "the final answer is not the whole stream"
+    assert "completed" in samples[-1]["header"]
+    live = [s for s in samples if s["live"] and s["answer"].strip()]
+    lengths = [len(normalise(s["answer"])) for s in live]
+    assert len(live) >= 5, f"only {len(live)} intermediate states: {lengths}"
+    assert lengths == sorted(lengths), lengths
+    assert lengths[0] < len(expected) // 2, lengths[:3]
+    for sample in live:
+        assert expected.startswith(normalise(sample["answer"])), sample["answer"][-80:]
+    # The final view is the static one: its header numbers and the collapsed question are there.
+    final = page.evaluate(
+        """() => {
+          const area = window.jupyterapp.shell.currentWidget.content.widgets[1].node
+            .querySelector('.jp-Cell-outputArea');
+          return {total: area.querySelector('.am-metric-total') !== null,
+                  question: area.querySelector('details.am-question, .am-question') !== null};
+        }"""
+    )
+    assert final["total"] and final["question"], final
