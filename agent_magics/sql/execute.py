@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agent_magics.core.defaults import ESTIMATE_SAMPLE
 from agent_magics.core.environment import in_databricks_runtime
 from agent_magics.core.errors import AgentError, AgentUsageError
 
@@ -45,11 +46,19 @@ class SqlOptions:
     progress: str = "auto"  # auto | widget | display | text | none
     # Named parameters (``:name`` in the SQL): how ``{name}`` values reach every engine, as values
     parameters: dict[str, Any] | None = None
+    # --into / --estimate / --retry-failed: sql/into.py, sql/estimate.py, sql/retry_failed.py
+    into: str | None = None  # a table name: CREATE TABLE ... AS on the warehouse or Spark
+    estimate: bool = False
+    sample: int = ESTIMATE_SAMPLE  # requests --estimate sends
+    price_per_1k_tokens: float | None = None
+    retry_failed: Any = None  # a retry_failed.Memo: send only the requests that failed before
 
 
 def choose_engine(options: SqlOptions, namespace: Mapping[str, Any], sql: str | None = None) -> str:
     if options.engine != "auto":
         return options.engine
+    if options.estimate or options.retry_failed is not None:  # they need the local engine's own requests
+        return "local"
     if in_databricks_runtime():
         from agent_magics.sql.spark_engine import find_spark
 
@@ -92,9 +101,13 @@ def run_sql(
             "agent_sql: --engine auto: running on the notebook's Spark session (the query reads only its tables).",
             file=sys.stderr,
         )
+    _check_batch_options(engine, options)
     try:
         if engine == "local":
             frame = _run_local(sql, namespace, options)
+        elif options.into is not None:
+            _refuse_local_only(engine, options)
+            frame = _run_into(engine, sql, namespace, options)
         else:
             _refuse_local_only(engine, options)
             if engine == "warehouse":
@@ -126,6 +139,46 @@ def redact_frame(frame: Any) -> Any:
         elif column.dtype.kind in "OSUT":  # objects: structs, arrays, mixed
             frame.iloc[:, position] = column.map(secrets.redact_value)
     return frame
+
+
+def _check_batch_options(engine: str, options: SqlOptions) -> None:
+    """--into, --estimate and --retry-failed: which engine can honour which (see their modules)."""
+    if options.estimate and options.into is not None:
+        raise AgentUsageError("--estimate writes nothing: run it without --into first, then with --into.")
+    if options.into is not None:
+        from agent_magics.sql.into import check_table_name, refuse_locally
+
+        check_table_name(options.into)
+        if engine == "local":
+            refuse_locally()
+    if options.estimate or options.retry_failed is not None:
+        what = "--estimate" if options.estimate else "--retry-failed"
+        if engine != "local":
+            raise AgentUsageError(
+                f"{what} runs on the local engine (it answers the requests itself; a warehouse's or Databricks "
+                "Spark's ai_query cannot be sampled or replayed): add --engine local over a DataFrame."
+            )
+    if options.estimate and options.sample < 1:
+        raise AgentUsageError("--sample must be 1 or more.")
+    if options.price_per_1k_tokens is not None and options.price_per_1k_tokens < 0:
+        raise AgentUsageError("--price-per-1k-tokens must be 0 or more.")
+
+
+def _run_into(engine: str, sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> Any:
+    """--into: the CTAS with the user's options, then the two small read-backs quietly."""
+    from agent_magics.sql.into import write_into
+
+    quiet = replace(options, progress="none", stream=False, concurrency=None, parameters=None)
+
+    def run(statement: str, main: bool) -> Any:
+        chosen = options if main else quiet
+        if engine == "warehouse":
+            if main:
+                _note_ignored(engine, chosen)
+            return _run_warehouse(statement, chosen)
+        return _run_spark(statement, namespace, chosen)
+
+    return write_into(options.into or "", sql, engine, run)
 
 
 def _refuse_local_only(engine: str, options: SqlOptions) -> None:
@@ -183,12 +236,14 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
         lambda: WorkspaceTransport(get_workspace(options.profile), retries=options.retries, timeouts=Timeouts())
     )
     progress = _progress(options, "ai_query")
+    wrap, wrapper = _answer_wrapper(options)
     local = LocalOptions(
         concurrency=concurrency,
         custom_inputs=options.custom_inputs,
         return_trace=options.return_trace,
         timeout=options.timeout,
         parameters=options.parameters,
+        wrap=wrap,
     )
     last: list[Any] = []
     reading: list[Any] = []
@@ -215,6 +270,48 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
         raise
     if last and last[0].submitted:
         close("done")
+    return _after_local(frame, sql, options, wrapper, last[0] if last else None, concurrency)
+
+
+def _answer_wrapper(options: SqlOptions) -> tuple[Any, list[Any]]:
+    """The LocalOptions.wrap for --estimate / --retry-failed, and a list that will hold the wrapper."""
+    made: list[Any] = []
+    if not options.estimate and options.retry_failed is None:
+        return None, made
+
+    def wrap(asker: Any) -> Any:
+        if options.estimate:
+            from agent_magics.sql.estimate import Sampler
+
+            made.append(Sampler(asker, options.sample))
+        else:
+            from agent_magics.sql.retry_failed import Replayer
+
+            made.append(Replayer(asker, options.retry_failed))
+        return made[0]
+
+    return wrap, made
+
+
+def _after_local(frame: Any, sql: str, options: SqlOptions, wrapper: list[Any], batch: Any, concurrency: int) -> Any:
+    """--estimate: the estimate instead of the frame; --retry-failed: what was re-sent; failed rows remembered."""
+    if options.estimate:
+        from agent_magics.sql.estimate import estimate
+
+        if not wrapper or not wrapper[0].requests:
+            raise AgentUsageError("--estimate: this SQL calls no ai_query; there is nothing to estimate.")
+        figures = estimate(wrapper[0], concurrency, options.price_per_1k_tokens)
+        print(figures.line())
+        return figures.frame()
+    if options.retry_failed is not None and wrapper:
+        print(
+            f"agent_sql --retry-failed: sent {wrapper[0].sent:,} request{'s' if wrapper[0].sent != 1 else ''} "
+            f"again, reused {wrapper[0].reused:,} answer{'s' if wrapper[0].reused != 1 else ''}."
+        )
+    if batch is not None and hasattr(frame, "columns"):
+        from agent_magics.sql.retry_failed import remember
+
+        remember(frame, sql, options.parameters, list(batch.records))
     return frame
 
 
