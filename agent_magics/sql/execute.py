@@ -235,7 +235,7 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     transport = _LazyTransport(
         lambda: WorkspaceTransport(get_workspace(options.profile), retries=options.retries, timeouts=Timeouts())
     )
-    progress = _progress(options, "ai_query")
+    progress = _progress(options, "ai_query --estimate" if options.estimate else "ai_query")
     wrap, wrapper = _answer_wrapper(options)
     local = LocalOptions(
         concurrency=concurrency,
