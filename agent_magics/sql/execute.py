@@ -101,7 +101,9 @@ def run_sql(
             "agent_sql: --engine auto: running on the notebook's Spark session (the query reads only its tables).",
             file=sys.stderr,
         )
-    _check_batch_options(engine, options)
+    from agent_magics.sql.batch_options import check_batch_options
+
+    check_batch_options(engine, options)  # --into / --estimate / --retry-failed (batch_options.py)
     try:
         if engine == "local":
             frame = _run_local(sql, namespace, options)
@@ -139,29 +141,6 @@ def redact_frame(frame: Any) -> Any:
         elif column.dtype.kind in "OSUT":  # objects: structs, arrays, mixed
             frame.iloc[:, position] = column.map(secrets.redact_value)
     return frame
-
-
-def _check_batch_options(engine: str, options: SqlOptions) -> None:
-    """--into, --estimate and --retry-failed: which engine can honour which (see their modules)."""
-    if options.estimate and options.into is not None:
-        raise AgentUsageError("--estimate writes nothing: run it without --into first, then with --into.")
-    if options.into is not None:
-        from agent_magics.sql.into import check_table_name, refuse_locally
-
-        check_table_name(options.into)
-        if engine == "local":
-            refuse_locally()
-    if options.estimate or options.retry_failed is not None:
-        what = "--estimate" if options.estimate else "--retry-failed"
-        if engine != "local":
-            raise AgentUsageError(
-                f"{what} runs on the local engine (it answers the requests itself; a warehouse's or Databricks "
-                "Spark's ai_query cannot be sampled or replayed): add --engine local over a DataFrame."
-            )
-    if options.estimate and options.sample < 1:
-        raise AgentUsageError("--sample must be 1 or more.")
-    if options.price_per_1k_tokens is not None and options.price_per_1k_tokens < 0:
-        raise AgentUsageError("--price-per-1k-tokens must be 0 or more.")
 
 
 def _run_into(engine: str, sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> Any:
@@ -223,6 +202,7 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
 
     require_extra("sql", hint="or run the SQL on a warehouse (--engine warehouse) or Spark (--engine spark).")
     from agent_magics.core.request import Timeouts
+    from agent_magics.sql.batch_options import after_local, answer_wrapper
     from agent_magics.sql.batch_progress import batch_reading
     from agent_magics.sql.local_engine import LocalOptions, run_local
     from agent_magics.sql.transport import WorkspaceTransport
@@ -236,7 +216,7 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
         lambda: WorkspaceTransport(get_workspace(options.profile), retries=options.retries, timeouts=Timeouts())
     )
     progress = _progress(options, "ai_query --estimate" if options.estimate else "ai_query")
-    wrap, wrapper = _answer_wrapper(options)
+    wrap, wrapper = answer_wrapper(options)
     local = LocalOptions(
         concurrency=concurrency,
         custom_inputs=options.custom_inputs,
@@ -270,49 +250,7 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
         raise
     if last and last[0].submitted:
         close("done")
-    return _after_local(frame, sql, options, wrapper, last[0] if last else None, concurrency)
-
-
-def _answer_wrapper(options: SqlOptions) -> tuple[Any, list[Any]]:
-    """The LocalOptions.wrap for --estimate / --retry-failed, and a list that will hold the wrapper."""
-    made: list[Any] = []
-    if not options.estimate and options.retry_failed is None:
-        return None, made
-
-    def wrap(asker: Any) -> Any:
-        if options.estimate:
-            from agent_magics.sql.estimate import Sampler
-
-            made.append(Sampler(asker, options.sample))
-        else:
-            from agent_magics.sql.retry_failed import Replayer
-
-            made.append(Replayer(asker, options.retry_failed))
-        return made[0]
-
-    return wrap, made
-
-
-def _after_local(frame: Any, sql: str, options: SqlOptions, wrapper: list[Any], batch: Any, concurrency: int) -> Any:
-    """--estimate: the estimate instead of the frame; --retry-failed: what was re-sent; failed rows remembered."""
-    if options.estimate:
-        from agent_magics.sql.estimate import estimate
-
-        if not wrapper or not wrapper[0].requests:
-            raise AgentUsageError("--estimate: this SQL calls no ai_query; there is nothing to estimate.")
-        figures = estimate(wrapper[0], concurrency, options.price_per_1k_tokens)
-        print(figures.line())
-        return figures.frame()
-    if options.retry_failed is not None and wrapper:
-        print(
-            f"agent_sql --retry-failed: sent {wrapper[0].sent:,} request{'s' if wrapper[0].sent != 1 else ''} "
-            f"again, reused {wrapper[0].reused:,} answer{'s' if wrapper[0].reused != 1 else ''}."
-        )
-    if batch is not None and hasattr(frame, "columns"):
-        from agent_magics.sql.retry_failed import remember
-
-        remember(frame, sql, options.parameters, list(batch.records))
-    return frame
+    return after_local(frame, sql, options, wrapper, last[0] if last else None, concurrency)
 
 
 class _LazyTransport:
