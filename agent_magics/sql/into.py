@@ -7,7 +7,7 @@ struct with an ``errorMessage`` field; a row failed when one of those is not NUL
 one-row summary DataFrame.
 
 The table name is an identifier, which no engine can bind as a parameter, so it is checked strictly:
-one to three dot-separated parts, each ``[A-Za-z0-9_]+`` or backtick-quoted (a backtick inside is
+one to three dot-separated parts, each ``[A-Za-z_][A-Za-z0-9_]*`` or backtick-quoted (a backtick inside is
 doubled, as Databricks SQL writes it). Anything else is refused before any statement runs.
 """
 
@@ -19,7 +19,8 @@ from typing import Any
 
 from agent_magics.core.errors import AgentUsageError
 
-_PART = r"(?:[A-Za-z0-9_]+|`(?:[^`\r\n]|``)+`)"
+# Unquoted parts start with a letter or _: Spark reads `1e5`, `10L`, `2D` as numbers, not names.
+_PART = r"(?:[A-Za-z_][A-Za-z0-9_]*|`(?:[^`\r\n]|``)+`)"
 _TABLE = re.compile(rf"{_PART}(?:\.{_PART}){{0,2}}")
 _QUERY_START = re.compile(r"\s*(?:\(\s*)*(?:SELECT|WITH|VALUES|FROM|TABLE)\b", re.IGNORECASE)
 _ERROR_FIELD = re.compile(r"[<,]\s*`?errorMessage`?\s*:", re.IGNORECASE)
@@ -29,8 +30,8 @@ def check_table_name(name: str) -> str:
     """``name`` if it is a table identifier (see the module docstring), else a one-line usage error."""
     if not isinstance(name, str) or not _TABLE.fullmatch(name):
         raise AgentUsageError(
-            f"--into {name!r} is not a table name: write catalog.schema.table with letters, digits and _ "
-            "in each part, or quote a part in backticks (`my-table`)."
+            f"--into {name!r} is not a table name: write catalog.schema.table, each part letters, digits and _ "
+            "(not starting with a digit), or quote a part in backticks (`my-table`)."
         )
     return name
 

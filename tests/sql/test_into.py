@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from test_magics import point_at
@@ -21,7 +23,9 @@ from agent_magics.transport.workspace import forget_workspaces
 QUESTIONS = "FROM (VALUES ('what is MLflow?'), ('how does MLflow work?'), ('what is a trace?')) AS t(q)"
 
 
-@pytest.mark.parametrize("name", ["answers", "main.default.answers", "`my-catalog`.default.`odd``name`", "a_1.B_2.c3"])
+@pytest.mark.parametrize(
+    "name", ["answers", "main.default.answers", "`my-catalog`.default.`odd``name`", "a_1.B_2.c3", "`2024`.x"]
+)
 def test_table_names_that_are_identifiers(name):
     assert check_table_name(name) == name
 
@@ -39,11 +43,40 @@ def test_table_names_that_are_identifiers(name):
         "a.",
         "answers AS SELECT 1",
         "x`; DROP TABLE y; --`",
+        "1e5",
+        "main.default.10L",
     ],
 )
 def test_anything_else_is_refused_before_any_statement(name):
     with pytest.raises(AgentUsageError, match=r"^--into .* is not a table name"):
         create_statement(name, "SELECT 1")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab_1.`;'\" -()/*\n"), max_size=24))
+def test_an_accepted_name_is_one_table_never_more_sql(name):
+    """Whatever text --into gets: refused, or a CTAS that parses as one CREATE of one table named by it."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        statement = create_statement(name, "SELECT 1 AS x")
+    except AgentUsageError:
+        return
+    trees = sqlglot.parse(statement, read="databricks")
+    assert len(trees) == 1 and isinstance(trees[0], exp.Create)
+    target = trees[0].this
+    assert isinstance(target, exp.Table) and len(target.parts) == name.count(".") - _quoted_dots(name) + 1
+
+
+def _quoted_dots(name: str) -> int:
+    inside, dots = False, 0
+    for char in name:
+        if char == "`":
+            inside = not inside
+        elif char == "." and inside:
+            dots += 1
+    return dots
 
 
 def test_into_takes_one_query():
