@@ -23,8 +23,9 @@ Examples:
   %%agent_sql --engine warehouse --warehouse 1234567890abcdef
   SELECT ai_query('my-agent', q) FROM main.default.questions
 
-  %%agent_sql --engine warehouse --into main.default.answers     <- a million answers stay in the table;
-  SELECT id, ai_query('my-agent', q, failOnError => false) AS r FROM main.default.questions   a summary returns
+  %%agent_sql --engine warehouse --into main.default.answers   <- the answers stay in the table;
+  SELECT id, ai_query('my-agent', q, failOnError => false) AS r     a one-row summary comes back
+  FROM main.default.questions
 
   %%agent_sql --estimate --price-per-1k-tokens 0.002          <- 5 requests sent, the rest counted
   SELECT ai_query('demo-agent', question) AS a FROM questions
