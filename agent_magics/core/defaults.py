@@ -45,3 +45,6 @@ PER_TARGET_HELP = (
     "(--api demo-chat-agent=chat, --custom-inputs apps/demo-app='{\"id\": 5}'); repeat the option for more "
     "targets. --continue keeps one conversation per target; --out NAME holds the AgentComparison."
 )
+
+# %agent_sql --estimate: requests actually sent to measure time and tokens (the rest are counted, not asked)
+ESTIMATE_SAMPLE = 5

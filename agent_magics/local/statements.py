@@ -27,6 +27,13 @@ from starlette.routing import Route
 
 from agent_magics.local.api_errors import api_error, bad_request
 from agent_magics.local.sql_errors import ServingFailures, ai_query_error
+from agent_magics.local.warehouse_tables import (
+    WarehouseTables,
+    arrow_result,
+    parse_create,
+    parse_describe,
+    table_key,
+)
 from agent_magics.transport.embedded_config import LOCAL_WAREHOUSE_ID
 
 LOCAL_WAREHOUSE_NAME = "Local DuckDB warehouse"
@@ -85,6 +92,7 @@ class StatementService:
         self.concurrency = concurrency
         self.retries = retries
         self._statements: dict[str, Statement] = {}
+        self.tables = WarehouseTables()  # what CREATE TABLE ... AS wrote (warehouse_tables.py)
         self._lock = threading.Lock()
 
     # -- the statement lifecycle ---------------------------------------------------------------
@@ -117,7 +125,7 @@ class StatementService:
         from agent_magics.core.errors import AgentError, AgentUsageError
         from agent_magics.core.request import Timeouts
         from agent_magics.sql.jsonarray import databricks_type, encode_cell
-        from agent_magics.sql.local_engine import LocalOptions, run_local
+        from agent_magics.sql.local_engine import LocalOptions
         from agent_magics.sql.transport import WorkspaceTransport
         from agent_magics.transport.workspace import Workspace
 
@@ -140,7 +148,7 @@ class StatementService:
         try:
             transport = WorkspaceTransport(workspace, retries=self.retries, timeouts=Timeouts(read=300.0))
             options = LocalOptions(concurrency=self.concurrency, parameters=parameters or None, cancel=statement.cancel)
-            statement.columns, statement.rows = run_local(statement.sql, {}, transport, options, fetch=fetch)
+            statement.columns, statement.rows = self._execute(statement.sql, transport, options, fetch)
             if statement.row_limit is not None and len(statement.rows) > statement.row_limit:
                 statement.rows, statement.truncated = statement.rows[: statement.row_limit], True
             self._finish(statement, "SUCCEEDED")
@@ -159,6 +167,53 @@ class StatementService:
             self._finish(statement, "FAILED")
         finally:
             workspace.close()
+
+    def _execute(
+        self, sql: str, transport: Any, options: Any, fetch: Any
+    ) -> tuple[list[dict[str, Any]], list[list[str | None]]]:
+        """A CTAS stores its table, DESCRIBE reads a stored table's columns, other SQL runs as written."""
+        from agent_magics.core.errors import AgentUsageError
+        from agent_magics.sql.jsonarray import databricks_type
+        from agent_magics.sql.local_engine import run_local
+
+        def columns(*named: tuple[str, str]) -> list[dict[str, Any]]:
+            types = [databricks_type(duck) for _, duck in named]
+            return [
+                {"name": name, "type_name": kind, "type_text": text, "position": position}
+                for position, ((name, _), (kind, text)) in enumerate(zip(named, types, strict=True))
+            ]
+
+        created = parse_create(sql)
+        if created is not None:
+            name, query, or_replace = created
+            if self.tables.exists(name) and not or_replace:
+                raise AgentUsageError(
+                    f"[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table or view {name} because it already exists."
+                )
+            table = run_local(
+                self.tables.resolve(query),
+                self.tables.namespace(),
+                transport,
+                options,
+                fetch=arrow_result,
+            )
+            self.tables.put(name, table)
+            count = str(table.num_rows)
+            return columns(("num_affected_rows", "BIGINT"), ("num_inserted_rows", "BIGINT")), [[count, count]]
+        described = parse_describe(sql)
+        if described is not None:
+            if not self.tables.exists(described):
+                raise AgentUsageError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view {described} cannot be found.")
+            bare = "`" + table_key(described).replace("`", "``") + "`"
+            found, _ = run_local(
+                f"SELECT * FROM {bare} LIMIT 0", self.tables.namespace(), transport, options, fetch=fetch
+            )
+            rows: list[list[str | None]] = [[column["name"], column["type_text"], None] for column in found]
+            return columns(("col_name", "VARCHAR"), ("data_type", "VARCHAR"), ("comment", "VARCHAR")), rows
+        result: tuple[list[dict[str, Any]], list[list[str | None]]] = run_local(
+            self.tables.resolve(sql), self.tables.namespace(), transport, options, fetch=fetch
+        )
+        return result
 
     def _finish(self, statement: Statement, state: str) -> None:
         if statement.done.is_set():

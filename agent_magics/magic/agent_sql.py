@@ -39,15 +39,24 @@ class AgentSqlMagics(Magics):
 
         from agent_magics.sql.execute import BatchFailed, BatchInterrupted, run_sql
 
-        # {name} is a value bound as a named parameter on every engine: never pasted into the SQL
-        filled = interpolate_sql(command.sql, namespace)
-        sql, missing = filled.sql, filled.missing
-        if missing:
-            notice(f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}")
-        if not sql.strip():
-            raise AgentUsageError("no SQL: write %agent_sql SELECT ... or put the query under %%agent_sql.")
+        if command.retry_failed is not None:  # the earlier statement, as it ran (sql/retry_failed.py)
+            from agent_magics.sql.retry_failed import recall
+
+            if command.sql.strip():
+                raise AgentUsageError("--retry-failed runs the earlier statement again: write no SQL with it.")
+            memo = recall(command.retry_failed, namespace)
+            sql, options = memo.sql, replace(command.options, parameters=memo.parameters, retry_failed=memo)
+        else:
+            # {name} is a value bound as a named parameter on every engine: never pasted into the SQL
+            filled = interpolate_sql(command.sql, namespace)
+            sql, missing = filled.sql, filled.missing
+            if missing:
+                notice(f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}")
+            if not sql.strip():
+                raise AgentUsageError("no SQL: write %agent_sql SELECT ... or put the query under %%agent_sql.")
+            options = replace(command.options, parameters=filled.parameters or None)
         try:
-            frame = run_sql(sql, namespace, replace(command.options, parameters=filled.parameters or None))
+            frame = run_sql(sql, namespace, options)
         except BatchInterrupted as stopped:
             # Like %%agent's failed or interrupted answer: one line saying what happened, and what
             # finished kept as the cell's value (and --out), not an exception that would stop Run All.

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent_magics.core.defaults import ESTIMATE_SAMPLE
 from agent_magics.core.errors import AgentUsageError
 from agent_magics.magic.command import _Parser, check_common, json_option, split_line, split_options
 from agent_magics.sql.execute import ENGINES, MAX_CONCURRENCY, SqlOptions
@@ -21,6 +22,15 @@ Examples:
 
   %%agent_sql --engine warehouse --warehouse 1234567890abcdef
   SELECT ai_query('my-agent', q) FROM main.default.questions
+
+  %%agent_sql --engine warehouse --into main.default.answers   <- the answers stay in the table;
+  SELECT id, ai_query('my-agent', q, failOnError => false) AS r     a one-row summary comes back
+  FROM main.default.questions
+
+  %%agent_sql --estimate --price-per-1k-tokens 0.002          <- 5 requests sent, the rest counted
+  SELECT ai_query('demo-agent', question) AS a FROM questions
+
+  %agent_sql --retry-failed answers                           <- re-send only the rows that failed in `answers`
 
   %agent_sql --return-trace SELECT ai_query('demo-agent', '{topic}') AS a   <- {name} from the notebook,
                                                                        bound as a value, never SQL
@@ -66,6 +76,34 @@ def build_parser(prog: str = "%agent_sql") -> _Parser:
         default=3,
         help="retries of 429/503/connection errors per request (local engine; default 3)",
     )
+    parser.add_argument(
+        "--into",
+        metavar="TABLE",
+        help="write the result with CREATE TABLE TABLE AS ... on the warehouse or Spark and return a summary "
+        "(table, rows_written, failed_rows): for results too big to bring to the notebook",
+    )
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="send only --sample requests and print, for the whole input, requests, tokens, time and cost "
+        "(local engine)",
+    )
+    parser.add_argument(
+        "--sample",
+        metavar="N",
+        type=int,
+        default=ESTIMATE_SAMPLE,
+        help=f"requests --estimate sends (default {ESTIMATE_SAMPLE})",
+    )
+    parser.add_argument(
+        "--price-per-1k-tokens", metavar="PRICE", type=float, help="--estimate's cost: price of 1,000 tokens"
+    )
+    parser.add_argument(
+        "--retry-failed",
+        metavar="NAME",
+        help="run the statement of the earlier result NAME (its --out) again, re-sending only its failed "
+        "requests (local engine; write no SQL)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     return parser
@@ -77,6 +115,7 @@ class SqlCommand:
     options: SqlOptions
     out: str | None
     debug: bool
+    retry_failed: str | None = None  # the variable holding the earlier result
 
 
 def parse_line(line: str, namespace: Mapping[str, Any]) -> SqlCommand:
@@ -109,8 +148,12 @@ def _to_command(args: argparse.Namespace, sql: str, namespace: Mapping[str, Any]
         timeout=args.timeout,
         retries=args.retries,
         progress="none" if args.quiet else "auto",
+        into=args.into,
+        estimate=args.estimate,
+        sample=args.sample,
+        price_per_1k_tokens=args.price_per_1k_tokens,
     )
-    return SqlCommand(sql=sql.strip(), options=options, out=args.out, debug=args.debug)
+    return SqlCommand(sql=sql.strip(), options=options, out=args.out, debug=args.debug, retry_failed=args.retry_failed)
 
 
 def help_text() -> str:

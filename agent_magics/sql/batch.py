@@ -47,6 +47,7 @@ class Snapshot:
     done: int
     failed: int
     elapsed: float
+    tokens: int = 0  # total tokens the endpoints reported so far (0: none reported)
 
 
 class Batch:
@@ -61,6 +62,7 @@ class Batch:
         self.submitted = 0
         self.done = 0
         self.failed = 0
+        self.tokens = 0
         self.records: list[RowRecord] = []  # in completion order
         self.failure: str | None = None  # the first fatal row failure (failOnError => true)
         self.cancel_reason: str | None = None
@@ -68,7 +70,7 @@ class Batch:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(self.submitted, self.done, self.failed, time.monotonic() - self._started)
+            return Snapshot(self.submitted, self.done, self.failed, time.monotonic() - self._started, self.tokens)
 
     def cancel(self, reason: str) -> None:
         with self._lock:
@@ -131,6 +133,7 @@ class Batch:
         with self._lock:
             self.done += 1
             self.failed += answer.error is not None
+            self.tokens += (answer.usage or {}).get("total_tokens", 0)
             self.records.append(record)
         return answer
 

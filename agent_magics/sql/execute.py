@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agent_magics.core.defaults import ESTIMATE_SAMPLE
 from agent_magics.core.environment import in_databricks_runtime
 from agent_magics.core.errors import AgentError, AgentUsageError
 
@@ -54,11 +55,19 @@ class SqlOptions:
     progress: str = "auto"  # auto | widget | display | text | none
     # Named parameters (``:name`` in the SQL): how ``{name}`` values reach every engine, as values
     parameters: dict[str, Any] | None = None
+    # --into / --estimate / --retry-failed: sql/into.py, sql/estimate.py, sql/retry_failed.py
+    into: str | None = None  # a table name: CREATE TABLE ... AS on the warehouse or Spark
+    estimate: bool = False
+    sample: int = ESTIMATE_SAMPLE  # requests --estimate sends
+    price_per_1k_tokens: float | None = None
+    retry_failed: Any = None  # a retry_failed.Memo: send only the requests that failed before
 
 
 def choose_engine(options: SqlOptions, namespace: Mapping[str, Any], sql: str | None = None) -> str:
     if options.engine != "auto":
         return options.engine
+    if options.estimate or options.retry_failed is not None:  # they need the local engine's own requests
+        return "local"
     if in_databricks_runtime():
         from agent_magics.sql.spark_engine import find_spark
 
@@ -101,9 +110,15 @@ def run_sql(
             "agent_sql: --engine auto: running on the notebook's Spark session (the query reads only its tables).",
             file=sys.stderr,
         )
+    from agent_magics.sql.batch_options import check_batch_options
+
+    check_batch_options(engine, options)  # --into / --estimate / --retry-failed (batch_options.py)
     try:
         if engine == "local":
             frame = _run_local(sql, namespace, options)
+        elif options.into is not None:
+            _refuse_local_only(engine, options)
+            frame = _run_into(engine, sql, namespace, options)
         else:
             _refuse_local_only(engine, options)
             if engine == "warehouse":
@@ -144,6 +159,23 @@ def redact_frame(frame: Any) -> Any:
         elif column.dtype.kind in "OSUT":  # objects: structs, arrays, mixed
             frame.iloc[:, position] = column.map(secrets.redact_value)
     return frame
+
+
+def _run_into(engine: str, sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> Any:
+    """--into: the CTAS with the user's options, then the two small read-backs quietly."""
+    from agent_magics.sql.into import write_into
+
+    quiet = replace(options, progress="none", stream=False, concurrency=None, parameters=None)
+
+    def run(statement: str, main: bool) -> Any:
+        chosen = options if main else quiet
+        if engine == "warehouse":
+            if main:
+                _note_ignored(engine, chosen)
+            return _run_warehouse(statement, chosen)
+        return _run_spark(statement, namespace, chosen)
+
+    return write_into(options.into or "", sql, engine, run)
 
 
 def _refuse_local_only(engine: str, options: SqlOptions) -> None:
@@ -188,6 +220,7 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
 
     require_extra("sql", hint="or run the SQL on a warehouse (--engine warehouse) or Spark (--engine spark).")
     from agent_magics.core.request import Timeouts
+    from agent_magics.sql.batch_options import after_local, answer_wrapper
     from agent_magics.sql.batch_progress import batch_reading
     from agent_magics.sql.local_engine import LocalOptions, run_local
     from agent_magics.sql.transport import WorkspaceTransport
@@ -200,13 +233,15 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     transport = _LazyTransport(
         lambda: WorkspaceTransport(get_workspace(options.profile), retries=options.retries, timeouts=Timeouts())
     )
-    progress = _progress(options, "ai_query")
+    progress = _progress(options, "ai_query --estimate" if options.estimate else "ai_query")
+    wrap, wrapper = answer_wrapper(options)
     local = LocalOptions(
         concurrency=concurrency,
         custom_inputs=options.custom_inputs,
         return_trace=options.return_trace,
         timeout=options.timeout,
         parameters=options.parameters,
+        wrap=wrap,
     )
     last: list[Any] = []
     reading: list[Any] = []
@@ -233,7 +268,7 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
         raise
     if last and last[0].submitted:
         close("done")
-    return frame
+    return after_local(frame, sql, options, wrapper, last[0] if last else None, concurrency)
 
 
 class _LazyTransport:

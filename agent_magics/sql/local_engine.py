@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_magics.core.errors import AgentError
-from agent_magics.sql.batch import Batch, BatchCancelled
+from agent_magics.sql.batch import AnswerFn, Batch, BatchCancelled
 from agent_magics.sql.execute import BatchFailed, BatchInterrupted
 from agent_magics.sql.rows import RowAsker
 from agent_magics.sql.semantics import Answer
@@ -36,6 +36,8 @@ class LocalOptions:
     timeout: float | None = None  # whole statement, seconds
     parameters: dict[str, Any] | None = None  # named parameters (:name in Databricks SQL), bound by DuckDB
     cancel: threading.Event | None = None  # set from another thread to stop the statement
+    # --estimate / --retry-failed: wraps the row asker (sql/estimate.py, sql/retry_failed.py)
+    wrap: Callable[[AnswerFn], AnswerFn] | None = None
 
 
 def run_local(
@@ -57,7 +59,7 @@ def run_local(
     asker = RowAsker(transport, custom_inputs=options.custom_inputs, return_trace=options.return_trace)
     for call in plan.calls:
         asker.prepare(call)  # unknown endpoint / unsupported argument: fail before any request
-    batch = Batch(asker, options.concurrency)
+    batch = Batch(options.wrap(asker) if options.wrap is not None else asker, options.concurrency)
     con = duckdb.connect()
     handed_over = False
     try:

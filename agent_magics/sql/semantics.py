@@ -44,6 +44,7 @@ class Answer:
     error: str | None = None
     trace: dict[str, Any] | None = None
     text: str | None = None  # the answer text, for progress / --stream displays
+    usage: dict[str, int] | None = None  # token counts the endpoint reported (progress, --estimate)
 
     @property
     def ok(self) -> bool:
@@ -149,8 +150,11 @@ def read_reply(call: AiCall, request: Any, reply: dict[str, Any]) -> Answer:
     for event in _events(reply):
         reduce_event(state, event)
     finish(state)
+    from agent_magics.core.trace import token_usage
+
+    usage = token_usage(state.request_info.get("usage"))
     if state.error:
-        return Answer(error=state.error, trace=state.trace)
+        return Answer(error=state.error, trace=state.trace, usage=usage)
     text = state.text if state.output else _fallback_text(reply)
     return_type = call.return_type
     try:
@@ -165,8 +169,9 @@ def read_reply(call: AiCall, request: Any, reply: dict[str, Any]) -> Answer:
             error=f"the answer does not match returnType {return_type.ddl!r}: {exc}",  # type: ignore[union-attr]
             trace=state.trace,
             text=text,
+            usage=usage,
         )
-    return Answer(value=value, trace=state.trace, text=text)
+    return Answer(value=value, trace=state.trace, text=text, usage=usage)
 
 
 def _events(reply: dict[str, Any]) -> list[Any]:

@@ -62,8 +62,11 @@ Reading = Callable[[], tuple[Counts, Sequence[RowLine]]]
 def status_line(counts: Counts, label: str = "ai_query") -> str:
     rate = counts.done / counts.elapsed if counts.elapsed > 0 else 0.0
     errors = f"{counts.failed:,} error{'s' if counts.failed != 1 else ''}"
+    tokens = getattr(counts, "tokens", 0)  # a batch whose endpoints report usage
+    shown = f" · {tokens:,} tokens" if tokens else ""
     return (
-        f"{label}: {counts.done:,}/{counts.submitted:,} rows · {errors} · {counts.elapsed:.1f} s · {rate:,.0f} rows/s"
+        f"{label}: {counts.done:,}/{counts.submitted:,} rows · {errors}{shown} · {counts.elapsed:.1f} s · "
+        f"{rate:,.0f} rows/s"
     )
 
 

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,3 +116,18 @@ def test_failures_over_spark_connect_keep_their_cause(connect_spark, driver_on_l
         run_sql("SELECT ai_query('fault-500', 'x') AS a", {"spark": connect_spark}, engine="spark", progress="none")
     message = str(caught.value)
     assert "ai_query('fault-500') failed on row 0" in message and "HTTP 500" in message and "\n" not in message
+
+
+def test_into_over_spark_connect_writes_the_table(connect_spark, driver_on_local_workspace, tmp_path):
+    schema = f"agent_into_{uuid.uuid4().hex[:8]}"
+    connect_spark.sql(f"CREATE DATABASE {schema} LOCATION '{tmp_path / schema}'")  # written under tmp_path
+    try:
+        sql = (
+            "SELECT q, ai_query('demo-agent', q) AS a, ai_query('fault-500', q, failOnError => false) AS r "
+            "FROM VALUES ('what is MLflow?'), ('what is a trace?'), ('hi') AS t(q)"
+        )
+        summary = run_sql(sql, {"spark": connect_spark}, engine="spark", into=f"{schema}.answers", progress="none")
+        assert summary[["rows_written", "failed_rows"]].iloc[0].tolist() == [3, 3]
+        assert connect_spark.table(f"{schema}.answers").where("a IS NOT NULL").count() == 3
+    finally:
+        connect_spark.sql(f"DROP DATABASE {schema} CASCADE")
