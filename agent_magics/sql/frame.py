@@ -81,6 +81,9 @@ def readable_frame(frame: Any) -> Any:
     """``frame`` as an :class:`AiQueryFrame` when it holds ai_query structs; otherwise unchanged."""
     if not isinstance(frame, pd.DataFrame) or isinstance(frame, AiQueryFrame) or not struct_columns(frame):
         return frame
+    from agent_magics.sql.retry_failed import carry_over
+
     wrapped = AiQueryFrame(frame)
     wrapped.attrs.update(frame.attrs)
+    carry_over(frame, wrapped)  # --retry-failed NAME finds the frame the notebook holds
     return wrapped

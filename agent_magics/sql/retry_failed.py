@@ -44,13 +44,25 @@ def remember(frame: Any, sql: str, parameters: dict[str, Any] | None, records: l
     if not failed:
         return
     answers = {(r.call, r.request): r.answer for r in records if r.answer.error is None}
+    _keep(frame, Memo(sql, dict(parameters) if parameters else None, answers, failed))
+
+
+def carry_over(source: Any, target: Any) -> None:
+    """``target`` (a wrapper of ``source``, e.g. the readable frame shown) gets ``source``'s memory."""
+    with _lock:
+        entry = _memos.get(id(source))
+    if entry is not None and entry[0]() is source:
+        _keep(target, entry[1])
+
+
+def _keep(frame: Any, memo: Memo) -> None:
     key = id(frame)
     try:
         ref = weakref.ref(frame, lambda _gone, key=key: _forget(key))  # type: ignore[misc]
     except TypeError:
         return
     with _lock:
-        _memos[key] = (ref, Memo(sql, dict(parameters) if parameters else None, answers, failed))
+        _memos[key] = (ref, memo)
 
 
 def _forget(key: int) -> None:
