@@ -151,7 +151,9 @@ class ColumnsView:
     def changed(self) -> None:
         with self.lock:
             now = self._clock()
-            if self._done or not (self._coalescer.due(now, self.new_chars, self._last_cost) or self._smooth_due(now)):
+            # Not the single-answer coalescer's 0.2 s period: every refresh re-sends all the columns,
+            # so _smooth_due spaces them by their size (the coalescer counts what went out).
+            if self._done or not self._smooth_due(now):
                 return
             self._send(now)
 
