@@ -19,10 +19,10 @@ prepare_environment()
 from agent_magics.local.catalog import build_endpoints
 from agent_magics.local.invoke import Invocation, run_json, run_stream
 from agent_magics.local.pacing import Pace
-from agent_magics.local.tracing import TraceStore
+from agent_magics.local.tracing import ServedTraces
 
 endpoint = build_endpoints(Pace(0, 0))["demo-agent"]
-store = TraceStore()
+store = ServedTraces()
 
 def call(request_id, return_trace):
     request = endpoint.adapter.parse({"input": [{"role": "user", "content": "What is MLflow?"}]})
