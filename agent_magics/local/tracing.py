@@ -87,6 +87,10 @@ class ServedTraces:
         with self._lock:
             return self._traces.get(trace_id)
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._traces)
+
     # App requests in flight. An app's streamed answer sends its trace id before [DONE], and its
     # root span ends just after the last byte, so a client may ask for the trace a moment early.
     def begin(self) -> None:
