@@ -1,4 +1,4 @@
-"""``make bench``: every benchmark of issue 9, a table each, JSON in ``benchmarks/results/``.
+"""``make bench``: every benchmark, a table each, JSON in ``benchmarks/results/``.
 
     .venv/bin/python -m benchmarks.run                 # everything (~10 min on 2 cores)
     .venv/bin/python -m benchmarks.run --only coldstart memory --runs 5
@@ -107,7 +107,7 @@ def run_spark_batch(log: Any) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="agent_magics benchmarks (issue 9)")
+    parser = argparse.ArgumentParser(description="agent_magics benchmarks")
     parser.add_argument("--only", nargs="+", choices=SUITES, default=list(SUITES))
     parser.add_argument("--runs", type=int, default=3, help="rounds per comparison (medians)")
     parser.add_argument("--quick", action="store_true", help="one round, small sizes (a smoke run)")

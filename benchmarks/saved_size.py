@@ -33,7 +33,7 @@ from .kernel import ROOT, kernel_env
 from .report import check, fmt, median, paired_ratio, table, write
 
 SIZES = (5_000, 50_000)
-TARGET_BYTES = 1_000_000  # issue 16 item 6: a 5,000-span answer saves at most 1 MB
+TARGET_BYTES = 1_000_000  # a 5,000-span answer saves at most 1 MB
 
 # Builds a trace of n spans from the demo-agent's real one: the root, then its children repeated.
 GROW = """

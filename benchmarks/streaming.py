@@ -224,7 +224,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         found.append(_target(f"{name}: live view updates/s", agent["updates_per_s"], 20, "/s"))
         found.append(_target(f"{name}: iopub msg/s (Jupyter Server limit)", agent["iopub_messages_per_s"], 1000, "/s"))
         found.append(_target(f"{name}: first update after first chunk", agent["first_update_ms"], 20, "ms"))
-        # Reported, no target (issue 16): a message's ~0.65 KB envelope is what slow streams pay,
+        # Reported, no target: a message's ~0.65 KB envelope is what slow streams pay,
         # a few KB/s; the smoothness targets are in live_updates.py.
         found.append({"figure": f"{name}: iopub bytes / answer bytes", "value": agent["bytes_over_answer"],
                       "target": "-", "status": "reported"})  # fmt: skip

@@ -8,8 +8,6 @@ copy it into the private profile's ``startup/`` directory, which IPython runs th
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from first_hour.kernel_helpers import Kernel, kernel_env
 
 REPO = Path(__file__).resolve().parents[1]
 STARTUP_NAME = "50-agent_magics.py"
@@ -26,18 +25,6 @@ INSTALLED = Path(sys.prefix) / "etc" / "ipython" / "startup" / STARTUP_NAME
 HEAVY = ("agent_magics", "databricks.sdk", "openai", "ipywidgets", "mlflow", "databricks_openai")
 HEAVY_AFTER_LOAD = HEAVY[1:]  # %load_ext imports agent_magics itself, but nothing heavy
 TIMEOUT = 60.0
-
-
-def private_env(base: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "JUPYTER", "IPYTHON"))}
-    env.pop("AGENT_MAGICS_NO_AUTOLOAD", None)
-    for name, sub in [("IPYTHONDIR", "ipython"), ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTER_DATA_DIR", "data")]:
-        (base / sub).mkdir(parents=True, exist_ok=True)
-        env[name] = str(base / sub)
-    env["DATABRICKS_CONFIG_FILE"] = str(base / "no-such-databrickscfg")
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
-    env.update(extra)
-    return env
 
 
 def install_startup_file(ipythondir: Path) -> str:
@@ -51,56 +38,16 @@ def install_startup_file(ipythondir: Path) -> str:
     return "profile"
 
 
-class Kernel:
-    """A started ipykernel plus a client; ``run()`` returns (stdout+stderr text, errors)."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        from jupyter_client.manager import KernelManager
-
-        self.manager = KernelManager(kernel_name="python3")
-        self.manager.start_kernel(env=env)
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=TIMEOUT)
-
-    def run(self, code: str) -> tuple[str, list[str]]:
-        text: list[str] = []
-        errors: list[str] = []
-
-        def hook(msg: dict[str, Any]) -> None:
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                text.append(content["text"])
-            elif kind in ("execute_result", "display_data"):
-                text.append(content["data"].get("text/plain", ""))
-            elif kind == "error":
-                errors.append(f"{content['ename']}: {content['evalue']}")
-
-        reply = self.client.execute_interactive(code, output_hook=hook, timeout=TIMEOUT)
-        if reply["content"]["status"] != "ok" and not errors:
-            errors.append(str(reply["content"]))
-        return "".join(text), errors
-
-    def value(self, expression: str) -> Any:
-        out, errors = self.run(f"import json as _j; print(_j.dumps({expression}))")
-        assert not errors, errors
-        return json.loads(out.strip().splitlines()[-1])
-
-    def stop(self) -> None:
-        self.client.stop_channels()
-        self.manager.shutdown_kernel(now=True)
-
-
 @pytest.fixture
 def kernel_factory(tmp_path: Path) -> Iterator[Any]:
     kernels: list[Kernel] = []
 
     def start(autoload: bool = True, install: bool = True) -> Kernel:
         base = tmp_path / f"k{len(kernels)}"
-        env = private_env(base, **({} if autoload else {"AGENT_MAGICS_NO_AUTOLOAD": "1"}))
+        env = kernel_env(base, autoload=autoload)
         if install:
             install_startup_file(Path(env["IPYTHONDIR"]))
-        kernel = Kernel(env)
+        kernel = Kernel(env, timeout=TIMEOUT)
         kernels.append(kernel)
         return kernel
 
@@ -132,12 +79,12 @@ def test_fresh_kernel_has_agent_magic_lazily(kernel_factory: Any) -> None:
     assert state["loaded"] == [], f"imported at startup: {state['loaded']}"
 
     # The first use of the cell magic loads the extension (no %load_ext); --help needs no workspace.
-    out, errors = kernel.run("%%agent --help\nWhat does Databricks do?")
-    assert not errors, errors
-    assert "--custom-inputs" in out and "--return-trace" in out
-    out, errors = kernel.run("%agent --help")
-    assert not errors, errors
-    assert "--custom-inputs" in out
+    cell = kernel.run("%%agent --help\nWhat does Databricks do?")
+    assert not cell.failures, cell.failures
+    assert "--custom-inputs" in cell.text and "--return-trace" in cell.text
+    cell = kernel.run("%agent --help")
+    assert not cell.failures, cell.failures
+    assert "--custom-inputs" in cell.text
     state = kernel.value(MAGICS_STATE)
     assert state["cell"] and state["line"], state
     # Using the magic's parser still imports no client, widget or MLflow module.
@@ -146,8 +93,8 @@ def test_fresh_kernel_has_agent_magic_lazily(kernel_factory: Any) -> None:
 
 def test_load_ext_imports_nothing_heavy(kernel_factory: Any) -> None:
     kernel = kernel_factory(autoload=False)
-    out, errors = kernel.run("%load_ext agent_magics")
-    assert not errors and out == "", (out, errors)
+    cell = kernel.run("%load_ext agent_magics")
+    assert not cell.failures and cell.text == "", (cell.text, cell.failures)
     state = kernel.value(MAGICS_STATE)
     assert state["cell"] and state["line"], state
     heavy = [m for m in state["loaded"] if m in HEAVY_AFTER_LOAD]
@@ -158,14 +105,14 @@ def test_no_autoload_env_switches_it_off(kernel_factory: Any) -> None:
     kernel = kernel_factory(autoload=False)
     state = kernel.value(MAGICS_STATE)
     assert "agent" not in state["lazy"] and not state["cell"] and not state["line"], state
-    _, errors = kernel.run("%agent --help")
+    errors = kernel.run("%agent --help").failures
     assert errors and "UsageError" in errors[0], errors
 
 
 @pytest.mark.parametrize("autoload", [True, False])
 def test_startup_file_prints_nothing(tmp_path: Path, autoload: bool) -> None:
     # Terminal IPython runs the same startup files; anything the file prints would show here.
-    env = private_env(tmp_path, **({} if autoload else {"AGENT_MAGICS_NO_AUTOLOAD": "1"}))
+    env = kernel_env(tmp_path, autoload=autoload)
     install_startup_file(Path(env["IPYTHONDIR"]))
     probe = "import sys; print('lazy' if 'agent' in get_ipython().magics_manager.lazy_magics else 'none')"
     done = subprocess.run(
@@ -195,7 +142,7 @@ def test_startup_file_is_silent_in_a_kernel(kernel_factory: Any) -> None:
         "    exec(compile(_src, 'startup', 'exec'), {})\n"
         "print(repr(_buf.getvalue()), len(_w))"
     )
-    out, errors = kernel.run(code)
-    assert not errors, errors
-    assert out.strip() == "'' 0", out
+    cell = kernel.run(code)
+    assert not cell.failures, cell.failures
+    assert cell.text.strip() == "'' 0", cell.text
     assert "agent" in kernel.value("sorted(get_ipython().magics_manager.lazy_magics)")

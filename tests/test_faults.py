@@ -1,4 +1,4 @@
-"""Issue 8's fault matrix through %%agent: every failure is one clear line naming the target and
+"""The fault matrix through %%agent: every failure is one clear line naming the target and
 what to do, partial text is kept and marked, retries recover what can be recovered, and the
 kernel stays usable. Runs on the client and REST paths, streaming and not."""
 
@@ -223,7 +223,7 @@ def test_total_timeout_stops_a_slow_stream_and_keeps_its_text(shell, via):
     assert result.text
 
 
-# -- Answers that are not the agent's JSON (issue 14): a hostile workspace whose endpoint answers a
+# -- Answers that are not the agent's JSON: a hostile workspace whose endpoint answers a
 # login page, a list, an empty or truncated body, or a gzip bomb, on every path.
 ANSWER_KINDS = ("html", "html-as-json", "list", "string", "empty", "truncated", "bomb")
 

@@ -1,4 +1,4 @@
-"""Issue 4's parity matrix: every non-SQL query method of the Databricks page, streaming or not,
+"""The parity matrix: every non-SQL query method of the Databricks page, streaming or not,
 with and without custom_inputs and return_trace, gives the same result through %%agent, and the
 same as the page's raw client code returns for the same request."""
 

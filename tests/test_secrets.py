@@ -1,4 +1,4 @@
-"""Issue 8.5: credentials never appear in outputs, errors, reprs, widget state, logs or the saved
+"""Credentials never appear in outputs, errors, reprs, widget state, logs or the saved
 notebook. A notebook runs the quickstart calls and the fault matrix in a real kernel against a
 workspace whose secrets we know; then the saved .ipynb and every log are searched for them."""
 

@@ -2,7 +2,7 @@
 
 The structure is read back with html.parser: one ``<details class="am-span">`` row per span, as
 siblings; the time axis; bar offsets and widths; what a span's details show. The size bound is a
-resource limit (issue 14 item 11): a 50,000-span trace with big hostile values saves less than a
+resource limit: a 50,000-span trace with big hostile values saves less than a
 fixed number of bytes, whatever it holds.
 """
 
@@ -449,7 +449,7 @@ def test_repr_html(v3: Trace) -> None:
     assert v3._repr_html_() == trace_to_html(v3)
 
 
-# -- what a panel saves is bounded (issue 14 item 11, issue 16 item 6) ------------------------------
+# -- what a panel saves is bounded -------------------------------------------------------------------
 
 
 def _big_trace(n: int, value_chars: int, errors_every: int = 0) -> dict[str, Any]:

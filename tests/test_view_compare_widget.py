@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import comm
-import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from test_view_live import WIDGET_VIEW, Clock, Publisher, Wire, chunks
+import test_view_live
+from test_view_live import WIDGET_VIEW, Clock, Publisher, Shown, Wire, chunks
 from test_view_render import XSS, html_problems
 
 from agent_magics.core.comparison import AgentComparison
@@ -20,25 +18,8 @@ from agent_magics.core.result import AgentResult
 from agent_magics.view.compare import render_comparison_html
 from agent_magics.view.compare_widget import CompareWidgetView
 
-
-@pytest.fixture
-def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
-    """The comms record what they would send (as in test_view_live)."""
-    record = Wire()
-
-    class RecordingComm(comm.DummyComm):
-        def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):  # type: ignore[no-untyped-def]
-            record.record(msg_type, self.comm_id, data)
-
-    monkeypatch.setattr(comm, "create_comm", lambda *args, **kwargs: RecordingComm(*args, **kwargs))
-    return record
-
-
-@pytest.fixture
-def displays(monkeypatch: pytest.MonkeyPatch) -> Publisher:
-    publisher = Publisher()
-    monkeypatch.setattr(InteractiveShell.instance(), "display_pub", publisher)
-    return publisher
+# The recording comm and display publisher of test_view_live, as fixtures here too.
+wire, displays = test_view_live.wire, test_view_live.displays
 
 
 def feed(view: Any, state: Reduction, events: list[Any], clock: Clock, step: float = 0.05) -> None:
@@ -55,6 +36,12 @@ def done(view: Any, state: Reduction, target: str, status: str | None = None) ->
     return result
 
 
+def column_header(slot: Shown) -> str:
+    """The header of a live column: the first widget of the column's box in its slot."""
+    (column,) = slot.children
+    return column.children[0].value
+
+
 TOOL = {"type": "function_call", "name": "search_docs", "call_id": "c1", "arguments": '{"q": "x"}', "id": "f1"}
 
 
@@ -63,9 +50,10 @@ def test_columns_stream_side_by_side_then_one_static_comparison(wire: Wire, disp
     view = CompareWidgetView(["demo-agent", "demo-chat-agent"], clock=clock)
     first = displays.published[0]
     assert WIDGET_VIEW in first["data"] and "demo-agent: connecting" in first["data"]["text/plain"]
-    layout = view._row.layout
-    assert (layout.display, layout.flex_flow) == ("flex", "row wrap")  # stacked when narrow
-    assert all(slot.layout.min_width == "min(18em, 100%)" for slot in view._slots)
+    (row,) = wire.shown(displays).children
+    assert (row.layout["display"], row.layout["flex_flow"]) == ("flex", "row wrap")  # stacked when narrow
+    slots = row.children
+    assert len(slots) == 2 and all(slot.layout["min_width"] == "min(18em, 100%)" for slot in slots)
 
     a, b = view.views()
     a.start("demo-agent")
@@ -74,7 +62,7 @@ def test_columns_stream_side_by_side_then_one_static_comparison(wire: Wire, disp
     feed(a, sa, [ItemDone(TOOL), *chunks("Alpha answer " * 5, 6, "ma")], clock)
     feed(b, sb, chunks(f"Beta answer {XSS} " * 3, 9, "mb"), clock)
     # Both columns live at once, each in its own slot with its own header.
-    headers = [slot.children[0].children[0].value for slot in view._slots]
+    headers = [column_header(slot) for slot in slots]
     assert "demo-agent" in headers[0] and "streaming" in headers[0] and "first token" in headers[0]
     assert "1 tool call" in headers[0] and "tool call" not in headers[1]
     assert "streaming" in headers[1]
@@ -82,9 +70,10 @@ def test_columns_stream_side_by_side_then_one_static_comparison(wire: Wire, disp
 
     feed(a, sa, [Done()], clock)
     result_a = done(a, sa, "demo-agent")
-    static = view._slots[0].children[0]
+    (static,) = slots[0].children
     assert "completed" in static.value and "first token" in static.value  # its final column, figures on top
-    assert "streaming" in view._slots[1].children[0].children[0].value  # the other still streams
+    assert not static.children and "Alpha answer" in static.value
+    assert "streaming" in column_header(slots[1])  # the other still streams
 
     result_b = done(b, sb, "demo-chat-agent", "interrupted")
     comparison = AgentComparison("q", [result_a, result_b])
@@ -107,7 +96,8 @@ def test_a_column_that_never_started_is_closed_with_the_rest(wire: Wire, display
     feed(a, sa, chunks("Partial", 3, "ma"), clock)
     failed = AgentResult(target="no-such-agent", text="", status="failed", error="no endpoint no-such-agent")
     b.finish(failed)  # what run.compare does when a target cannot even be asked
-    assert "no endpoint no-such-agent" in view._slots[1].children[0].value
+    (row,) = wire.shown(displays).children
+    assert "no endpoint no-such-agent" in row.children[1].html()
     partial = AgentResult(target="demo-agent", text="Partial", status="interrupted", error="stopped")
     view.finish(AgentComparison("q", [partial, failed]))  # a column still live when the comparison ends
     a.finish(partial)  # a late worker: nothing more is sent

@@ -88,6 +88,51 @@ class Wire:
     def json_bytes(self) -> int:
         return sum(len(json.dumps(data, ensure_ascii=False)) for _, _, data in self.messages)
 
+    def state(self, model_id: str) -> dict[str, Any]:
+        """A model's state as the frontend holds it now: its comm_open state, then every update."""
+        state: dict[str, Any] = {}
+        for kind, comm_id, data in self.messages:
+            if comm_id == model_id and (kind == "comm_open" or data.get("method") == "update"):
+                state.update(data.get("state", {}))
+        return state
+
+    def shown(self, displays: Publisher) -> Shown:
+        """The widget the cell's output shows (the first display's widget view)."""
+        return Shown(self, displays.published[0]["data"][WIDGET_VIEW]["model_id"])
+
+
+class Shown:
+    """A widget as the frontend would render it, rebuilt from the comm messages alone."""
+
+    def __init__(self, wire: Wire, model_id: str) -> None:
+        self.wire, self.model_id = wire, model_id
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return self.wire.state(self.model_id)
+
+    @property
+    def value(self) -> str:
+        return self.state.get("value", "")
+
+    @property
+    def children(self) -> list[Shown]:
+        return [Shown(self.wire, ref.removeprefix("IPY_MODEL_")) for ref in self.state.get("children", [])]
+
+    @property
+    def layout(self) -> dict[str, Any]:
+        return self.wire.state(self.state["layout"].removeprefix("IPY_MODEL_"))
+
+    def html(self) -> str:
+        """Every HTML value below this widget, in the order the frontend shows them."""
+        return self.value + "".join(child.html() for child in self.children)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Shown) and other.model_id == self.model_id
+
+    def __repr__(self) -> str:
+        return f"Shown({self.model_id}, {self.html()[:60]!r})"
+
 
 class Publisher(DisplayPublisher):
     """Records display_data / update_display_data instead of printing them."""
@@ -171,10 +216,19 @@ def prose(size: int, seed: int = 1) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def widget_answer_html(view: WidgetView) -> str:
+def shown_parts(wire: Wire, displays: Publisher) -> tuple[Shown, list[Shown], Shown]:
+    """The live widget as shown: its header, the answer's pieces in order, and the tail still streaming
+    (the answer is the root's child after the header and any error; a box of boxes of pieces, then
+    the tail)."""
+    root = wire.shown(displays)
+    body = next(child for child in root.children[1:] if child.children)
+    return root.children[0], [piece for group in body.children[:-1] for piece in group.children], body.children[-1]
+
+
+def widget_answer_html(wire: Wire, displays: Publisher) -> str:
     """The answer as the widgets show it now: all pieces in order, then the tail."""
-    pieces = [w.value for group in view._groups for w in group.children]
-    return "".join(pieces) + view._tail.value
+    _, pieces, tail = shown_parts(wire, displays)
+    return "".join(piece.value for piece in pieces) + tail.value
 
 
 def strip_wrappers(fragment: str) -> str:
@@ -208,7 +262,7 @@ def test_first_delta_shows_at_once_then_updates_are_coalesced(wire: Wire, displa
 
     drive(view, events[:1], clock)
     assert view.coalescer.updates == 1
-    assert markdown_to_html(events[0].delta) in view._tail.value  # the first chunk shows with no delay
+    assert markdown_to_html(events[0].delta) in widget_answer_html(wire, displays)  # shown with no delay
     before = wire.updates()
 
     drive(view, events[1:], clock, step=0.1 / len(events))  # 5,000 deltas in 0.1 s
@@ -216,7 +270,7 @@ def test_first_delta_shows_at_once_then_updates_are_coalesced(wire: Wire, displa
     assert wire.updates() - before <= 12  # comm messages carrying state, all widgets together
 
     view.flush()  # what finish() would show: the complete answer
-    assert strip_wrappers(widget_answer_html(view)) == markdown_to_html(text)
+    assert strip_wrappers(widget_answer_html(wire, displays)) == markdown_to_html(text)
     print(f"\nfast stream: {len(events)} deltas in 0.1 s -> {view.coalescer.updates} updates")
 
 
@@ -258,7 +312,8 @@ def test_markdown_is_rendered_only_when_an_update_is_due(
     text = prose(50_000)
     drive(view, chunks(text, 10), clock, step=1 / 2000)  # 5,000 deltas in 2.5 s
     rendered = sum(calls)
-    assert len(calls) <= 2 * view.coalescer.updates + len(view._widgets)
+    widgets = sum(1 for kind, _, _ in wire.messages if kind == "comm_open")
+    assert len(calls) <= 2 * view.coalescer.updates + widgets
     assert rendered <= 3 * len(text)  # the frozen part is rendered once, the tail stays short
     print(f"\nmarkdown rendered for {len(calls)} updates/blocks, {rendered / len(text):.2f}x the answer")
 
@@ -280,7 +335,6 @@ def test_finish_replaces_the_widget_with_a_static_bundle(wire: Wire, displays: P
     assert "<strong>world</strong>" in last["data"]["text/html"] and "Hello **world**." in last["data"]["text/plain"]
     assert all(p["transient"]["display_id"] == display_id for p in displays.published)  # one output only
     assert set(wire.models) <= wire.closed()  # every widget closed: no state left behind
-    assert view._root.comm is None
 
 
 def test_tool_calls_show_as_they_finish_and_outputs_join_their_call(wire: Wire, displays: Publisher) -> None:
@@ -291,32 +345,36 @@ def test_tool_calls_show_as_they_finish_and_outputs_join_their_call(wire: Wire, 
     drive(view, [TextDelta("m1", "Let me check."), ItemDone(message("Let me check."))], clock)
     clock.now += 0.001  # well inside the rate limit: milestones still go out at once
     drive(view, [ItemDone(call)], clock)
-    entries = [w.value for group in view._groups for w in group.children]
-    assert "Let me check." in entries[0] and "lookup" in entries[1] and "running…" in entries[1]
-    assert view._tail.value == ""
+    _, entries, tail = shown_parts(wire, displays)
+    assert "Let me check." in entries[0].value and "lookup" in entries[1].value and "running…" in entries[1].value
+    assert tail.value == ""
 
     drive(view, [ItemDone({"type": "function_call_output", "call_id": "c1", "output": "42"})], clock)
-    entries = [w.value for group in view._groups for w in group.children]
-    assert len(entries) == 2 and "42" in entries[1] and "running…" not in entries[1]
+    _, entries, tail = shown_parts(wire, displays)
+    assert len(entries) == 2 and "42" in entries[1].value and "running…" not in entries[1].value
 
     drive(view, [TextDelta("m2", "It is 42.")], clock)
     clock.now += 1
     view.flush()
-    assert "It is 42." in view._tail.value
+    assert "It is 42." in shown_parts(wire, displays)[2].value
     state = drive(view, [CustomOutputs({"k": 1}), TraceReceived(trace_id="tr-7")], clock)
-    sections = {name: w.value for name, w in view._sections.items()}
-    assert "&quot;k&quot;: 1" in sections["custom"] and "tr-7" in sections["trace"]
-    assert list(view._root.children) == [view._header, view._body, view._sections["custom"], view._sections["trace"]]
+    header, body, custom, trace = wire.shown(displays).children  # the sections after the answer, in order
+    assert "demo" in header.value and "It is 42." in body.html()
+    assert "&quot;k&quot;: 1" in custom.value and "tr-7" in trace.value
     end(view, state)
 
 
 def test_pieces_are_grouped(wire: Wire, displays: Publisher) -> None:
-    view = WidgetView(clock=Clock())
+    """Pieces go in boxes of 16: a new piece re-sends one short children list, not all of them."""
+    clock = Clock()
+    view = WidgetView(clock=clock)
     view.start("demo")
-    for i in range(40):
-        view._add(f"<p>{i}</p>")
-    assert [len(g.children) for g in view._groups] == [16, 16, 8]
-    assert list(view._body.children) == [*view._groups, view._tail]
+    drive(view, [ItemDone({"type": "web_search_call", "id": f"ws{i}", "query": f"q{i}"}) for i in range(40)], clock)
+    _, body = wire.shown(displays).children
+    *groups, tail = body.children
+    assert [len(group.children) for group in groups] == [16, 16, 8] and tail.value == ""
+    shown = [piece.html() for group in groups for piece in group.children]
+    assert all(f"q{i}" in piece for i, piece in enumerate(shown))
 
 
 def test_non_streamed_and_extended_messages(wire: Wire, displays: Publisher) -> None:
@@ -327,7 +385,7 @@ def test_non_streamed_and_extended_messages(wire: Wire, displays: Publisher) -> 
         view, [TextDelta("m1", "Hello"), ItemDone(message("Hello, world")), ItemDone(message("Second.", "m2"))], clock
     )
     view.flush()
-    shown = widget_answer_html(view)
+    shown = widget_answer_html(wire, displays)
     assert "Hello, world" in shown and "Second." in shown and shown.count("Hello") == 1
 
 
@@ -359,8 +417,8 @@ def test_failed_stream_shows_the_error_live_and_keeps_partial_text(wire: Wire, d
     view = make_view("widget", clock=clock)
     view.start("demo")
     state = drive(view, [*chunks("The first half of", 4), ErrorEvent("connection reset")], clock, step=0.01)
-    assert "connection reset" in view._sections["error"].value
-    assert view._root.children[1] is view._sections["error"]  # right under the header
+    header, error, body = wire.shown(displays).children  # the error right under the header
+    assert "connection reset" in error.value and "The first half" in body.html() and "demo" in header.value
     end(view, state)
     final = displays.published[-1]["data"]
     assert ">failed<" in final["text/html"] and "connection reset" in final["text/html"]

@@ -185,7 +185,7 @@ def test_text_without_message_items_shows_the_text() -> None:
     assert "plain answer" in render_result_html(result)
 
 
-# -- code, tables, quotes; header numbers; the question asked (issue 16) -----------------------------
+# -- code, tables, quotes; header numbers; the question asked -----------------------------------------
 def test_code_blocks_are_highlighted_boxed_and_labelled() -> None:
     from agent_magics.view import markdown_style as style
     from agent_magics.view.sanitize import markdown_to_html

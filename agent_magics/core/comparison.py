@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from agent_magics.core.result import AgentResult
+from agent_magics.core.result import AgentResult, ShownOnce
 
 COLUMNS = (
     "target",
@@ -24,7 +24,7 @@ COLUMNS = (
 
 
 @dataclass
-class AgentComparison:
+class AgentComparison(ShownOnce):
     """Iterable over the ``AgentResult``s in target order, indexable by position or by target."""
 
     question: str
@@ -106,19 +106,7 @@ class AgentComparison:
     def __repr__(self) -> str:
         return self.summary()
 
-    @property
-    def _ipython_display_(self) -> Any:
-        if not self.hide_once:  # present only while hide_once is set (see AgentResult)
-            raise AttributeError("_ipython_display_")
-        return self._hide
-
-    def _hide(self) -> None:
-        self.hide_once = False
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        if self.shown_live:
-            self.shown_live = False
-            return {"text/plain": self.summary()}
+    def _full_bundle(self) -> dict[str, str]:
         from agent_magics.view.compare import render_comparison_html, render_comparison_text
 
         return {"text/plain": render_comparison_text(self), "text/html": render_comparison_html(self)}

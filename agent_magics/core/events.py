@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agent_magics.core.text import content_text
+
 Status = Literal["completed", "failed", "interrupted", "incomplete"]
 
 
@@ -144,18 +146,7 @@ def message_text(item: dict[str, Any]) -> str:
     """The visible text of a Responses ``message`` item ("" for other items)."""
     if item.get("type", "message") != "message":
         return ""
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        return ""  # agent data: a number or an object is no text (the item is still shown)
-    parts = []
-    for part in content:
-        if isinstance(part, dict):
-            text = part.get("text") if part.get("type") != "refusal" else part.get("refusal")
-            if isinstance(text, str):
-                parts.append(text)
-    return "".join(parts)
+    return content_text(item.get("content"))
 
 
 @dataclass

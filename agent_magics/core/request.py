@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agent_magics.core import defaults
+from agent_magics.core.text import content_text
 
 Kind = Literal["endpoint", "app", "url"]
 Interface = Literal["responses", "chat_agent", "chat_model"]
@@ -92,13 +93,6 @@ def _truncate_id(item: dict[str, Any]) -> dict[str, Any]:
     return item
 
 
-def _item_text(item: dict[str, Any]) -> str:
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    return "".join(str(part.get("text", "")) for part in content or [] if isinstance(part, dict) and "text" in part)
-
-
 def items_to_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Responses input/output items -> chat messages (for chat completions and ChatAgent)."""
     messages: list[dict[str, Any]] = []
@@ -106,7 +100,7 @@ def items_to_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for item in items:
         kind = item.get("type", "message")
         if kind == "message":
-            messages.append({"role": item.get("role", "user"), "content": _item_text(item)})
+            messages.append({"role": item.get("role", "user"), "content": content_text(item.get("content"))})
         elif kind == "function_call":
             call = {
                 "id": item.get("call_id"),

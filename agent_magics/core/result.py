@@ -14,8 +14,42 @@ _USAGE_NAMES = {
 }
 
 
+class ShownOnce:
+    """How a result shows as a cell's value right after a magic that already showed it.
+
+    The magic sets ``shown_live`` (its live view showed the answer: the value is then one summary
+    line, so the answer is not shown twice) or ``hide_once`` (--quiet: no Out[] at all); either
+    holds for the next display only, and any later display is the full bundle."""
+
+    shown_live: bool
+    hide_once: bool
+
+    def summary(self) -> str:
+        raise NotImplementedError
+
+    def _full_bundle(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    @property
+    def _ipython_display_(self) -> Any:
+        # IPython asks for this first; an object that "displays itself" leaves no Out[] at all.
+        # Only present while hide_once is set: any other time the bundle below is used.
+        if not self.hide_once:
+            raise AttributeError("_ipython_display_")
+        return self._hide
+
+    def _hide(self) -> None:
+        self.hide_once = False
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        if self.shown_live:
+            self.shown_live = False
+            return {"text/plain": self.summary()}
+        return self._full_bundle()
+
+
 @dataclass
-class AgentResult:
+class AgentResult(ShownOnce):
     """The finished answer of ``%%agent`` (also what a failed or interrupted call left behind).
 
     ``status`` is ``completed``, ``failed``, ``interrupted`` or ``incomplete``; on anything but
@@ -132,23 +166,7 @@ class AgentResult:
             parts.append(f"{self.elapsed:.2f} s")
         return f"<AgentResult {self.target}: {', '.join(parts)}>"
 
-    @property
-    def _ipython_display_(self) -> Any:
-        # IPython asks for this first; an object that "displays itself" leaves no Out[] at all.
-        # Only present while hide_once is set: any other time the bundle below is used.
-        if not self.hide_once:
-            raise AttributeError("_ipython_display_")
-        return self._hide
-
-    def _hide(self) -> None:
-        self.hide_once = False
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        # Right after %%agent the live view already shows the answer: the cell value is then only a
-        # one-line summary, so the answer is not displayed twice. Shown in full any later time.
-        if self.shown_live:
-            self.shown_live = False
-            return {"text/plain": self.summary()}
+    def _full_bundle(self) -> dict[str, str]:
         from agent_magics.view.render import render_result_html, render_result_text
 
         return {"text/plain": render_result_text(self), "text/html": render_result_html(self)}

@@ -59,13 +59,6 @@ def known() -> frozenset[str]:
     return _secrets
 
 
-def forget() -> None:
-    """Drop every registered secret (tests)."""
-    global _secrets
-    with _lock:
-        _secrets = frozenset()
-
-
 def redact(text: str) -> str:
     """``text`` with every registered secret replaced by ``[REDACTED]`` (longest first)."""
     secrets = _secrets

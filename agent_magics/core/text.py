@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 ELLIPSIS = "…"
 
 
@@ -13,3 +15,20 @@ def shorten(text: str, limit: int = 80) -> str:
 def one_line(text: str, limit: int = 80) -> str:
     """``text`` with its whitespace runs collapsed to single spaces, then shortened."""
     return shorten(" ".join(text.split()), limit)
+
+
+def content_text(content: Any, sep: str = "") -> str:
+    """The text of a message ``content`` in the shapes the Responses and chat APIs use: a string, or a
+    list of parts (``{"type": "output_text", "text": ...}``, ``{"type": "refusal", "refusal": ...}``)
+    joined with ``sep``. Anything else is agent data, not text: "" (the caller still shows the item)."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return ""
+    parts = []
+    for part in content:
+        if isinstance(part, dict):
+            text = part.get("refusal") if part.get("type") == "refusal" else part.get("text")
+            if isinstance(text, str):
+                parts.append(text)
+    return sep.join(parts)

@@ -13,8 +13,6 @@ from typing import Any
 
 from agent_magics.core.errors import AgentUsageError
 
-EXPECTATION_COLUMNS = ("expected_response", "expected_facts")
-
 
 @dataclass(frozen=True)
 class Row:

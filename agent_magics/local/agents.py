@@ -30,6 +30,7 @@ from mlflow.types.llm import (
 )
 from mlflow.types.responses import ResponsesAgentRequest, ResponsesAgentResponse, ResponsesAgentStreamEvent
 
+from agent_magics.core.text import content_text
 from agent_magics.local import knowledge
 from agent_magics.local.hostile import PAYLOADS
 from agent_magics.local.pacing import Pace
@@ -68,12 +69,8 @@ def fresh_key() -> str:
 
 
 def text_of(content: Any) -> str:
-    """Text of a message content: a string, or a list of ``{"type": ..., "text": ...}`` parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return ""
+    """Text of a message content; parts joined by a space, as the demo agents read them as words."""
+    return content_text(content, sep=" ")
 
 
 def responses_turns(items: Sequence[Any]) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from agent_magics.local.catalog import app_json
 from agent_magics.local.pacing import Pace
 from agent_magics.local.state import WorkspaceState
 from agent_magics.local.threads import call_in_thread, iterate_in_thread
-from agent_magics.local.tracing import TraceStore, capture
+from agent_magics.local.tracing import ServedTraces, capture
 from agent_magics.transport.embedded_config import DEMO_APP, LOGIN_FAULT_APP, NOT_RESPONSES_APP
 
 
@@ -48,7 +48,7 @@ def api_routes(state: WorkspaceState) -> list[Route]:
 class TraceEachRequest:
     """Gives each app request a request id for MLflow's trace capture and keeps its trace."""
 
-    def __init__(self, app: ASGIApp, traces: TraceStore) -> None:
+    def __init__(self, app: ASGIApp, traces: ServedTraces) -> None:
         self.app = app
         self.traces = traces
 

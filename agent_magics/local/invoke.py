@@ -19,7 +19,7 @@ from agent_magics.local import convert, usage
 from agent_magics.local.interfaces import Adapter
 from agent_magics.local.llm import LLMAdapter
 from agent_magics.local.threads import call_in_thread, iterate_in_thread
-from agent_magics.local.tracing import TraceStore, capture
+from agent_magics.local.tracing import ServedTraces, capture
 
 # The JSON shape on the wire: Responses events, chat-completion chunks, or ChatAgent chunks.
 Wire = Literal["responses", "chat", "chat_agent"]
@@ -96,7 +96,7 @@ class Invocation:
         return {"error": {"error_code": "INTERNAL_ERROR", "message": str(exc)}}
 
 
-async def run_json(call: Invocation, traces: TraceStore) -> dict[str, Any]:
+async def run_json(call: Invocation, traces: ServedTraces) -> dict[str, Any]:
     """The JSON answer; agent exceptions propagate (the route turns them into a 500)."""
 
     def work() -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -120,7 +120,7 @@ class _Finished:
     failure: Exception | None
 
 
-async def run_stream(call: Invocation, traces: TraceStore) -> AsyncIterator[dict[str, Any]]:
+async def run_stream(call: Invocation, traces: ServedTraces) -> AsyncIterator[dict[str, Any]]:
     """The wire events of a streamed answer; an agent failure becomes a final error event."""
 
     def pipeline() -> Iterator[Any]:

@@ -8,7 +8,7 @@ from agent_magics.local.auth import TokenRegistry
 from agent_magics.local.catalog import Endpoint
 from agent_magics.local.faults import AttemptBook
 from agent_magics.local.mlflow_server import TrackingServers
-from agent_magics.local.tracing import TraceStore
+from agent_magics.local.tracing import ServedTraces
 from agent_magics.transport.embedded_config import ServerConfig
 
 
@@ -19,6 +19,6 @@ class WorkspaceState:
     app_urls: dict[str, str]  # app name -> its own loopback URL
     tokens: TokenRegistry
     endpoints: dict[str, Endpoint]
-    traces: TraceStore = field(default_factory=TraceStore)
+    traces: ServedTraces = field(default_factory=ServedTraces)
     attempts: AttemptBook = field(default_factory=AttemptBook)
     tracking: TrackingServers = field(default_factory=TrackingServers)  # MLflow servers, started on demand

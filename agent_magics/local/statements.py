@@ -40,7 +40,6 @@ LOCAL_WAREHOUSE_NAME = "Local DuckDB warehouse"
 DEFAULT_CHUNK_ROWS = 1000
 RESULT_TTL = 3600.0  # seconds a finished statement's result is kept, as Databricks does
 _WAIT = re.compile(r"(\d+)s\Z")
-_DONE = ("SUCCEEDED", "FAILED", "CANCELED", "CLOSED")
 
 
 @dataclass

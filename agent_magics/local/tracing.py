@@ -3,7 +3,7 @@
 The server process runs with ``IS_IN_DB_MODEL_SERVING_ENV=true`` and ``ENABLE_MLFLOW_TRACING=true``
 (see ``server.prepare_environment``), so MLflow's own ``InferenceTableSpanExporter`` puts each
 finished trace (``Trace.to_dict()``, schema V3) into its in-memory buffer, keyed by the request id
-set with ``set_prediction_context``. ``TraceStore.collect`` pops it from there and keeps it by trace
+set with ``set_prediction_context``. ``ServedTraces.collect`` pops it from there and keeps it by trace
 id, so ``GET /api/3.0/mlflow/traces/{trace_id}`` can serve it afterwards. Nothing is exported
 anywhere: no tracking server, no files, no network.
 """
@@ -62,8 +62,8 @@ def _sampled(traced: bool) -> Iterator[None]:
         _SAMPLING_RATIO_OVERRIDE.reset(token)
 
 
-class TraceStore:
-    """Finished traces by trace id (the newest ``capacity`` of them)."""
+class ServedTraces:
+    """The traces of the requests this server answered, by trace id (the newest ``capacity`` of them)."""
 
     def __init__(self, capacity: int = 500) -> None:
         self.capacity = capacity
@@ -86,6 +86,10 @@ class TraceStore:
     def get(self, trace_id: str) -> dict[str, Any] | None:
         with self._lock:
             return self._traces.get(trace_id)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._traces)
 
     # App requests in flight. An app's streamed answer sends its trace id before [DONE], and its
     # root span ends just after the last byte, so a client may ask for the trace a moment early.
@@ -126,7 +130,7 @@ def rest_trace(trace: dict[str, Any]) -> dict[str, Any]:
     return {"trace": {**proto, **view}}
 
 
-def routes(store: TraceStore) -> list[Route]:
+def routes(store: ServedTraces) -> list[Route]:
     async def found_or_404(trace_id: str | None) -> JSONResponse:
         trace = await store.wait_for(trace_id) if trace_id else None
         if trace is None:

@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from agent_magics.core.text import content_text
+
 _TOKEN = re.compile(r"\s*\S+")
 
 
@@ -27,14 +29,6 @@ def new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex}"
 
 
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
-
-
 def prompt_tokens(body: dict[str, Any]) -> int:
     """Tokens of a request body: chat ``messages``, Responses ``input`` (text or items), ``instructions``."""
     texts: list[str] = []
@@ -44,7 +38,7 @@ def prompt_tokens(body: dict[str, Any]) -> int:
     for item in given if isinstance(given, list) else []:
         if not isinstance(item, dict):
             continue
-        texts.append(_content_text(item.get("content")))
+        texts.append(content_text(item.get("content"), sep=" "))
         for key in ("arguments", "output"):
             if isinstance(item.get(key), str):
                 texts.append(item[key])
@@ -83,7 +77,7 @@ def completion_tokens(completion: dict[str, Any]) -> int:
     total = 0
     for choice in completion.get("choices") or []:
         message = choice.get("message") or {}
-        total += count_tokens(_content_text(message.get("content"))) + _calls_tokens(message.get("tool_calls"))
+        total += count_tokens(content_text(message.get("content"), sep=" ")) + _calls_tokens(message.get("tool_calls"))
     return total
 
 
@@ -102,7 +96,7 @@ def chunk_tokens(chunk: dict[str, Any]) -> int:
     total = 0
     for choice in chunk.get("choices") or []:
         delta = choice.get("delta") or {}
-        total += count_tokens(_content_text(delta.get("content"))) + _calls_tokens(delta.get("tool_calls"))
+        total += count_tokens(content_text(delta.get("content"), sep=" ")) + _calls_tokens(delta.get("tool_calls"))
     return total
 
 

@@ -194,7 +194,6 @@ def json_option(name: str, value: str | None, namespace: Mapping[str, Any]) -> d
     return parsed
 
 
-JSON_OPTIONS = ("--custom-inputs", "--databricks-options")
 _UNQUOTED_JSON = re.compile(r"(?:^|\s)(--custom-inputs|--databricks-options)(?:=|\s+)(?:[^\s'\"={]+=)?(\{\S*)")
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from agent_magics.core.text import one_line
+
 MAX_DETAIL = 300
 
 _HINTS = {
@@ -49,8 +51,7 @@ def server_message(text: str) -> str:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
+    return one_line(text, MAX_DETAIL)
 
 
 _APP_HINTS = {
@@ -99,18 +100,17 @@ def describe_exception(target: str, exc: BaseException, *, timeouts: Any = None)
         )
     if isinstance(exc, httpx.ConnectError):
         reason = str(exc) or "connection refused"
-        if _caused_by(exc, socket.gaierror):
+        if caused_by(exc, socket.gaierror):
             return f"{target}: unknown host ({reason}). Check the workspace URL / app URL."
         return f"{target}: could not connect ({reason}). Is the host right and the endpoint or app running?"
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
         reason = str(exc) or type(exc).__name__
         return f"{target}: the connection dropped mid-answer ({reason}). Partial answer kept; run the cell again."
-    if isinstance(exc, httpx.HTTPError):
-        return f"{target}: {type(exc).__name__}: {exc}"
     return f"{target}: {type(exc).__name__}: {exc}"
 
 
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+def caused_by(exc: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...]) -> bool:
+    """Is ``exc``, or an exception it was raised from or during, a ``kind``?"""
     seen: BaseException | None = exc
     for _ in range(10):  # bounded walk of the exception chain
         if seen is None:
@@ -160,8 +160,7 @@ def excerpt(body: bytes) -> str:
     from agent_magics.core import secrets
 
     text = secrets.redact(body[:4096].decode("utf-8", "replace"))
-    text = " ".join(text.split())
-    return repr(text if len(text) <= _EXCERPT else text[: _EXCERPT - 1] + "…")
+    return repr(one_line(text, _EXCERPT))
 
 
 def shown_location(location: str) -> str:

@@ -59,14 +59,6 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         return None
 
 
-def sleep_until(seconds: float, deadline: float | None, sleep: Callable[[float], None] = time.sleep) -> bool:
-    """Sleep unless it would pass the deadline; False means "no time left to retry"."""
-    if deadline is not None and time.monotonic() + seconds >= deadline:
-        return False
-    sleep(seconds)
-    return True
-
-
 T = TypeVar("T")
 
 

@@ -19,7 +19,7 @@ import httpx
 
 from agent_magics.core import secrets
 from agent_magics.core.errors import AgentError
-from agent_magics.transport.failures import not_a_json_object, unexpected_answer
+from agent_magics.transport.failures import caused_by, not_a_json_object, unexpected_answer
 from agent_magics.transport.http import MAX_BODY, PIECE, BodyTooLarge, BoundedClient
 
 _DISCOVERY = "/oidc/.well-known/oauth-authorization-server"
@@ -73,17 +73,6 @@ def _bounded_content(response: Any, where: str, host: str) -> bytes:
 _PARSE_ERRORS = (json.JSONDecodeError, TypeError, KeyError, AttributeError)
 
 
-def _choked_on_a_body(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    for _ in range(10):  # bounded walk of the exception chain
-        if seen is None:
-            return False
-        if isinstance(seen, _PARSE_ERRORS):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
 def register_basic(client_id: str | None, client_secret: str | None) -> None:
     """The ``Basic`` form of OAuth client credentials is a secret too (a proxy may echo the header)."""
     if client_id and client_secret:
@@ -113,7 +102,7 @@ def oauth_answer(host: str, config: Any, exc: BaseException, *, during: str) -> 
     ``during`` is ``discovery`` (building the config; only when the sdk choked on a body) or
     ``token`` (minting an access token, OAuth M2M: the same client-credentials request again).
     """
-    if during == "discovery" and not _choked_on_a_body(exc):
+    if during == "discovery" and not caused_by(exc, _PARSE_ERRORS):
         return None
     register_basic(getattr(config, "client_id", None), getattr(config, "client_secret", None))
     try:

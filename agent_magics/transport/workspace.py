@@ -91,9 +91,6 @@ class Workspace:
     def auth_headers(self) -> dict[str, str]:
         return _authenticate(self.host, self.config)
 
-    def owns_url(self, url: str) -> bool:
-        return _owns(self.host, self._app_urls, url)
-
     def uses_oauth(self) -> bool:
         """True when the credentials yield OAuth tokens (what Databricks Apps require)."""
         try:
@@ -336,7 +333,6 @@ def _m2m_credentials(section: dict[str, str] | None) -> tuple[str | None, str | 
 # first; and Config's own probe gets the same bound, lifted again once Config is built (the later
 # API calls keep the sdk's, or the profile's, timeouts).
 CONNECT_TIMEOUT = defaults.CONNECT_TIMEOUT  # module-level so tests can lower it
-_SDK_TIMEOUTS = ("retry_timeout_seconds", "http_timeout_seconds")
 
 
 def _profile_section(profile: str | None, env: dict[str, str] | None = None) -> dict[str, str] | None:

@@ -69,24 +69,13 @@ class _ColumnView(WidgetView):
     def close(self) -> None:
         """Stop showing (the comparison is over): nothing more is sent, every live widget is closed."""
         if self._started and not self._finished:
-            for widget in (self._root, *self._widgets, self._header, self._layout, self._style):
-                widget.close()
+            self._close_widgets()
         self._finished = True
 
     # -- WidgetView hooks --------------------------------------------------------------------------
     def _open(self, header_html: str) -> None:
-        # WidgetView._open, but the root goes into this column's slot instead of its own output.
-        import ipywidgets
-
-        self._ipw = ipywidgets
-        self._widgets: list[Any] = []
-        self._header = ipywidgets.HTML(value=header_html, _dom_classes=RENDERED)
-        self._layout, self._style = self._header.layout, self._header.style
-        self._tail = self._html("")
-        self._groups: list[Any] = []
-        self._body = self._box((self._tail,))
-        self._sections: dict[str, Any] = {}
-        self._root = self._box((self._header,))
+        # WidgetView's widgets, but the root goes into this column's slot instead of its own output.
+        self._build(header_html)
         self._handle = None
         self._owner.place(self._index, self._root)
 
@@ -103,8 +92,7 @@ class _ColumnView(WidgetView):
 
     def _replace(self, bundle: dict[str, str]) -> None:
         self._owner.place(self._index, self._owner.static(bundle["text/html"]))
-        for widget in (self._root, *self._widgets, self._header, self._layout, self._style):
-            widget.close()
+        self._close_widgets()
 
 
 class CompareWidgetView:

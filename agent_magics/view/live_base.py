@@ -73,7 +73,9 @@ class LiveView:
         self._state = "connecting"
         self._note = ""  # a retry's wait, in the header until the answer starts
         self._started = self._finished = False
-        self._chars = 0  # answer characters so far (as in Reduction.text)
+        # Answer characters so far (as in Reduction.text), for the header: counted here, as deriving
+        # it from the Reduction would join the whole answer on every refresh.
+        self._chars = 0
         self._new_chars = 0  # since the last update
         self._first_at: float | None = None  # seconds from start() to the first answer text
         self._tail_shown = 0  # characters of the unfinished block on screen (the next update re-sends them)

@@ -37,6 +37,18 @@ class WidgetView(LiveView):
     FREEZE_COST = WIDGET_STATE + CHILD_ID * GROUP + LiveView.OVERHEAD  # a new HTML widget, a children list
 
     def _open(self, header_html: str) -> None:
+        self._build(header_html)
+        # The bundle is built here rather than by display(widget): ipywidgets 7 displays through
+        # _ipython_display_, which drops display_id (so the widget could never be replaced), and
+        # its text/plain would be the widget repr.
+        bundle = {
+            "text/plain": header_text(self._target, self._state, elapsed=None, chars=self._chars),
+            WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": self._root.model_id},
+        }
+        self._handle = show_bundle(bundle)
+
+    def _build(self, header_html: str) -> None:
+        """The widgets: a header, then (once there is something to show) the answer and sections."""
         import ipywidgets
 
         self._ipw = ipywidgets
@@ -50,14 +62,6 @@ class WidgetView(LiveView):
         self._body = self._box((self._tail,))
         self._sections: dict[str, Any] = {}
         self._root = self._box((self._header,))
-        # The bundle is built here rather than by display(widget): ipywidgets 7 displays through
-        # _ipython_display_, which drops display_id (so the widget could never be replaced), and
-        # its text/plain would be the widget repr.
-        bundle = {
-            "text/plain": header_text(self._target, self._state, elapsed=None, chars=self._chars),
-            WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": self._root.model_id},
-        }
-        self._handle = show_bundle(bundle)
 
     def _html(self, value: str) -> Any:
         widget = self._ipw.HTML(value=value, layout=self._layout, style=self._style, _dom_classes=RENDERED)
@@ -118,6 +122,9 @@ class WidgetView(LiveView):
 
     def _replace(self, bundle: dict[str, str]) -> None:
         replace_bundle(self._handle, bundle)
-        # Closed widgets leave no state in the kernel or in the saved notebook.
+        self._close_widgets()
+
+    def _close_widgets(self) -> None:
+        """Closed widgets leave no state in the kernel or in the saved notebook."""
         for widget in (self._root, *self._widgets, self._header, self._layout, self._style):
             widget.close()  # closing twice (root is in _widgets) is a no-op

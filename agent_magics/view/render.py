@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from agent_magics.core.text import one_line as text_one_line
 from agent_magics.view.sanitize import NO_MATH, escape, markdown_to_html, pre_block, to_display_text
 
 # -- inline styles (rgba colours so that light and dark themes both work) --------------------------
@@ -26,7 +27,6 @@ _MUTED = "opacity:.7;"
 _BADGE = "padding:0 .45em;border-radius:.6em;font-size:.85em;white-space:nowrap;"
 _BADGE_COLOURS = {
     "completed": "background:rgba(46,160,67,.18);",
-    "done": "background:rgba(46,160,67,.18);",
     "streaming": "background:rgba(56,139,253,.18);",
     "connecting": "background:rgba(127,127,127,.18);",
     "failed": "background:rgba(218,54,51,.22);",
@@ -48,6 +48,10 @@ _PREVIEW = 80
 
 # -- small helpers ----------------------------------------------------------------------------------
 def fmt_seconds(seconds: float | None) -> str:
+    """A call's elapsed time as its header shows it: tenths of a second, then minutes.
+
+    Not ``core.trace.format_duration`` (ms precision for spans): this one ticks in a live header ten
+    times a second, where ms digits would flicker, and a header without a time says nothing."""
     if seconds is None:
         return ""
     if seconds < 60:
@@ -67,8 +71,7 @@ def _pre(value: Any, limit: int | None) -> str:
 
 
 def one_line(value: Any, limit: int = _PREVIEW) -> str:
-    text = " ".join(to_display_text(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text_one_line(to_display_text(value), limit)
 
 
 def _details(summary_html: str, body_html: str, *, open_: bool = False) -> str:
@@ -403,7 +406,10 @@ def trace_summary_text(trace: dict[str, Any] | None, trace_id: str | None) -> st
 
 
 def _clip(text: str, budget: int | None) -> tuple[str, int]:
-    """``text`` cut to ``budget`` characters (None: no limit), and how many were left out."""
+    """``text`` cut to ``budget`` characters (None: no limit), and how many were left out.
+
+    Not ``core.text.shorten``: the caller says how many characters were left out, so the cut is exact
+    and unmarked here."""
     if budget is None or len(text) <= budget:
         return text, 0
     return text[:budget], len(text) - budget

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agent_magics.core.text import shorten
 from agent_magics.core.trace import (
     SPAN_INPUTS,
     SPAN_OUTPUTS,
@@ -30,11 +31,6 @@ STREAM_CHUNK = "mlflow.chunk.item."  # MLflow logs each streamed chunk of a span
 TRACEBACK_CHARS = 20_000  # the end of a traceback is where the error is
 
 
-def short(text: str, limit: int = 200) -> str:
-    """Names and ids are labels: a megabyte-long one is cut (its value blocks are not)."""
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def usage_text(usage: dict[str, int] | None) -> str:
     """``1,234 tokens (1,000 in · 234 out)``, or "" without usage."""
     if not usage:
@@ -49,9 +45,9 @@ def usage_text(usage: dict[str, int] | None) -> str:
 def details_html(span: Span, timeline: Timeline, budget: Budget) -> str:
     """The body under a span's summary row."""
     facts = [
-        f"<b>{escape(short(span.name, 1000))}</b>",
-        escape(short(span.span_type, 40))
-        + (f" (recorded as {escape(short(span.recorded_type, 40))})" if span.recorded_type else ""),
+        f"<b>{escape(shorten(span.name, 1000))}</b>",
+        escape(shorten(span.span_type, 40))
+        + (f" (recorded as {escape(shorten(span.recorded_type, 40))})" if span.recorded_type else ""),
         f"started {escape(timeline.offset(span))}",
         escape(format_seconds(span)),
         _status_text(span.status),

@@ -19,10 +19,11 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from agent_magics.core.text import shorten
 from agent_magics.core.trace import Span, Trace, format_duration, parse_trace
 from agent_magics.view import trace_style as st
 from agent_magics.view.sanitize import NO_MATH, escape
-from agent_magics.view.trace_details import details_html, short, usage_text
+from agent_magics.view.trace_details import details_html, usage_text
 from agent_magics.view.trace_text import trace_to_text
 from agent_magics.view.trace_timeline import Timeline
 from agent_magics.view.trace_values import EXPAND_CHARS, PANEL_BUDGET, WHOLE_TRACE, Budget
@@ -74,7 +75,7 @@ def tree_order(trace: Trace) -> Iterator[Span]:
 
 def _header_html(trace: Trace) -> str:
     parts = [
-        f"<b>Trace</b> <code>{escape(short(trace.trace_id or '(no id)'))}</code>",
+        f"<b>Trace</b> <code>{escape(shorten(trace.trace_id or '(no id)', 200))}</code>",
         escape(format_duration(trace.duration)),
         _count(len(trace.spans), "span"),
         _status_html(trace.status),
@@ -101,7 +102,7 @@ def _row_html(span: Span, timeline: Timeline, budget: Budget, open_depth: int) -
     name = (
         f'<span style="{st.NAME_CELL}"><span style="{st.MARKER}">▸</span>'
         f'<span style="display:inline-block;width:{indent}px"></span>{_badge(span.span_type)} '
-        f'<b class="am-span-name">{escape(short(span.name, 120))}</b></span>'
+        f'<b class="am-span-name">{escape(shorten(span.name, 120))}</b></span>'
     )
     meta = [escape(format_duration(span.duration) if span.end_ns is not None else "unfinished")]
     usage = span.usage
@@ -121,14 +122,14 @@ def _row_html(span: Span, timeline: Timeline, budget: Budget, open_depth: int) -
 
 def _badge(span_type: str) -> str:
     style = st.BADGE + st.type_colour(span_type)
-    return f'<span class="am-span-type" style="{style}">{escape(short(span_type, 40))}</span>'
+    return f'<span class="am-span-type" style="{style}">{escape(shorten(span_type, 40))}</span>'
 
 
 def _rest_html(trace: Trace, shown: int, timeline: Timeline, budget: Budget, open_depth: int) -> str:
     """The spans past the first rows: counted by type, their errors given rows of their own."""
     rest = list(tree_order(trace))[shown:]
     types = Counter(span.span_type for span in rest)
-    by_type = ", ".join(f"{count:,} {escape(short(kind, 40))}" for kind, count in types.most_common(6))
+    by_type = ", ".join(f"{count:,} {escape(shorten(kind, 40))}" for kind, count in types.most_common(6))
     if len(types) > 6:
         by_type += ", …"
     failed = [span for span in rest if span.status == "ERROR" or span.error]

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from agent_magics.core.text import shorten
 from agent_magics.core.trace import Span, Trace, format_duration, parse_trace
 
 MAX_TEXT_SPANS = 200  # span lines in one text tree; the rest are counted
@@ -14,10 +15,6 @@ MAX_TEXT_SPANS = 200  # span lines in one text tree; the rest are counted
 
 def _as_trace(trace: Trace | dict[str, Any]) -> Trace:
     return trace if isinstance(trace, Trace) else parse_trace(trace)
-
-
-def _short(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def trace_to_text(trace: Trace | dict[str, Any], max_value_chars: int = 200, *, max_spans: int = MAX_TEXT_SPANS) -> str:
@@ -28,7 +25,7 @@ def trace_to_text(trace: Trace | dict[str, Any], max_value_chars: int = 200, *, 
     """
     trace = _as_trace(trace)
     header = [
-        f"Trace {_clean(_short(trace.trace_id or '(no id)'))}",
+        f"Trace {_clean(shorten(trace.trace_id or '(no id)', 200))}",
         format_duration(trace.duration),
         _count(len(trace.spans), "span"),
         trace.status,
@@ -68,7 +65,7 @@ def _continuation(branch: str) -> str:
 
 
 def _span_line(span: Span) -> str:
-    name, span_type = _clean(_short(span.name)), _clean(_short(span.span_type, 40))
+    name, span_type = _clean(shorten(span.name, 200)), _clean(shorten(span.span_type, 40))
     line = f"{name} [{span_type}] {format_duration(span.duration)}"
     if span.status == "ERROR" or span.error:  # UNSET is the norm for unfinished/legacy spans
         line += " ERROR"

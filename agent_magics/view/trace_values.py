@@ -197,7 +197,10 @@ def _block(label: str, colour: str, body: str, after_label: str = "") -> str:
 
 
 def _parts_text(content: Any) -> str:
-    """The text of a message's content: a string, or the text parts of a list of parts."""
+    """The text of a message's content: a string, or the text parts of a list of parts.
+
+    Not ``core.text.content_text``: a trace shows everything it recorded, so parts that are not
+    text are shown as JSON, and parts are kept apart by blank lines."""
     if isinstance(content, str):
         return content
     if not isinstance(content, list):

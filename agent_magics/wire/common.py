@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_magics.core.events import CustomOutputs, Event, RequestInfo, TraceReceived, scrub_text
+from agent_magics.core.text import content_text
 
 NO_OP_TRACE_ID = "MLFLOW_NO_OP_SPAN_TRACE_ID"  # AgentServer's id when tracing is not configured
 
@@ -42,10 +43,9 @@ def text_of(content: Any) -> str:
     """Text of a chat message ``content``: a string or a list of ``{type: text, text}`` parts."""
     if content is None:
         return ""
-    if isinstance(content, str):
-        return content if content.isascii() else scrub_text(content)
-    if isinstance(content, list):
-        return scrub_text("".join(str(part.get("text", "")) for part in content if isinstance(part, dict)))
+    if isinstance(content, (str, list)):
+        return scrub_text(content_text(content))
+    # Unlike a Responses item, a chat delta has nothing else to show a bare scalar in: keep it as text.
     return scrub_text(str(content))
 
 

@@ -11,6 +11,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from agent_magics.core.text import shorten
+
 DONE = object()  # sentinel payload for ``data: [DONE]``
 # One line, and one event's data, may hold a whole answer (a completion event repeats the output),
 # so the limit is the whole-body one (transport.http.MAX_BODY); past it the stream fails, text kept.
@@ -88,8 +90,7 @@ def _decode(data: str) -> Any:
     try:
         return json.loads(data)
     except ValueError:
-        preview = data if len(data) <= 80 else data[:77] + "..."
-        raise MalformedStream(f"the server sent an event that is not JSON: {preview!r}") from None
+        raise MalformedStream(f"the server sent an event that is not JSON: {shorten(data)!r}") from None
 
 
 def iter_sse_payloads(lines: Iterable[str], limit: int = MAX_EVENT) -> Iterator[Any]:

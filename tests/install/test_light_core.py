@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from first_hour.kernel_helpers import Kernel, Outputs  # tests/ is on sys.path (its conftest, prepend mode)
 
 LIGHT = os.environ.get("AGENT_MAGICS_LIGHT_PYTHON", "")
 LIGHT = str(Path(LIGHT).absolute()) if LIGHT else ""  # the kernels and tools run in other directories
@@ -38,50 +37,11 @@ def light(code: str) -> str:
     return done.stdout.strip()
 
 
-class LightKernel:
-    """An ipykernel of the light venv; its stdout/stderr go to a file, read after shutdown."""
+class LightKernel(Kernel):
+    """An ipykernel of the light venv (or of ``python``); its stdout/stderr go to a file, read after shutdown."""
 
     def __init__(self, base: Path, env: dict[str, str], python: str = "") -> None:
-        from jupyter_client.kernelspec import KernelSpecManager
-        from jupyter_client.manager import KernelManager
-
-        spec_dir = base / "kernels" / "light"
-        spec_dir.mkdir(parents=True)
-        argv = [python or LIGHT, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "light", "language": "python"}))
-        self.log_path = base / "kernel.log"
-        self._log = self.log_path.open("wb")
-        specs = KernelSpecManager(kernel_dirs=[str(base / "kernels")])
-        self.manager = KernelManager(kernel_name="light", kernel_spec_manager=specs)
-        # cwd: `-m ipykernel_launcher` puts it on sys.path; the source tree must not shadow the wheel
-        self.manager.start_kernel(env=env, stdout=self._log, stderr=self._log, cwd=str(base))
-        self.process = self.manager.provisioner.process  # type: ignore[union-attr]
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=TIMEOUT)
-
-    def run(self, code: str) -> tuple[str, list[str], float]:
-        """(stdout + stderr + text/plain outputs, ["Ename: evalue", ...], seconds)."""
-        text: list[str] = []
-        errors: list[str] = []
-
-        def hook(msg: dict[str, Any]) -> None:
-            kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream":
-                text.append(content["text"])
-            elif kind in ("execute_result", "display_data"):
-                text.append(content["data"].get("text/plain", ""))
-            elif kind == "error":
-                errors.append(f"{content['ename']}: {content['evalue']}")
-
-        started = time.monotonic()
-        self.client.execute_interactive(code, output_hook=hook, timeout=TIMEOUT)
-        return "".join(text), errors, time.monotonic() - started
-
-    def value(self, expression: str) -> Any:
-        out, errors, _ = self.run(f"import json as _j; print(_j.dumps({expression}))")
-        assert not errors, errors
-        return json.loads(out.strip().splitlines()[-1])
+        super().__init__(env, python=python or LIGHT, base=base, timeout=TIMEOUT)
 
     def children(self) -> list[int]:
         """PIDs of the kernel's child processes (a local workspace server would be one)."""
@@ -147,14 +107,15 @@ def test_the_light_venv_is_the_wheel_without_extras() -> None:
 def test_auto_load_and_load_ext_import_nothing_heavy(unconfigured: LightKernel) -> None:
     lazy = unconfigured.value("sorted(get_ipython().magics_manager.lazy_magics)")
     assert {"agent", "agent_sql"} <= set(lazy), lazy  # the wheel's startup file ran
-    out, errors, _ = unconfigured.run("%load_ext agent_magics")
-    assert not errors and out == "", (out, errors)
+    cell = unconfigured.run("%load_ext agent_magics")
+    assert not cell.errors and cell.text == "", (cell.text, cell.errors)
     loaded = unconfigured.value(f"[m for m in {HEAVY!r} if m in __import__('sys').modules]")
     assert loaded == [], f"%load_ext imported {loaded}"
 
 
-def assert_one_line(out: str, errors: list[str], *needles: str) -> str:
+def assert_one_line(cell: Outputs, *needles: str) -> str:
     """The cell failed with one UsageError line (an error message, or, with ipykernel 5, stderr text)."""
+    out, errors = cell.text, cell.errors
     if errors:
         assert len(errors) == 1, errors
         ename, _, message = errors[0].partition(": ")
@@ -170,17 +131,17 @@ def assert_one_line(out: str, errors: list[str], *needles: str) -> str:
 
 
 def test_agent_without_workspace_or_local_extra_says_what_to_install(unconfigured: LightKernel) -> None:
-    out, errors, elapsed = unconfigured.run("%agent demo-agent What is MLflow")
-    message = assert_one_line(out, errors, "pip install 'agent_magics[local]'", "DATABRICKS_HOST")
+    cell = unconfigured.run("%agent demo-agent What is MLflow")
+    message = assert_one_line(cell, "pip install 'agent_magics[local]'", "DATABRICKS_HOST")
     assert "LocalWorkspaceError" not in message
-    assert elapsed < 10, f"{elapsed:.1f} s"
+    assert cell.seconds < 10, f"{cell.seconds:.1f} s"
     assert unconfigured.children() == [], "a local workspace server was started anyway"
 
 
 def test_agent_sql_without_the_sql_extra_says_what_to_install(unconfigured: LightKernel) -> None:
-    out, errors, _ = unconfigured.run("%agent_sql SELECT 1")
-    assert_one_line(out, errors, "pip install 'agent_magics[sql]'", "missing: duckdb")
-    assert "ModuleNotFoundError" not in out
+    cell = unconfigured.run("%agent_sql SELECT 1")
+    assert_one_line(cell, "pip install 'agent_magics[sql]'", "missing: duckdb")
+    assert "ModuleNotFoundError" not in cell.text
 
 
 def test_agent_magics_workspace_cli_says_what_to_install() -> None:
@@ -199,7 +160,7 @@ def test_the_kernel_exits_cleanly_after_the_missing_extras(unconfigured: LightKe
 
 def test_configured_workspace_answers_through_rest_and_the_client(configured: LightKernel) -> None:
     for via in ("rest", "client"):
-        _, errors, _ = configured.run(f"%agent demo-agent --via {via} --quiet --out r What is MLflow\n")
+        errors = configured.run(f"%agent demo-agent --via {via} --quiet --out r What is MLflow\n").errors
         assert not errors, errors
         result = configured.value("{'status': r.status, 'via': r.via, 'text': r.text, 'error': r.error}")
         assert result["status"] == "completed", result
@@ -233,13 +194,13 @@ def test_an_unreachable_host_fails_in_seconds(configured: LightKernel) -> None:
             f"_saved = os.environ['DATABRICKS_HOST']; os.environ['DATABRICKS_HOST'] = 'http://127.0.0.1:{port}'\n"
             "_w.forget_workspaces()"
         )
-        out, errors, elapsed = configured.run("%agent demo-agent hi")
+        cell = configured.run("%agent demo-agent hi")
     finally:
         configured.run("os.environ['DATABRICKS_HOST'] = _saved; _w.forget_workspaces()")
         filler.close()
         sock.close()
-    assert_one_line(out, errors, f"http://127.0.0.1:{port}", "no connection within 10 s")
-    assert elapsed < 10 + 5, f"{elapsed:.1f} s"
+    assert_one_line(cell, f"http://127.0.0.1:{port}", "no connection within 10 s")
+    assert cell.seconds < 10 + 5, f"{cell.seconds:.1f} s"
 
 
 def test_configured_kernel_exits_cleanly(configured: LightKernel) -> None:

@@ -19,10 +19,10 @@ prepare_environment()
 from agent_magics.local.catalog import build_endpoints
 from agent_magics.local.invoke import Invocation, run_json, run_stream
 from agent_magics.local.pacing import Pace
-from agent_magics.local.tracing import TraceStore
+from agent_magics.local.tracing import ServedTraces
 
 endpoint = build_endpoints(Pace(0, 0))["demo-agent"]
-store = TraceStore()
+store = ServedTraces()
 
 def call(request_id, return_trace):
     request = endpoint.adapter.parse({"input": [{"role": "user", "content": "What is MLflow?"}]})
@@ -36,12 +36,12 @@ seen = {}
 for name, return_trace in (("untraced", False), ("traced", True), ("untraced-again", False)):
     body = asyncio.run(run_json(call(name, return_trace), store))
     trace = body["databricks_output"].get("trace")
-    seen[name] = {"spans": len(trace["data"]["spans"]) if trace else 0, "stored": len(store._traces),
+    seen[name] = {"spans": len(trace["data"]["spans"]) if trace else 0, "stored": len(store),
                   "answered": bool(body["output"])}
 events = asyncio.run(stream("stream-traced", True))
 seen["stream-traced"] = {"spans": len(events[-1]["databricks_output"]["trace"]["data"]["spans"])}
 events = asyncio.run(stream("stream-untraced", False))
-seen["stream-untraced"] = {"stored": len(store._traces), "has_trace": "trace" in events[-1]["databricks_output"]}
+seen["stream-untraced"] = {"stored": len(store), "has_trace": "trace" in events[-1]["databricks_output"]}
 print(json.dumps(seen))
 """
 

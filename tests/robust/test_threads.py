@@ -1,4 +1,4 @@
-"""Threads and the workspace cache (issue 14, item 12): ``forget_workspaces()`` while another thread
+"""Threads and the workspace cache: ``forget_workspaces()`` while another thread
 streams lets that stream finish on its own client, new requests get fresh clients, and a forgotten
 workspace is released (no reference cycle keeps it; its pool's connections are closed)."""
 

@@ -1,4 +1,4 @@
-"""Workspace APIs that answer with something other than their JSON (issue 14, item 9).
+"""Workspace APIs that answer with something other than their JSON.
 
 Table-driven over (API x bad body) against a hostile loopback workspace: every workspace API the
 project calls (OIDC discovery, the OAuth token, serving-endpoints get and list, apps get and list,
