@@ -218,6 +218,49 @@ def fresh_lab(tmp_path: Path) -> Iterator[LabServer]:
         server.stop()
 
 
+class Notebook7Server(LabServer):
+    """Notebook 7 (the notebook-only frontend on JupyterLab's components) instead of JupyterLab."""
+
+    def start(self) -> LabServer:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.env = kernel_env(self.base)
+        self.port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "notebook",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={self.root}",
+            # window.jupyterapp, as in JupyterLab (an unknown trait here would drop every setting)
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self._wait_ready()
+        return self
+
+
+@pytest.fixture(scope="module")
+def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A Notebook 7 server shared by the tests of one module."""
+    pytest.importorskip("notebook", minversion="7")
+    _require_chromium()
+    server = Notebook7Server(tmp_path_factory.mktemp("notebook7")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     _require_chromium()

@@ -8,9 +8,6 @@ answers on screen, each a prefix of the final one) and then checked as the final
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,51 +26,6 @@ if TYPE_CHECKING:
     from conftest import LabServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
-
-
-@pytest.fixture(scope="module")
-def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    pytest.importorskip("notebook", minversion="7")
-    from conftest import LabServer, _require_chromium
-
-    _require_chromium()
-
-    class Notebook7Server(LabServer):
-        def start(self) -> LabServer:
-            self.root.mkdir(parents=True, exist_ok=True)
-            from conftest import free_port, kernel_env
-
-            self.env = kernel_env(self.base)
-            self.port = free_port()
-            command = [
-                sys.executable,
-                "-m",
-                "notebook",
-                "--no-browser",
-                "--ServerApp.ip=127.0.0.1",
-                f"--ServerApp.port={self.port}",
-                "--ServerApp.port_retries=0",
-                "--IdentityProvider.token=",
-                "--ServerApp.password=",
-                f"--ServerApp.root_dir={self.root}",
-                "--JupyterNotebookApp.expose_app_in_browser=True",
-            ]
-            if hasattr(os, "geteuid") and os.geteuid() == 0:
-                command.append("--allow-root")
-            import subprocess
-
-            with self.log_path.open("wb") as log:
-                self.process = subprocess.Popen(
-                    command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            self._wait_ready()
-            return self
-
-    server = Notebook7Server(tmp_path_factory.mktemp("notebook7")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def open_in_notebook7(page: Any, server: LabServer, name: str) -> None:
