@@ -64,6 +64,17 @@ def server_command(data_dir: Path, port: int, python: str = sys.executable) -> l
     ]
 
 
+def full_mlflow_installed() -> bool:
+    """Whether the ``mlflow`` distribution is installed: mlflow-skinny ships no tracking server."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version("mlflow")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -131,6 +142,11 @@ class TrackingServers:
             return server.url
 
     def _start(self, directory: Path) -> TrackingServer:
+        if not full_mlflow_installed():
+            raise TrackingServerError(
+                "MLflow's tracking server needs the full mlflow package (this Python has mlflow-skinny only): "
+                "pip install 'agent_magics[evaluate]'"
+            )
         directory.mkdir(parents=True, exist_ok=True)
         port = _free_port()
         log = open(directory / "mlflow-server.log", "wb")  # noqa: SIM115 - kept open for the server's life

@@ -21,11 +21,17 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "first_hour"))
 from kernel_helpers import Kernel, kernel_env
 
+from agent_magics.local.mlflow_server import full_mlflow_installed
+
+# The tracking server is full mlflow's ([evaluate]); a venv with mlflow-skinny only (make test-newest) skips.
+pytestmark = pytest.mark.skipif(not full_mlflow_installed(), reason="needs the full mlflow package ([evaluate])")
+
 SETUP = """
 %load_ext agent_magics
 %config AgentMagics.view = 'text'
 import pandas as pd
 from mlflow.genai.scorers import scorer
+
 
 @scorer
 def mentions_databricks(outputs):

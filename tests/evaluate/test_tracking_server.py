@@ -12,8 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agent_magics.local.mlflow_server import ROUTE, server_environment
+from agent_magics.local.mlflow_server import ROUTE, full_mlflow_installed, server_environment
 from agent_magics.transport.embedded import LocalWorkspace
+
+# The tracking server is full mlflow's ([evaluate]); a venv with mlflow-skinny only (make test-newest) skips.
+pytestmark = pytest.mark.skipif(not full_mlflow_installed(), reason="needs the full mlflow package ([evaluate])")
 
 
 def _answers(url: str) -> bool:
