@@ -105,7 +105,7 @@ class LabServer:
         command = [
             sys.executable,
             "-m",
-            "jupyterlab",
+            *self.app_arguments(),
             "--no-browser",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={self.port}",
@@ -113,11 +113,6 @@ class LabServer:
             "--IdentityProvider.token=",
             "--ServerApp.password=",
             f"--ServerApp.root_dir={self.root}",
-            # No news / update checks from the server either: the tests run offline.
-            "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            # Let tests read kernel state through window.jupyterapp instead of guessing from pixels.
-            "--LabApp.expose_app_in_browser=True",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")
@@ -127,6 +122,17 @@ class LabServer:
             )
         self._wait_ready()
         return self
+
+    def app_arguments(self) -> list[str]:
+        """The module to run and its own settings (the server's are shared)."""
+        return [
+            "jupyterlab",
+            # No news / update checks from the server either: the tests run offline.
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            # Let tests read kernel state through window.jupyterapp instead of guessing from pixels.
+            "--LabApp.expose_app_in_browser=True",
+        ]
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + LAB_START_TIMEOUT
@@ -221,32 +227,9 @@ def fresh_lab(tmp_path: Path) -> Iterator[LabServer]:
 class Notebook7Server(LabServer):
     """Notebook 7 (the notebook-only frontend on JupyterLab's components) instead of JupyterLab."""
 
-    def start(self) -> LabServer:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.env = kernel_env(self.base)
-        self.port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "notebook",
-            "--no-browser",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={self.port}",
-            "--ServerApp.port_retries=0",
-            "--IdentityProvider.token=",
-            "--ServerApp.password=",
-            f"--ServerApp.root_dir={self.root}",
-            # window.jupyterapp, as in JupyterLab (an unknown trait here would drop every setting)
-            "--JupyterNotebookApp.expose_app_in_browser=True",
-        ]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            command.append("--allow-root")
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        self._wait_ready()
-        return self
+    def app_arguments(self) -> list[str]:
+        # window.jupyterapp, as in JupyterLab (an unknown trait here would drop every setting)
+        return ["notebook", "--JupyterNotebookApp.expose_app_in_browser=True"]
 
 
 @pytest.fixture(scope="module")

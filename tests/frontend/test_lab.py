@@ -187,6 +187,21 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+def assert_streamed(state: dict[str, Any], samples: list[dict[str, Any]], expected: str) -> tuple[list[Any], list[int]]:
+    """The cell ended static with the whole answer, after several growing prefixes of it were on screen."""
+    assert not state["live"], "the live view is still there after the cell finished"
+    assert normalise(samples[-1]["answer"]) == expected, "the final answer is not the whole stream"
+    assert "completed" in samples[-1]["header"]
+    live = [s for s in samples if s["live"] and s["answer"].strip()]
+    lengths = [len(normalise(s["answer"])) for s in live]
+    assert len(live) >= 5, f"only {len(live)} intermediate states: {lengths}"
+    assert lengths == sorted(lengths), lengths
+    assert lengths[0] < len(expected) // 2, f"first visible state already {lengths[0]} of {len(expected)} chars"
+    for sample in live:
+        assert expected.startswith(normalise(sample["answer"])), sample["answer"][-80:]
+    return live, lengths
+
+
 @pytest.fixture
 def notebook(lab: LabServer, page: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """Write a notebook into the server's root; shut its kernels down afterwards (frees CPU for the next test)."""
@@ -237,19 +252,7 @@ def test_answer_streams_incrementally(lab: LabServer, page: Any, notebook: Any, 
     page.evaluate("() => window.__amObserver.disconnect()")
 
     expected = normalise("".join(bench_tokens(tokens, 50)))
-    assert not state["live"], "the live widget is still there after the cell finished"
-    assert normalise(samples[-1]["answer"]) == expected, "the final answer is not the whole stream"
-    assert "completed" in samples[-1]["header"]
-
-    live = [s for s in samples if s["live"] and s["answer"].strip()]
-    lengths = [len(normalise(s["answer"])) for s in live]
-    # Several distinct partial answers were on screen while the widget was live, each a prefix of
-    # the final answer, growing over time.
-    assert len(live) >= 5, f"only {len(live)} intermediate states: {lengths}"
-    assert lengths == sorted(lengths), lengths
-    assert lengths[0] < len(expected) // 2, f"first visible state already {lengths[0]} of {len(expected)} chars"
-    for sample in live:
-        assert expected.startswith(normalise(sample["answer"])), sample["answer"][-80:]
+    live, lengths = assert_streamed(state, samples, expected)
     assert any("streaming" in s["header"] for s in live)
     first, last = (live[0]["t"] - started) / 1000, (live[-1]["t"] - started) / 1000
     print(
