@@ -106,6 +106,18 @@ def run_spark_batch(log: Any) -> list[dict[str, Any]]:
     return figures
 
 
+def compile_package() -> None:
+    """Byte-compile agent_magics first, as ``pip install`` does for a user's copy.
+
+    An editable checkout run with ``PYTHONDONTWRITEBYTECODE=1`` (this machine's default) would
+    otherwise compile every module from source in every fresh kernel and server process: 40 ms of
+    ``%load_ext``'s 66 ms and ~0.3 s of the local workspace's start-up, costs no user has.
+    """
+    import compileall
+
+    compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "agent_magics"), quiet=1, force=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="agent_magics benchmarks")
     parser.add_argument("--only", nargs="+", choices=SUITES, default=list(SUITES))
@@ -117,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also run the live suite with the agent_magics package in DIR (e.g. an older commit), side by side",
     )
     args = parser.parse_args(argv)
+    compile_package()
     runs = 1 if args.quick else args.runs
     suffix = "-quick" if args.quick else ""
     started = time.monotonic()

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from agent_magics.local.hostile import PAYLOADS
-from agent_magics.view.sanitize import _markdown, _pieces, clean_html, markdown_to_html
+from agent_magics.view.sanitize import _pieces, clean_html, markdown_renderer, markdown_to_html
 
 BLOCKS = [
     "Plain paragraph with *emphasis*, `code` and a [link](https://example.com).",
@@ -33,7 +33,7 @@ BLOCKS = [
 
 
 def whole(text: str) -> str:
-    return clean_html(_markdown().render(text))
+    return clean_html(markdown_renderer().render(text))
 
 
 def documents() -> list[str]:

@@ -99,6 +99,11 @@ class AgentMagics(Magics):
             notice(f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}")
         if not question.strip():
             raise AgentUsageError("the question is empty: write it in the cell body under %%agent TARGET.")
+        view_mode = "none" if command.quiet else (command.view or self.view)
+        if self._start_line is not None:  # the local workspace is starting: load the view meanwhile
+            from agent_magics.magic.cold_start import prepare_while_starting
+
+            prepare_while_starting(view_mode)
         workspace = self._workspace(target, command.profile)
         key = (workspace.label if workspace else "url", target)
         history = self.conversations.get(key, []) if command.continue_ else []
@@ -126,7 +131,7 @@ class AgentMagics(Magics):
             token_env=command.token_env,
             client_library=self._client_library(),
         )
-        view = self._make_view("none" if command.quiet else (command.view or self.view))
+        view = self._make_view(view_mode)
         policy = RetryPolicy(max_retries=self.max_retries, max_wait=self.retry_max_wait)
         result = execute(request, workspace, view, policy, debug=command.debug or self.debug)
         if not command.quiet:

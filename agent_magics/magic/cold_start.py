@@ -70,3 +70,14 @@ def launch_local_early(shell: Any, target: str | None, profile: str | None, forc
         line.close()
         raise
     return line
+
+
+def prepare_while_starting(view_mode: str) -> None:
+    """What the cell will need once the workspace is up, loaded while it starts: the view's modules,
+    httpx's connection pool (httpcore, anyio: imported by the first transport) and the TLS context.
+    ~0.4 s that would otherwise come between the workspace being up and the first answer."""
+    from agent_magics.transport.http import warm_up as warm_up_http
+    from agent_magics.view.live import warm_up as warm_up_view
+
+    warm_up_http()
+    warm_up_view(view_mode)

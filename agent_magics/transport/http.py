@@ -15,6 +15,8 @@ raises "the client has been closed" under a running stream.
 
 from __future__ import annotations
 
+import functools
+import ssl
 import threading
 import zlib
 from collections.abc import Iterator
@@ -150,11 +152,24 @@ def _through(stage: _Inflate, pieces: Iterator[bytes]) -> Iterator[bytes]:
     yield from stage.flush()
 
 
+@functools.lru_cache(maxsize=1)
+def ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once: building it (reading the CA bundle) costs ~0.1 s,
+    which every new client would otherwise pay, the first one on a cold cell's path to its answer."""
+    return httpx.create_ssl_context()
+
+
+def warm_up() -> None:
+    """Load what the first client pays for (the TLS context; httpcore and anyio, which httpx
+    imports when it builds its first transport), so that a client built later is cheap."""
+    httpx.HTTPTransport(verify=ssl_context()).close()
+
+
 class BoundedClient(httpx.Client):
     """An ``httpx.Client`` whose bodies are bounded and whose pool can be retired under a running stream."""
 
     def __init__(self, **kwargs: Any) -> None:
-        self._pool = httpx.HTTPTransport()
+        self._pool = httpx.HTTPTransport(verify=ssl_context())
         headers = {"Accept-Encoding": ACCEPTED_ENCODINGS, **kwargs.pop("headers", {})}
         super().__init__(transport=self._pool, headers=headers, **kwargs)
         self._guard = threading.Lock()

@@ -76,10 +76,11 @@ def _authenticate(host: str, config: Any) -> dict[str, str]:
 
 @dataclass
 class Workspace:
-    """A workspace host plus its credentials (a databricks-sdk ``Config``)."""
+    """A workspace host plus its credentials (a databricks-sdk ``Config``, or for the embedded
+    workspace an ``EmbeddedCredentials`` that offers the same ``authenticate()``)."""
 
     host: str
-    config: Any = field(repr=False)  # databricks.sdk.config.Config
+    config: Any = field(repr=False)  # databricks.sdk.config.Config | EmbeddedCredentials
     label: str = "workspace"
     is_local: bool = False
     _app_urls: dict[str, str] = field(default_factory=dict, repr=False)
@@ -177,7 +178,8 @@ class Workspace:
         from databricks.sdk import WorkspaceClient
 
         self.auth_headers()  # the SDK's client authenticates itself: register the token it will send
-        client = WorkspaceClient(config=self.config)
+        sdk_config = getattr(self.config, "sdk_config", None)  # EmbeddedCredentials: a Config on demand
+        client = WorkspaceClient(config=sdk_config() if callable(sdk_config) else self.config)
         guard_sdk_answers(client, self.host)
         return client
 
@@ -449,21 +451,17 @@ def _unbound(config: Any, bounded: dict[str, Any]) -> None:
 
 
 def local_workspace() -> Workspace:
-    """The embedded local workspace (started once per process), with OAuth M2M credentials."""
-    from databricks.sdk.config import Config
+    """The embedded local workspace (started once per process), with OAuth M2M credentials.
 
+    Its credentials are exchanged by ``EmbeddedCredentials``, not databricks-sdk: importing the SDK
+    would be the longest step of a cold first cell (see ``transport.embedded_auth``).
+    """
     from agent_magics.transport.embedded import shared_workspace
+    from agent_magics.transport.embedded_auth import EmbeddedCredentials
 
     server = shared_workspace()
-    config = Config(
-        host=server.host,
-        client_id=server.client_id,
-        client_secret=server.client_secret,
-        auth_type="oauth-m2m",
-        retry_timeout_seconds=30,
-    )
-    secrets.register(server.client_secret)
-    return Workspace(host=server.host, config=config, label="local", is_local=True)
+    credentials = EmbeddedCredentials(server.host, server.client_id, server.client_secret)
+    return Workspace(host=credentials.host, config=credentials, label="local", is_local=True)
 
 
 def forget_workspaces() -> None:

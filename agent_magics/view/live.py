@@ -40,6 +40,29 @@ def detect_mode() -> str:
     return "display"
 
 
+def warm_up(mode: str = "auto") -> None:
+    """Import what ``mode``'s first render needs (the view, markdown, the sanitiser, widgets).
+
+    Called while a cold start waits for the local workspace: the imports then happen during the
+    wait instead of between the workspace being up and the first answer text.
+    """
+    if mode == "auto":
+        mode = detect_mode()
+    if mode not in ("widget", "display"):
+        return
+    import nh3  # noqa: F401 - imported for its side effect: loaded now, not at the first render
+
+    from agent_magics.view import sanitize
+
+    sanitize.markdown_renderer()
+    if mode == "widget" and importlib.util.find_spec("ipywidgets") is not None:
+        import ipywidgets  # noqa: F401
+
+        import agent_magics.view.live_widget
+    else:
+        import agent_magics.view.live_display  # noqa: F401
+
+
 def make_view(
     mode: str = "auto",
     *,

@@ -50,7 +50,8 @@ NO_MATH = "tex2jax_ignore mathjax_ignore"
 
 
 @lru_cache(maxsize=1)
-def _markdown():
+def markdown_renderer() -> Any:
+    """The one markdown-it renderer (built on first use: markdown-it and Pygments load then)."""
     from markdown_it import MarkdownIt
 
     # js-default: html=False (raw HTML escaped), linkify off, safe link validation.
@@ -102,8 +103,8 @@ _INDENTED_FENCE = re.compile(r"^[ \t]+(?:`{3}|~{3})", re.MULTILINE)
 def markdown_to_html(text: str, piece: int = PIECE) -> str:
     """Render agent markdown to safe HTML (a long text piece by piece, with the same result)."""
     if len(text) <= 2 * piece:
-        return clean_html(_markdown().render(text))
-    return "".join(clean_html(_markdown().render(part)) for part in _pieces(text, piece))
+        return clean_html(markdown_renderer().render(text))
+    return "".join(clean_html(markdown_renderer().render(part)) for part in _pieces(text, piece))
 
 
 def _pieces(text: str, size: int) -> Iterator[str]:
