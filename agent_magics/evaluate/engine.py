@@ -10,6 +10,7 @@ parent run, so several targets are compared in one place.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -20,11 +21,15 @@ from typing import Any
 
 from agent_magics.core.errors import AgentUsageError
 from agent_magics.core.result import AgentResult
+from agent_magics.core.secrets import redact
+from agent_magics.evaluate import history
 from agent_magics.evaluate.dataset import Row, rows_from_frame
 from agent_magics.evaluate.partial import InFlight, finished_rows, mark_interrupted
-from agent_magics.evaluate.result import EvalResult, RowScore, TargetRun
+from agent_magics.evaluate.result import EvalResult, RowScore, Since, TargetRun
 from agent_magics.evaluate.scorers import default_judge, default_names, resolve
 from agent_magics.evaluate.tracking import is_local, prepare, tracks_to_databricks
+
+logger = logging.getLogger("agent_magics.evaluate")
 
 
 class AgentAnswerError(RuntimeError):
@@ -204,6 +209,7 @@ def evaluate(
                 progress.tick(lambda: (tally, ()), force=force)
 
     group = uuid.uuid4().hex[:12]
+    digest = history.data_digest(rows)
     runs: list[TargetRun] = []
     in_flight = InFlight()
     interrupted = False
@@ -223,7 +229,10 @@ def evaluate(
                         predict_fn=_predict_fn(target, options, answers, tally, tick, in_flight),
                         scorers=resolved,
                     )
-                runs.append(_target_run(target, child_id, rows, outcome, answers))
+                run = _target_run(target, child_id, rows, outcome, answers)
+                if len(run.rows) == len(rows):  # every row scored: comparable, and a baseline for next time
+                    run.since = _since_last(run, child.info.experiment_id, digest, names_resolved)
+                runs.append(run)
             except KeyboardInterrupt:
                 # Ctrl-C: stop the answers in flight, keep the rows already answered and scored.
                 in_flight.cancel()
@@ -244,6 +253,26 @@ def evaluate(
         state = f" · interrupted: {len(result.rows)} of {result.planned} rows kept" if interrupted else ""
         progress.close(f"agent_eval: {tally.done} answers · {tally.failed} failed · {tally.elapsed:.1f} s{state}")
     return result
+
+
+def _since_last(run: TargetRun, experiment_id: str, digest: str, scorers: list[str]) -> Since | None:
+    """Compare ``run`` with the previous evaluation of its target on the same data, then keep its own
+    verdicts for the next one. History is a convenience: a tracking store that cannot answer must not
+    fail the evaluation, so problems here are logged and the scorecard simply shows no change."""
+    verdicts = run.verdicts(scorers)
+    since = None
+    try:
+        previous = history.find_previous(experiment_id, run.target, digest, exclude={run.run_id})
+        if previous is not None:
+            since = Since(
+                previous.run_id,
+                history.changes(previous.verdicts, verdicts, scorers),
+                history.regressions(previous.verdicts, verdicts, scorers),
+            )
+        history.record(run.run_id, digest, verdicts)
+    except Exception as exc:
+        logger.warning("agent_eval: no comparison with the previous evaluation (%s)", redact(str(exc))[:300])
+    return since
 
 
 def _target_run(

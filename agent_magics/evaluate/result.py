@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_magics.evaluate.history import Change, Regression, Verdicts
+
 PASS_VALUES = frozenset(["yes", "true", "pass", "passed", "1"])
 FAIL_VALUES = frozenset(["no", "false", "fail", "failed", "0"])
 
@@ -39,11 +41,25 @@ class RowScore:
         return not self.ok or any(passed(self.values.get(name, (None, None))[0]) is not True for name in scorers)
 
 
+@dataclass(frozen=True)
+class Since:
+    """What changed since the previous evaluation of a target on the same data (``evaluate.history``)."""
+
+    run_id: str  # the previous target run
+    changes: list[Change]
+    regressed: list[Regression]  # rows that passed a scorer then and do not now
+
+
 @dataclass
 class TargetRun:
     target: str
     run_id: str
     rows: list[RowScore] = field(default_factory=list)
+    since: Since | None = None  # None: no earlier evaluation of this target on this data
+
+    def verdicts(self, scorers: list[str]) -> Verdicts:
+        """Per row (data order): scorer -> passed, as ``evaluate.history`` keeps them."""
+        return [{name: passed(row.values.get(name, (None, None))[0]) for name in scorers} for row in self.rows]
 
 
 @dataclass
@@ -120,8 +136,29 @@ class EvalResult:
             out[name] = {"before": b, "after": a, "change": None if a is None or b is None else a - b}
         return out
 
+    @property
+    def changes(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Target -> scorer -> ``{"before", "after", "change"}`` against the previous evaluation of
+        that target on the same data (found in MLflow); targets evaluated for the first time are absent."""
+        return {
+            run.target: {c.scorer: {"before": c.before, "after": c.after, "change": c.delta} for c in run.since.changes}
+            for run in self.runs
+            if run.since is not None
+        }
+
+    @property
+    def regressions(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(target, question, scorers) of each row that passed those scorers last time and fails now."""
+        return [
+            (run.target, run.rows[r.index].question, r.scorers)
+            for run in self.runs
+            if run.since is not None
+            for r in run.since.regressed
+            if r.index < len(run.rows)
+        ]
+
     def scorecard(self) -> Any:
-        from agent_magics.view.scorecard import Scorecard, ScoreRow
+        from agent_magics.view.scorecard import Scorecard, ScoreRow, SinceLast
 
         rows = [
             ScoreRow(
@@ -145,6 +182,15 @@ class EvalResult:
             run_id=self.run_id,
             run_url=self.run_url,
             interrupted_of=self.planned if self.interrupted else None,
+            since={
+                run.target: SinceLast(
+                    run.since.run_id,
+                    [(c.scorer, c.before, c.after) for c in run.since.changes],
+                    [(run.rows[r.index].question, r.scorers) for r in run.since.regressed if r.index < len(run.rows)],
+                )
+                for run in self.runs
+                if run.since is not None
+            },
         )
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

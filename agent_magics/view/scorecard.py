@@ -1,5 +1,6 @@
 """The scorecard of an evaluation: pass rate per scorer (per target when several), latency and
-tokens, then a per-row table (failing rows first). Static HTML + text: it survives the kernel.
+tokens; the change since the previous evaluation of a target on the same data, with the rows that
+regressed; then a per-row table (failing rows first). Static HTML + text: it survives the kernel.
 
 Everything in it came from agents, judges or the user's data, so every piece is HTML-escaped; the
 size is bounded (rows shown, characters per cell) so a large dataset stays a readable output.
@@ -8,12 +9,13 @@ size is bounded (rows shown, characters per cell) so a large dataset stays a rea
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent_magics.core.text import one_line, shorten
 from agent_magics.view.sanitize import escape
 
 MAX_ROWS = 50  # rows in the per-row table; the rest are counted, not shown
+MAX_REGRESSED = 20  # regressed rows listed per target
 CELL = 300  # characters of a question, answer or rationale in the HTML table
 TEXT_CELL = 60  # the same in the text form
 
@@ -29,6 +31,15 @@ class ScoreRow:
     tokens: int | None = None
 
 
+@dataclass(frozen=True)
+class SinceLast:
+    """A target's change since its previous evaluation on the same data."""
+
+    run_id: str  # the previous run
+    rates: list[tuple[str, float, float]]  # (scorer, pass rate before, after)
+    regressed: list[tuple[str, tuple[str, ...]]]  # (question, scorers it passed before and fails now)
+
+
 @dataclass
 class Scorecard:
     rows: list[ScoreRow]
@@ -37,6 +48,7 @@ class Scorecard:
     run_id: str = ""
     run_url: str | None = None  # the run in MLflow's UI (built by us from the tracking server's URL)
     interrupted_of: int | None = None  # rows planned, when Ctrl-C stopped the evaluation
+    since: dict[str, SinceLast] = field(default_factory=dict)  # target -> change since its last evaluation
     max_rows: int = MAX_ROWS
 
     def ordered(self) -> list[ScoreRow]:
@@ -71,6 +83,7 @@ class Scorecard:
             latency, tokens = self._summary(target)
             label = f"{target}: " if target else ""
             lines.append(f"  {label}{' · '.join(rates)} · latency {latency} · tokens {tokens}")
+        lines += self._since_text()
         shown = self.ordered()[: self.max_rows]
         for row in shown:
             marks = " ".join(f"{s}={_mark(row.scores.get(s, (None, None))[0])}" for s in self.scorers)
@@ -79,6 +92,42 @@ class Scorecard:
         if len(self.rows) > len(shown):
             lines.append(f"  … {len(self.rows) - len(shown)} more rows (EvalResult.to_pandas() has them all)")
         return "\n".join(lines)
+
+    def _since_text(self) -> list[str]:
+        lines = []
+        for target, since in self.since.items():
+            rates = " · ".join(f"{name} {b:.0%} → {a:.0%} ({_points(a - b)})" for name, b, a in since.rates)
+            lines.append(f"  since run {since.run_id} ({target}, same data): {rates or 'no common scorers'}")
+            for question, scorers in since.regressed[:MAX_REGRESSED]:
+                lines.append(f"    regressed: {one_line(question, TEXT_CELL)} · {', '.join(scorers)}")
+            if len(since.regressed) > MAX_REGRESSED:
+                lines.append(f"    … {len(since.regressed) - MAX_REGRESSED} more regressed rows")
+        return lines
+
+    def _since_html(self) -> str:
+        if not self.since:
+            return ""
+        rows = []
+        for target, since in self.since.items():
+            cells = " · ".join(
+                f"{escape(name)} {b:.0%} → <b>{a:.0%}</b> <small>({escape(_points(a - b))})</small>"
+                for name, b, a in since.rates
+            )
+            regressed = "".join(
+                f"<li>{escape(shorten(question, CELL))} <small>({escape(', '.join(scorers))})</small></li>"
+                for question, scorers in since.regressed[:MAX_REGRESSED]
+            )
+            if len(since.regressed) > MAX_REGRESSED:
+                regressed += f"<li>… {len(since.regressed) - MAX_REGRESSED} more</li>"
+            rows.append(
+                f'<tr class="am-since"><td>{escape(target)}</td><td><code>{escape(since.run_id)}</code></td>'
+                f"<td>{cells or '–'}</td><td>{f'<ul>{regressed}</ul>' if regressed else 'none'}</td></tr>"
+            )
+        return (
+            "<p>Since the previous evaluation on the same data:</p>"
+            "<table><thead><tr><th>target</th><th>previous run</th><th>pass rate</th><th>regressed rows</th></tr>"
+            f"</thead><tbody>{''.join(rows)}</tbody></table>"
+        )
 
     def html(self) -> str:
         head = "".join(f"<th>{escape(s)}</th>" for s in self.scorers)
@@ -120,10 +169,16 @@ class Scorecard:
             f"<p><b>agent_eval</b>: {len(self.rows)} rows · {escape(', '.join(self.targets))}"
             f" · MLflow run <code>{escape(self.run_id)}</code>{link}{state}</p>"
             f"<table><thead><tr><th>target</th>{head}<th>latency</th><th>tokens</th></tr></thead>"
-            f"<tbody>{''.join(summary)}</tbody></table>"
+            f"<tbody>{''.join(summary)}</tbody></table>{self._since_html()}"
             f"<table><thead><tr>{target_head}<th>question</th><th>answer</th>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table>{more}</div>"
         )
+
+
+def _points(change: float) -> str:
+    """A change in pass rate in percentage points: +20 pts, −5 pts, ±0."""
+    points = round(change * 100)
+    return "±0" if points == 0 else f"{'+' if points > 0 else '−'}{abs(points)} pts"
 
 
 def _mark(verdict: bool | None) -> str:

@@ -126,3 +126,39 @@ def test_mistakes_are_one_line(shell: Any, mlflow_store: Path, line: str, messag
     with pytest.raises(UsageError) as caught:
         shell.run_line_magic("agent_eval", line)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_the_next_evaluation_on_the_same_data_shows_what_changed(shell: Any, mlflow_store: Path) -> None:
+    """Evaluated twice on the same data: the second scorecard gives each scorer's change and the row
+    that passed then and fails now, read back from MLflow; other data has no baseline."""
+    from mlflow.genai.scorers import scorer
+
+    strict = {"on": False}
+
+    @scorer
+    def short_enough(inputs: Any, outputs: Any) -> bool:
+        # Passes every row, until "strict" fails the one about Apps: a regression we control.
+        return not (strict["on"] and "Apps" in str(inputs))
+
+    three = QUESTIONS.head(3)[["question"]]
+    shell.user_ns.update(three=three, other=QUESTIONS.tail(2)[["question"]], short_enough=short_enough)
+    line = "demo-agent --data {} --scorers tool_called:search_docs,short_enough --out {}"
+    shell.run_line_magic("agent_eval", line.format("three", "first"))
+    first = shell.user_ns["first"]
+    assert first.changes == {} and first.regressions == []  # nothing to compare with yet
+
+    strict["on"] = True
+    shell.run_line_magic("agent_eval", line.format("three", "second"))
+    second = shell.user_ns["second"]
+    change = second.changes["demo-agent"]
+    assert change["short_enough"]["before"] == 1.0 and change["short_enough"]["after"] == pytest.approx(2 / 3)
+    assert change["tool_called:search_docs"]["change"] == 0.0
+    assert second.regressions == [("demo-agent", "How do I query an agent on Databricks Apps?", ("short_enough",))]
+    card = second._repr_mimebundle_()
+    previous = first.run_ids["demo-agent"]
+    assert f"since run {previous}" in card["text/plain"] and "short_enough 100% → 67% (−33 pts)" in card["text/plain"]
+    assert "regressed: How do I query an agent on Databricks Apps?" in card["text/plain"]
+    assert "Since the previous evaluation on the same data" in card["text/html"] and previous in card["text/html"]
+
+    shell.run_line_magic("agent_eval", line.format("other", "third"))
+    assert shell.user_ns["third"].changes == {}  # other data: no baseline

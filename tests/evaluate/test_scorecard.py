@@ -67,3 +67,26 @@ def test_metrics_and_compare() -> None:
     assert after.compare(before) == {"s": {"before": 0.25, "after": 0.75, "change": 0.5}}
     frame = after.to_pandas()
     assert list(frame.columns[-2:]) == ["s/value", "s/rationale"] and len(frame) == 4
+
+
+def test_changes_and_regressions_over_the_rows_both_scored() -> None:
+    from agent_magics.evaluate.history import changes, regressions
+
+    before = [{"s": True, "t": True}, {"s": True, "t": False}, {"s": False, "t": None}, {"s": True, "t": True}]
+    after = [{"s": True, "t": True}, {"s": False, "t": True}, {"s": True, "t": True}]
+    found = {c.scorer: (c.before, c.after, c.rows) for c in changes(before, after, ["s", "t", "new"])}
+    assert found == {"s": (2 / 3, 2 / 3, 3), "t": (1 / 3, 1.0, 3)}  # "new" was not scored before
+    assert [(r.index, r.scorers) for r in regressions(before, after, ["s", "t"])] == [(1, ("s",))]
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_the_change_since_last_time_is_shown_and_escaped(payload: str) -> None:
+    from agent_magics.view.scorecard import SinceLast
+
+    since = SinceLast("run<1>", [("s", 1.0, 0.5), ("t", 0.25, 0.25)], [(payload, ("s",))])
+    card = Scorecard([ScoreRow("t", "q", "a", {"s": (True, "")})], ["s"], ["t"], since={"t": since})
+    text, html = card.text(), card.html()
+    assert "since run run<1> (t, same data): s 100% → 50% (−50 pts) · t 25% → 25% (±0)" in text
+    assert "regressed:" in text and "Since the previous evaluation" in html and "run&lt;1&gt;" in html
+    for dangerous in ("<script", "<img", "<svg", "<a href"):
+        assert dangerous not in html

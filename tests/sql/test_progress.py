@@ -114,3 +114,23 @@ def test_batch_refuses_bad_concurrency_and_stops_when_cancelled():
     with pytest.raises(BatchCancelled, match="stop"):
         batch.run_rows(CALL, ['"a"'])
     batch.close()
+
+
+class Counted:
+    def __init__(self, submitted: int, done: int, elapsed: float, failed: int = 0) -> None:
+        self.submitted, self.done, self.elapsed, self.failed = submitted, done, elapsed, failed
+
+
+@pytest.mark.parametrize(
+    ("submitted", "done", "elapsed", "left"),
+    [
+        (20, 5, 10.0, " · ~30 s left"),  # 0.5 rows/s, 15 rows to go
+        (1000, 10, 2.0, " · ~3 min 18 s left"),
+        (100_000, 100, 36.0, " · ~9 h 59 min left"),
+        (20, 20, 10.0, ""),  # finished: nothing left
+        (20, 0, 3.0, ""),  # no rate yet: no guess
+    ],
+)
+def test_status_line_says_the_time_left_at_the_rate_so_far(submitted, done, elapsed, left):
+    line = status_line(Counted(submitted, done, elapsed), label="agent_eval")
+    assert line.startswith(f"agent_eval: {done:,}/{submitted:,} rows") and line.endswith("rows/s" + left)
