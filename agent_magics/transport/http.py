@@ -4,8 +4,8 @@ Bounded: ``Content-Encoding`` (gzip, deflate) is decoded here, 64 KB at a time (
 400 KB "bomb" that inflates to 400 MB never exists in memory; a decoded body past its limit raises
 :class:`BodyTooLarge` while it is read, for every caller (REST, the openai client, workspace APIs).
 Encodings we did not ask for (``br``, ``zstd``: their libraries cannot bound one call's output) are
-refused. Streams (``text/event-stream``) have no total limit: the SSE parser bounds each line and
-event instead.
+refused. Streams (``text/event-stream``) have a total limit of their own (``MAX_STREAM``), past
+which the answer fails with its text so far kept; the SSE parser bounds each line and event.
 
 Retirement: a forgotten workspace's client may still carry a stream on another thread. ``retire()``
 closes the pool's connections as soon as no request is in flight (at once when idle), and the client
@@ -27,6 +27,10 @@ import httpx
 MB = 1024 * 1024
 MAX_BODY = 64 * MB  # decoded bytes of a whole (non-streamed) answer or API body
 MAX_ERROR_BODY = 1 * MB  # decoded bytes of an error (or redirect) body: a message, not a document
+# Decoded bytes of one event stream. Each event is bounded by the SSE parser (64 MB); this bounds a
+# server that never stops sending them. 5,000 tokens with their envelopes are ~1 MB, and a 50,000-span
+# trace ~36 MB: 256 MB is far past any answer, and what its text can cost in memory.
+MAX_STREAM = 256 * MB
 PIECE = 64 * 1024  # the most one decompression step produces
 ACCEPTED_ENCODINGS = "gzip, deflate"
 
@@ -39,18 +43,24 @@ class BodyTooLarge(ValueError):
         self.size_text = f"larger than {limit / MB:g} MB once decoded{how}"
         self.status = status
         self.content_type = content_type
-        what = "the answer" if status < 300 else "the error body"
-        super().__init__(
-            f"{what} is {self.size_text}; refused (nothing more was read). Ask the agent's owner to check its output."
-        )
+        if is_event_stream(content_type) and status < 300:
+            message = f"the answer's stream grew {self.size_text}; nothing more was read. Partial answer kept."
+        else:
+            what = "the answer" if status < 300 else "the error body"
+            message = f"{what} is {self.size_text}; refused (nothing more was read)."
+        super().__init__(f"{message} Ask the agent's owner to check its output.")
 
 
-def body_limit(response: httpx.Response) -> int | None:
-    """The decoded size allowed for ``response``'s body (None: a stream, bounded per event instead)."""
+def is_event_stream(content_type: str) -> bool:
+    return "text/event-stream" in content_type.lower()
+
+
+def body_limit(response: httpx.Response) -> int:
+    """The decoded size allowed for ``response``'s body."""
     if response.status_code >= 300:
         return MAX_ERROR_BODY
-    if "text/event-stream" in response.headers.get("content-type", "").lower():
-        return None
+    if is_event_stream(response.headers.get("content-type", "")):
+        return MAX_STREAM
     return MAX_BODY
 
 
@@ -126,7 +136,7 @@ class BoundedBody(httpx.SyncByteStream):
         size = 0
         for piece in self._decoded():
             size += len(piece)
-            if self._limit is not None and size > self._limit:
+            if size > self._limit:
                 raise BodyTooLarge(self._limit, self._status, self.encoding, self._content_type)
             yield piece
 

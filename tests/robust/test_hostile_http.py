@@ -257,3 +257,23 @@ def test_client_path_does_not_double_a_route_named_in_the_url(shell):
         result = run(shell, f"{url}/x/responses", "--via client")
     assert result.ok, result.error
     assert paths == ["/x/responses"]
+
+
+def endless_stream(conn: socket.socket) -> None:
+    conn.sendall(SSE_HEAD + delta("kept "))
+    piece = delta("y" * 1000) * 64  # ~70 KB of small events
+    for _ in range(400):  # ~28 MB at most; the client hangs up at its 2 MB limit
+        conn.sendall(piece)
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_a_stream_that_never_ends_stops_at_the_whole_stream_limit_with_the_text_kept(shell, via, monkeypatch):
+    from agent_magics.transport import http
+
+    monkeypatch.setattr(http, "MAX_STREAM", 2 * http.MB)  # 256 MB in use; the same check, sooner
+    with serve(endless_stream) as url:
+        result = run(shell, url, f"--via {via}")
+    assert result.status == "failed", result
+    assert result.text.startswith("kept yyy") and 1_000_000 < len(result.text) < 2 * http.MB, len(result.text)
+    assert "stream grew larger than 2 MB" in result.error and "Partial answer kept" in result.error, result.error
+    assert "\n" not in result.error
