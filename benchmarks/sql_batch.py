@@ -51,15 +51,15 @@ def questions(rows: int) -> Any:
 
 
 def agent_sql_run(workspace: Any, frame: Any, concurrency: int, return_trace: bool = False) -> float:
+    from agent_magics.sql.invocations import WorkspaceInvoker
     from agent_magics.sql.local_engine import LocalOptions, run_local
-    from agent_magics.sql.transport import WorkspaceTransport
 
-    transport = WorkspaceTransport(workspace, retries=3)
+    invoker = WorkspaceInvoker(workspace, retries=3)
     started = time.perf_counter()
     out = run_local(
         SQL,
         {"questions": frame},
-        transport,
+        invoker,
         LocalOptions(concurrency=concurrency, custom_inputs=CUSTOM_INPUTS, return_trace=return_trace),
     )
     elapsed = time.perf_counter() - started
@@ -85,11 +85,11 @@ def sequential_page_loop(client: Any, sample: int) -> float:
 
 def single_latency(workspace: Any, count: int = 20) -> float:
     """Median wall time of one request alone (50 ms of agent time + HTTP, serving, tracing)."""
+    from agent_magics.sql.invocations import WorkspaceInvoker
     from agent_magics.sql.rows import RowAsker
     from agent_magics.sql.transpile import AiCall
-    from agent_magics.sql.transport import WorkspaceTransport
 
-    asker = RowAsker(WorkspaceTransport(workspace), custom_inputs=CUSTOM_INPUTS)
+    asker = RowAsker(WorkspaceInvoker(workspace), custom_inputs=CUSTOM_INPUTS)
     call = AiCall(index=0, endpoint="bench-agent", request_sql="q")
     asker.prepare(call)
     times = []

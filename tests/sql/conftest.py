@@ -1,4 +1,4 @@
-"""Fixtures of the %agent_sql tests: a Workspace on the session's local workspace, an ai_query transport,
+"""Fixtures of the %agent_sql tests: a Workspace on the session's local workspace, an ai_query invoker,
 and a small starlette app serving the Statement Execution routes (its ai_query goes to the local
 workspace), run by uvicorn on 127.0.0.1."""
 
@@ -29,10 +29,10 @@ def sql_workspace(local_workspace: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def transport(sql_workspace: Any) -> Any:
-    from agent_magics.sql.transport import WorkspaceTransport
+def invoker(sql_workspace: Any) -> Any:
+    from agent_magics.sql.invocations import WorkspaceInvoker
 
-    return WorkspaceTransport(sql_workspace, retries=3, backoff=0.05)
+    return WorkspaceInvoker(sql_workspace, retries=3, backoff=0.05)
 
 
 @pytest.fixture(scope="session")
