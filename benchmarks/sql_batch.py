@@ -191,45 +191,13 @@ def main() -> int:
     return 0
 
 
-STUB_REPLY_DELAY = LATENCY
-
-
 def serve_stub(port: int) -> int:
     """A serving endpoint that answers every invocation after exactly 50 ms (run in a subprocess)."""
-    import asyncio
-
     import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
 
-    async def endpoint(request: Request) -> JSONResponse:
-        return JSONResponse({"name": request.path_params["name"], "task": "agent/v1/responses"})
+    from agent_magics.local.fixed_latency import FixedLatencyEndpoint
 
-    async def invocations(request: Request) -> JSONResponse:
-        body = await request.json()
-        await asyncio.sleep(STUB_REPLY_DELAY)
-        text = f"Answer to {body['input'][0]['content']}"
-        return JSONResponse(
-            {
-                "output": [
-                    {
-                        "type": "message",
-                        "id": "m",
-                        "role": "assistant",
-                        "content": [{"type": "output_text", "text": text}],
-                    }
-                ]
-            }
-        )
-
-    app = Starlette(
-        routes=[
-            Route("/api/2.0/serving-endpoints/{name}", endpoint),
-            Route("/serving-endpoints/{name}/invocations", invocations, methods=["POST"]),
-        ]
-    )
+    app = FixedLatencyEndpoint(LATENCY, prefix="Answer to ").app()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", http="h11", lifespan="off")
     return 0
 

@@ -15,6 +15,7 @@ import pytest
 from sparkenv import plain_pyspark_missing
 
 from agent_magics.core.errors import AgentError, AgentUsageError
+from agent_magics.local.fixed_latency import FixedLatencyEndpoint
 from agent_magics.sql import register_ai_query, run_sql
 from agent_magics.sql.spark_engine import run_spark
 
@@ -82,67 +83,23 @@ def test_bad_arguments_are_refused_before_spark_runs(spark, driver_on_local_work
         )
 
 
-class _CountingEndpoint:
-    """A loopback Responses endpoint that answers after ``delay`` s and records the most requests in flight."""
+def _serve(app: Any) -> tuple[str, Any]:
+    """``(url, server)`` of ``app`` run by uvicorn on a thread, on 127.0.0.1."""
+    import uvicorn
 
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.in_flight = 0
-        self.most = 0
-        self.lock = threading.Lock()
-
-    def serve(self) -> tuple[str, Any]:
-        import uvicorn
-        from starlette.applications import Starlette
-        from starlette.responses import JSONResponse
-        from starlette.routing import Route
-
-        async def endpoint(request):
-            return JSONResponse({"name": request.path_params["name"], "task": "agent/v1/responses"})
-
-        async def invocations(request):
-            import asyncio
-
-            body = await request.json()
-            with self.lock:
-                self.in_flight += 1
-                self.most = max(self.most, self.in_flight)
-            await asyncio.sleep(self.delay)
-            with self.lock:
-                self.in_flight -= 1
-            text = "A:" + body["input"][0]["content"]
-            return JSONResponse(
-                {
-                    "output": [
-                        {
-                            "type": "message",
-                            "id": "m",
-                            "role": "assistant",
-                            "content": [{"type": "output_text", "text": text}],
-                        }
-                    ]
-                }
-            )
-
-        app = Starlette(
-            routes=[
-                Route("/api/2.0/serving-endpoints/{name}", endpoint),
-                Route("/serving-endpoints/{name}/invocations", invocations, methods=["POST"]),
-            ]
-        )
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-        deadline = time.monotonic() + 15
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return f"http://127.0.0.1:{sock.getsockname()[1]}", server
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}", server
 
 
 def test_each_task_keeps_its_own_concurrency_bound(spark):
-    counting = _CountingEndpoint(delay=0.03)
-    host, server = counting.serve()
+    counting = FixedLatencyEndpoint(delay=0.03)
+    host, server = _serve(counting.app())
     try:
         register_ai_query(spark, host=host, token="dapi-test", concurrency=4)
         frame = spark.sql(
