@@ -70,21 +70,6 @@ def warehouse_client(statement_server: Any) -> Any:
     return WorkspaceClient(config=Config(host=url, token="dapi-test", auth_type="pat", retry_timeout_seconds=15))
 
 
-@pytest.fixture
-def driver_on_local_workspace(local_workspace: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The driver's default workspace is the session's local workspace (OAuth M2M, by environment)."""
-    from agent_magics.transport.workspace import forget_workspaces
-
-    for name in [k for k in os.environ if k.startswith("DATABRICKS_")]:
-        monkeypatch.delenv(name)
-    for name, value in local_workspace.env(auth="oauth").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
-    forget_workspaces()
-    yield local_workspace
-    forget_workspaces()
-
-
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """A local[2] SparkSession whose Python workers are this interpreter (so they import agent_magics)."""
