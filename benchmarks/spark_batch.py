@@ -57,11 +57,11 @@ def spark_overhead(spark: Any, rows: int) -> float:
     return time.perf_counter() - started
 
 
-def local_run(transport: Any, rows: int, concurrency: int) -> float:
+def local_run(invoker: Any, rows: int, concurrency: int) -> float:
     from agent_magics.sql.local_engine import LocalOptions, run_local
 
     started = time.perf_counter()
-    frame = run_local(LOCAL_SQL.format(rows=rows), {}, transport, LocalOptions(concurrency=concurrency))
+    frame = run_local(LOCAL_SQL.format(rows=rows), {}, invoker, LocalOptions(concurrency=concurrency))
     elapsed = time.perf_counter() - started
     _check(frame, rows)
     return elapsed
@@ -91,7 +91,7 @@ def main() -> int:
     from pyspark.sql import SparkSession
 
     from agent_magics.sql import register_ai_query
-    from agent_magics.sql.transport import WorkspaceTransport
+    from agent_magics.sql.invocations import WorkspaceInvoker
     from agent_magics.transport.workspace import Workspace
     from benchmarks.sql_batch import stub_endpoint
 
@@ -105,11 +105,11 @@ def main() -> int:
         session_start = time.perf_counter() - started
         register_ai_query(spark, host=host, token="dapi-stub", concurrency=args.concurrency)
         workspace = Workspace(host=host, config=Config(host=host, token="dapi-stub", auth_type="pat"), label="stub")
-        transport = WorkspaceTransport(workspace, retries=3)
+        invoker = WorkspaceInvoker(workspace, retries=3)
         started = time.perf_counter()
         spark_run(spark, 100)  # warm-up: Python workers start, import, connect
         warm_up = time.perf_counter() - started
-        local_run(transport, 100, bound)
+        local_run(invoker, 100, bound)
         spark_overhead(spark, 100)
         overhead = statistics.median(spark_overhead(spark, args.rows) for _ in range(3))
         walls: dict[str, list[float]] = {"spark": [], "local": []}
@@ -119,7 +119,7 @@ def main() -> int:
                 if name == "spark":
                     walls[name].append(spark_run(spark, args.rows))
                 else:
-                    walls[name].append(local_run(transport, args.rows, bound))
+                    walls[name].append(local_run(invoker, args.rows, bound))
         spark.stop()
         workspace.close()
 

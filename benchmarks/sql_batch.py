@@ -51,15 +51,15 @@ def questions(rows: int) -> Any:
 
 
 def agent_sql_run(workspace: Any, frame: Any, concurrency: int, return_trace: bool = False) -> float:
+    from agent_magics.sql.invocations import WorkspaceInvoker
     from agent_magics.sql.local_engine import LocalOptions, run_local
-    from agent_magics.sql.transport import WorkspaceTransport
 
-    transport = WorkspaceTransport(workspace, retries=3)
+    invoker = WorkspaceInvoker(workspace, retries=3)
     started = time.perf_counter()
     out = run_local(
         SQL,
         {"questions": frame},
-        transport,
+        invoker,
         LocalOptions(concurrency=concurrency, custom_inputs=CUSTOM_INPUTS, return_trace=return_trace),
     )
     elapsed = time.perf_counter() - started
@@ -85,11 +85,11 @@ def sequential_page_loop(client: Any, sample: int) -> float:
 
 def single_latency(workspace: Any, count: int = 20) -> float:
     """Median wall time of one request alone (50 ms of agent time + HTTP, serving, tracing)."""
+    from agent_magics.sql.invocations import WorkspaceInvoker
     from agent_magics.sql.rows import RowAsker
     from agent_magics.sql.transpile import AiCall
-    from agent_magics.sql.transport import WorkspaceTransport
 
-    asker = RowAsker(WorkspaceTransport(workspace), custom_inputs=CUSTOM_INPUTS)
+    asker = RowAsker(WorkspaceInvoker(workspace), custom_inputs=CUSTOM_INPUTS)
     call = AiCall(index=0, endpoint="bench-agent", request_sql="q")
     asker.prepare(call)
     times = []
@@ -191,45 +191,13 @@ def main() -> int:
     return 0
 
 
-STUB_REPLY_DELAY = LATENCY
-
-
 def serve_stub(port: int) -> int:
     """A serving endpoint that answers every invocation after exactly 50 ms (run in a subprocess)."""
-    import asyncio
-
     import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
 
-    async def endpoint(request: Request) -> JSONResponse:
-        return JSONResponse({"name": request.path_params["name"], "task": "agent/v1/responses"})
+    from agent_magics.local.fixed_latency import FixedLatencyEndpoint
 
-    async def invocations(request: Request) -> JSONResponse:
-        body = await request.json()
-        await asyncio.sleep(STUB_REPLY_DELAY)
-        text = f"Answer to {body['input'][0]['content']}"
-        return JSONResponse(
-            {
-                "output": [
-                    {
-                        "type": "message",
-                        "id": "m",
-                        "role": "assistant",
-                        "content": [{"type": "output_text", "text": text}],
-                    }
-                ]
-            }
-        )
-
-    app = Starlette(
-        routes=[
-            Route("/api/2.0/serving-endpoints/{name}", endpoint),
-            Route("/serving-endpoints/{name}/invocations", invocations, methods=["POST"]),
-        ]
-    )
+    app = FixedLatencyEndpoint(LATENCY, prefix="Answer to ").app()
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", http="h11", lifespan="off")
     return 0
 

@@ -10,10 +10,14 @@ outputs are not what a fresh run shows (regenerate them with --execute).
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a clean clone: the package beside this folder
+from agent_magics.local.eval_questions import eval_questions_code  # noqa: E402
 
 HERE = Path(__file__).parent
 
@@ -669,24 +673,7 @@ managed judges, or any chat endpoint with `--judge ENDPOINT`.""",
     ),
     (
         "code",
-        """import pandas as pd
-
-questions = pd.DataFrame({
-    "question": [
-        "What is MLflow?",
-        "How do I query an agent on Databricks Apps?",
-        "What does Databricks do?",
-        "How do I return a trace from a serving endpoint?",
-        "What is MLflow?",
-    ],
-    "expected_facts": [
-        ["MLflow is an open-source platform"],
-        ["pass model apps/<app-name> to DatabricksOpenAI"],
-        ["Databricks is a data and AI platform"],
-        ["return_trace"],
-        ["bananas ripen on the moon"],
-    ],
-})""",
+        "import pandas as pd\n\n" + eval_questions_code(),
     ),
     ("md", "A scorer of our own: plain Python over the answer, named in `--scorers` like MLflow's."),
     (

@@ -26,15 +26,22 @@ def local_workspace() -> Iterator[LocalWorkspace]:
 
 
 @pytest.fixture
-def shell(local_workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A real InteractiveShell with agent_magics loaded, pointed at the local workspace (OAuth)."""
-    for name in list(os.environ):
-        if name.startswith("DATABRICKS_"):
-            monkeypatch.delenv(name)
+def local_workspace_env(local_workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalWorkspace]:
+    """The default workspace (no profile, no host given) is the session's local workspace, by its
+    DATABRICKS_* variables (OAuth M2M); no ~/.databrickscfg. The workspace cache is fresh on both sides."""
+    for name in [k for k in os.environ if k.startswith("DATABRICKS_")]:
+        monkeypatch.delenv(name)
     for name, value in local_workspace.env(auth="oauth").items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
     forget_workspaces()
+    yield local_workspace
+    forget_workspaces()
+
+
+@pytest.fixture
+def shell(local_workspace_env: LocalWorkspace) -> Iterator[Any]:
+    """A real InteractiveShell with agent_magics loaded, pointed at the local workspace (OAuth)."""
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "agent_magics")
     ip.run_line_magic("config", "AgentMagics.view = 'text'")
@@ -43,4 +50,3 @@ def shell(local_workspace: LocalWorkspace, monkeypatch: pytest.MonkeyPatch) -> I
     magics = ip.magics_manager.registry["AgentMagics"]
     magics.conversations.clear()
     yield ip
-    forget_workspaces()

@@ -123,9 +123,9 @@ class StatementService:
     def _run(self, statement: Statement, parameters: dict[str, Any], host: str, token: str) -> None:
         from agent_magics.core.errors import AgentError, AgentUsageError
         from agent_magics.core.request import Timeouts
+        from agent_magics.sql.invocations import WorkspaceInvoker
         from agent_magics.sql.jsonarray import databricks_type, encode_cell
         from agent_magics.sql.local_engine import LocalOptions
-        from agent_magics.sql.transport import WorkspaceTransport
         from agent_magics.transport.workspace import Workspace
 
         if statement.cancel.is_set():
@@ -145,9 +145,9 @@ class StatementService:
             return columns, rows
 
         try:
-            transport = WorkspaceTransport(workspace, retries=self.retries, timeouts=Timeouts(read=300.0))
+            invoker = WorkspaceInvoker(workspace, retries=self.retries, timeouts=Timeouts(read=300.0))
             options = LocalOptions(concurrency=self.concurrency, parameters=parameters or None, cancel=statement.cancel)
-            statement.columns, statement.rows = self._execute(statement.sql, transport, options, fetch)
+            statement.columns, statement.rows = self._execute(statement.sql, invoker, options, fetch)
             if statement.row_limit is not None and len(statement.rows) > statement.row_limit:
                 statement.rows, statement.truncated = statement.rows[: statement.row_limit], True
             self._finish(statement, "SUCCEEDED")
@@ -168,7 +168,7 @@ class StatementService:
             workspace.close()
 
     def _execute(
-        self, sql: str, transport: Any, options: Any, fetch: Any
+        self, sql: str, invoker: Any, options: Any, fetch: Any
     ) -> tuple[list[dict[str, Any]], list[list[str | None]]]:
         """A CTAS stores its table, DESCRIBE reads a stored table's columns, other SQL runs as written."""
         from agent_magics.core.errors import AgentUsageError
@@ -192,7 +192,7 @@ class StatementService:
             table = run_local(
                 self.tables.resolve(query),
                 self.tables.namespace(),
-                transport,
+                invoker,
                 options,
                 fetch=arrow_result,
             )
@@ -205,12 +205,12 @@ class StatementService:
                 raise AgentUsageError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view {described} cannot be found.")
             bare = "`" + table_key(described).replace("`", "``") + "`"
             found, _ = run_local(
-                f"SELECT * FROM {bare} LIMIT 0", self.tables.namespace(), transport, options, fetch=fetch
+                f"SELECT * FROM {bare} LIMIT 0", self.tables.namespace(), invoker, options, fetch=fetch
             )
             rows: list[list[str | None]] = [[column["name"], column["type_text"], None] for column in found]
             return columns(("col_name", "VARCHAR"), ("data_type", "VARCHAR"), ("comment", "VARCHAR")), rows
         result: tuple[list[dict[str, Any]], list[list[str | None]]] = run_local(
-            self.tables.resolve(sql), self.tables.namespace(), transport, options, fetch=fetch
+            self.tables.resolve(sql), self.tables.namespace(), invoker, options, fetch=fetch
         )
         return result
 

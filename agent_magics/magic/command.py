@@ -86,9 +86,6 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     )
     trace.add_argument("--no-return-trace", dest="return_trace", action="store_false")
     parser.add_argument("--databricks-options", metavar="JSON|NAME", help="databricks_options: JSON or a dict variable")
-    parser.add_argument(
-        "--out", metavar="NAME", help="store the AgentResult (AgentComparison for several targets) in this variable"
-    )
     parser.add_argument("--profile", metavar="NAME", help="Databricks config profile (~/.databrickscfg)")
     parser.add_argument(
         "--continue",
@@ -98,7 +95,6 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     )
     parser.add_argument("--system", metavar="TEXT", help="system prompt for this turn")
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="total time limit for the answer")
-    parser.add_argument("--quiet", action="store_true", help="no display; the result is returned only")
     parser.add_argument(
         "--log", action="store_true", help="log the answer's trace to MLflow (locally: the workspace's MLflow server)"
     )
@@ -117,12 +113,24 @@ def build_parser(prog: str = "%%agent") -> _Parser:
         choices=["auto", "widget", "display", "text"],
         help="how to show the answer live (default: auto = display outputs in a kernel, text in a terminal)",
     )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    add_shared_options(
+        parser, result="the AgentResult (AgentComparison for several targets)", hides="display, not even Out[]"
+    )
     parser.add_argument("--list", action="store_true", help="list the workspace's agent endpoints and apps")
     return parser
 
 
 _PER_TARGET = " (TARGET=VALUE: for that target only)"
+
+
+def add_shared_options(parser: argparse.ArgumentParser, *, result: str, hides: str) -> None:
+    """``--out``, ``--quiet`` and ``--debug``, declared once for every magic's parser.
+
+    ``result`` names what the magic returns (what ``--out`` stores), ``hides`` what ``--quiet`` turns off.
+    """
+    parser.add_argument("--out", metavar="NAME", help=f"store {result} in this variable")
+    parser.add_argument("--quiet", action="store_true", help=f"no {hides}; the result is still returned")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
 
 
 def _choices(values: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from agent_magics.core.defaults import ESTIMATE_SAMPLE
 from agent_magics.core.errors import AgentUsageError
-from agent_magics.magic.command import _Parser, check_common, json_option, split_line, split_options
+from agent_magics.magic.command import _Parser, add_shared_options, check_common, json_option, split_line, split_options
 from agent_magics.sql.execute import ENGINES, MAX_CONCURRENCY, SqlOptions
 
 EXAMPLES = """\
@@ -56,7 +56,6 @@ def build_parser(prog: str = "%agent_sql") -> _Parser:
         metavar="ID",
         help="SQL warehouse id (default: $DATABRICKS_WAREHOUSE_ID or the profile's warehouse_id)",
     )
-    parser.add_argument("--out", metavar="NAME", help="store the DataFrame in this variable")
     parser.add_argument(
         "--concurrency", metavar="N", type=int, help="ai_query requests in flight at once (local engine; default 8)"
     )
@@ -104,8 +103,7 @@ def build_parser(prog: str = "%agent_sql") -> _Parser:
         help="run the statement of the earlier result NAME (its --out) again, re-sending only its failed "
         "requests (local engine; write no SQL)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    add_shared_options(parser, result="the DataFrame", hides="progress display")
     return parser
 
 

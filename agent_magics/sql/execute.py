@@ -222,16 +222,16 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     from agent_magics.core.request import Timeouts
     from agent_magics.sql.batch_options import after_local, answer_wrapper
     from agent_magics.sql.batch_progress import batch_reading
+    from agent_magics.sql.invocations import WorkspaceInvoker
     from agent_magics.sql.local_engine import LocalOptions, run_local
-    from agent_magics.sql.transport import WorkspaceTransport
     from agent_magics.transport.workspace import get_workspace
     from agent_magics.view.progress import status_line
 
     concurrency = options.concurrency or DEFAULT_CONCURRENCY
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise AgentUsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}.")
-    transport = _LazyTransport(
-        lambda: WorkspaceTransport(get_workspace(options.profile), retries=options.retries, timeouts=Timeouts())
+    invoker = _LazyInvoker(
+        lambda: WorkspaceInvoker(get_workspace(options.profile), retries=options.retries, timeouts=Timeouts())
     )
     progress = _progress(options, "ai_query --estimate" if options.estimate else "ai_query")
     wrap, wrapper = answer_wrapper(options)
@@ -259,7 +259,7 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
             progress.close(status_line(last[0].snapshot()) + f" · {outcome}")
 
     try:
-        frame = run_local(sql, namespace, transport, local, tick=tick)
+        frame = run_local(sql, namespace, invoker, local, tick=tick)
     except BatchInterrupted:
         close("stopped")
         raise
@@ -271,17 +271,17 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
     return after_local(frame, sql, options, wrapper, last[0] if last else None, concurrency)
 
 
-class _LazyTransport:
+class _LazyInvoker:
     """Resolve the workspace only if the SQL calls ai_query (plain SQL over DataFrames needs none)."""
 
     def __init__(self, build: Any) -> None:
         self._build = build
-        self._transport: Any = None
+        self._invoker: Any = None
 
     def _get(self) -> Any:
-        if self._transport is None:
-            self._transport = self._build()
-        return self._transport
+        if self._invoker is None:
+            self._invoker = self._build()
+        return self._invoker
 
     def interface(self, endpoint: str) -> str:
         return str(self._get().interface(endpoint))

@@ -19,10 +19,10 @@ from typing import Any
 from agent_magics.core.errors import AgentError
 from agent_magics.sql.batch import AnswerFn, Batch, BatchCancelled
 from agent_magics.sql.execute import BatchFailed, BatchInterrupted
+from agent_magics.sql.invocations import Invoker
 from agent_magics.sql.rows import RowAsker
 from agent_magics.sql.semantics import Answer
 from agent_magics.sql.transpile import AiCall, Transpiled, transpile
-from agent_magics.sql.transport import Transport
 from agent_magics.sql.udf import TraceStore, register
 
 Tick = Callable[[Batch], None]
@@ -43,7 +43,7 @@ class LocalOptions:
 def run_local(
     sql: str,
     namespace: Mapping[str, Any] | None,
-    transport: Transport,
+    invoker: Invoker,
     options: LocalOptions | None = None,
     tick: Tick | None = None,
     fetch: Callable[[Any], Any] | None = None,
@@ -56,7 +56,7 @@ def run_local(
 
     options = options or LocalOptions()
     plan = transpile(sql, return_trace=options.return_trace, parameters=options.parameters)
-    asker = RowAsker(transport, custom_inputs=options.custom_inputs, return_trace=options.return_trace)
+    asker = RowAsker(invoker, custom_inputs=options.custom_inputs, return_trace=options.return_trace)
     for call in plan.calls:
         asker.prepare(call)  # unknown endpoint / unsupported argument: fail before any request
     batch = Batch(options.wrap(asker) if options.wrap is not None else asker, options.concurrency)

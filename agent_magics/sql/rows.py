@@ -1,21 +1,21 @@
-"""One row of ai_query: request JSON in, Answer out (semantics + transport, never raising)."""
+"""One row of ai_query: request JSON in, Answer out (semantics + one invocation, never raising)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from agent_magics.sql.invocations import Invoker
 from agent_magics.sql.semantics import Answer, check_call, decode_request, read_reply, request_body
 from agent_magics.sql.transpile import AiCall
-from agent_magics.sql.transport import Transport
 
 
 class RowAsker:
     """Answers rows of ai_query calls; endpoint interfaces are resolved once, up front (``prepare``)."""
 
     def __init__(
-        self, transport: Transport, *, custom_inputs: dict[str, Any] | None = None, return_trace: bool = False
+        self, invoker: Invoker, *, custom_inputs: dict[str, Any] | None = None, return_trace: bool = False
     ) -> None:
-        self.transport = transport
+        self.invoker = invoker
         self.custom_inputs = custom_inputs
         self.return_trace = return_trace
         self.interfaces: dict[str, str] = {}
@@ -23,7 +23,7 @@ class RowAsker:
     def prepare(self, call: AiCall) -> None:
         """Resolve the endpoint's interface and refuse what it cannot take, before any row is sent."""
         if call.endpoint not in self.interfaces:
-            self.interfaces[call.endpoint] = self.transport.interface(call.endpoint)
+            self.interfaces[call.endpoint] = self.invoker.interface(call.endpoint)
         check_call(call, self.interfaces[call.endpoint])
 
     def __call__(self, call: AiCall, request_json: str) -> Answer:
@@ -38,7 +38,7 @@ class RowAsker:
             )
         except ValueError as exc:
             return Answer(error=f"{call.endpoint}: {exc}")
-        reply = self.transport.post(call.endpoint, body)
+        reply = self.invoker.post(call.endpoint, body)
         if isinstance(reply, str):
             return Answer(error=reply)
         return read_reply(call, request, reply)

@@ -185,15 +185,15 @@ def worker_asker(settings: WorkerSettings) -> RowAsker:
             from databricks.sdk.config import Config
 
             from agent_magics.core.request import Timeouts
+            from agent_magics.sql.invocations import WorkspaceInvoker
             from agent_magics.sql.rows import RowAsker
-            from agent_magics.sql.transport import WorkspaceTransport
             from agent_magics.transport.workspace import Workspace
 
             workspace = Workspace(host=settings.host, config=Config(**settings.config), label="spark executor")
-            transport = WorkspaceTransport(
+            invoker = WorkspaceInvoker(
                 workspace, retries=settings.retries, timeouts=Timeouts(read=settings.read_timeout)
             )
-            asker = _askers[key] = RowAsker(transport)
+            asker = _askers[key] = RowAsker(invoker)
         return asker
 
 

@@ -12,24 +12,9 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 
-QUESTIONS = pd.DataFrame(
-    {
-        "question": [
-            "What is MLflow?",
-            "How do I query an agent on Databricks Apps?",
-            "What does Databricks do?",
-            "How do I return a trace from a serving endpoint?",
-            "What is MLflow?",
-        ],
-        "expected_facts": [
-            ["MLflow is an open-source platform"],
-            ["pass model apps/<app-name> to DatabricksOpenAI"],
-            ["Databricks is a data and AI platform"],
-            ["return_trace"],
-            ["bananas ripen on the moon"],  # no answer supports this: correctness must fail here
-        ],
-    }
-)
+from agent_magics.local.eval_questions import EVAL_QUESTIONS
+
+QUESTIONS = pd.DataFrame(EVAL_QUESTIONS)  # its last row expects a fact no answer has: correctness fails there
 
 
 @pytest.fixture

@@ -21,12 +21,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "first_hour"))
 from kernel_helpers import Kernel, kernel_env
 
+from agent_magics.local.eval_questions import eval_questions_code
 from agent_magics.local.mlflow_server import full_mlflow_installed
 
 # The tracking server is full mlflow's ([evaluate]); a venv with mlflow-skinny only (make test-newest) skips.
 pytestmark = pytest.mark.skipif(not full_mlflow_installed(), reason="needs the full mlflow package ([evaluate])")
 
-SETUP = """
+SETUP = (
+    """
 %load_ext agent_magics
 %config AgentMagics.view = 'text'
 import pandas as pd
@@ -37,28 +39,16 @@ from mlflow.genai.scorers import scorer
 def mentions_databricks(outputs):
     return "databricks" in str(outputs).lower()
 
-questions = pd.DataFrame({
-    "question": [
-        "What is MLflow?",
-        "How do I query an agent on Databricks Apps?",
-        "What does Databricks do?",
-        "How do I return a trace from a serving endpoint?",
-        "What is MLflow?",
-    ],
-    "expected_facts": [
-        ["MLflow is an open-source platform"],
-        ["pass model apps/<app-name> to DatabricksOpenAI"],
-        ["Databricks is a data and AI platform"],
-        ["return_trace"],
-        ["bananas ripen on the moon"],
-    ],
-})
+"""
+    + eval_questions_code()
+    + """
 slow = {"tokens": 4000, "tokens_per_second": 50}
 rows = pd.DataFrame({
     "question": ["quick one", "quick two", "slow three", "slow four", "slow five"],
     "custom_inputs": [{"tokens": 10}, {"tokens": 10}, slow, slow, slow],
 })
 """
+)
 EXPERIMENT = "interrupt-test"
 SCORERS = ["safety", "latency_under:600"]
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from fixtures.loopback import LoopbackServer
 
 import agent_magics.transport.workspace as ws_module
 from agent_magics.core.errors import AgentError
@@ -101,12 +102,8 @@ class _Unavailable(http.server.BaseHTTPRequestHandler):
 
 
 def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    with LoopbackServer(handler, poll_interval=0.1) as server:
+        yield server.port
 
 
 @pytest.fixture

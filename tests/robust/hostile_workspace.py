@@ -12,11 +12,12 @@ import base64
 import functools
 import json
 import secrets
-import threading
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
+
+from fixtures.loopback import LoopbackServer
 
 # The workspace APIs the project calls, and the request that reaches each one.
 APIS = ("oidc", "token", "endpoint-get", "endpoint-list", "app-get", "app-list", "trace", "statements")
@@ -65,24 +66,20 @@ BAD_KINDS = ("html", "html-as-json", "redirect", "list", "string", "empty", "tru
 
 
 class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that hangs up mid-body (a refused bomb) is what these tests provoke
 
 
-class HostileWorkspace:
+class HostileWorkspace(LoopbackServer):
     def __init__(self) -> None:
         self.client_id = "hostile-client"
         self.client_secret = "hostile-secret-" + secrets.token_hex(16)
         self.access_tokens: list[str] = []
         self.bad: dict[str, str] = {}
         self.seen: list[str] = []
-        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="hostile-workspace", daemon=True)
-
-    @property
-    def host(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(_handler(self), server_class=_QuietServer, name="hostile-workspace")
 
     def env(self) -> dict[str, str]:
         return {
@@ -95,15 +92,6 @@ class HostileWorkspace:
     def secrets(self) -> list[str]:
         basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         return [self.client_secret, basic, *self.access_tokens]
-
-    def __enter__(self) -> HostileWorkspace:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 def api_of(method: str, path: str) -> str | None:

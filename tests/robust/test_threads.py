@@ -5,7 +5,6 @@ workspace is released (no reference cycle keeps it; its pool's connections are c
 from __future__ import annotations
 
 import gc
-import os
 import threading
 import weakref
 
@@ -17,20 +16,8 @@ from agent_magics.transport.workspace import forget_workspaces, get_workspace
 SLOW = {"tokens": 60, "tokens_per_second": 30}  # about 2 s of streaming
 
 
-@pytest.fixture
-def workspace_env(local_workspace, monkeypatch):
-    for name in [n for n in os.environ if n.startswith("DATABRICKS_")]:
-        monkeypatch.delenv(name)
-    for name, value in local_workspace.env(auth="oauth").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
-    forget_workspaces()
-    yield local_workspace
-    forget_workspaces()
-
-
 @pytest.mark.parametrize("via", ["rest", "client"])
-def test_forget_while_another_thread_streams(workspace_env, via):
+def test_forget_while_another_thread_streams(local_workspace_env, via):
     started = threading.Event()
     outcome: dict[str, object] = {}
     before = get_workspace()
@@ -57,7 +44,7 @@ def test_forget_while_another_thread_streams(workspace_env, via):
     assert before.http()._pool._pool.connections == []  # retired: its connections are closed
 
 
-def test_a_forgotten_workspace_is_released_without_the_cycle_collector(workspace_env):
+def test_a_forgotten_workspace_is_released_without_the_cycle_collector(local_workspace_env):
     for via in ("rest", "client"):
         assert stream("demo-agent", f"warm {via}", via=via).result.ok
     workspace = get_workspace()
@@ -77,7 +64,7 @@ def test_a_forgotten_workspace_is_released_without_the_cycle_collector(workspace
 
 
 @pytest.mark.parametrize("via", ["rest", "client"])
-def test_compare_threads_share_cached_clients_while_the_cache_is_forgotten(workspace_env, via):
+def test_compare_threads_share_cached_clients_while_the_cache_is_forgotten(local_workspace_env, via):
     targets = ["demo-agent", "bench-agent", "apps/demo-app"]
     stop = threading.Event()
 

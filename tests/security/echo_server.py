@@ -14,37 +14,24 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from fixtures.loopback import LoopbackServer
 
 MODES = ("answer", "deltas-only", "tool", "http-error", "stream-error")
 
 
-class EchoServer:
+class EchoServer(LoopbackServer):
     def __init__(self) -> None:
         self.access_tokens: list[str] = []
         self.client_id = "echo-client"
         self.client_secret = "echo-secret-" + secrets.token_hex(16)
         self.pat = "dapi" + secrets.token_hex(16)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="echo-server", daemon=True)
-
-    @property
-    def host(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(_handler(self), name="echo-server")
 
     def secrets(self) -> list[str]:
         return [self.pat, self.client_secret, *self.access_tokens]
-
-    def __enter__(self) -> EchoServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 def _handler(owner: EchoServer) -> type[BaseHTTPRequestHandler]:

@@ -1,4 +1,4 @@
-"""Fixtures of the %agent_sql tests: a Workspace on the session's local workspace, an ai_query transport,
+"""Fixtures of the %agent_sql tests: a Workspace on the session's local workspace, an ai_query invoker,
 and a small starlette app serving the Statement Execution routes (its ai_query goes to the local
 workspace), run by uvicorn on 127.0.0.1."""
 
@@ -29,10 +29,10 @@ def sql_workspace(local_workspace: Any) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def transport(sql_workspace: Any) -> Any:
-    from agent_magics.sql.transport import WorkspaceTransport
+def invoker(sql_workspace: Any) -> Any:
+    from agent_magics.sql.invocations import WorkspaceInvoker
 
-    return WorkspaceTransport(sql_workspace, retries=3, backoff=0.05)
+    return WorkspaceInvoker(sql_workspace, retries=3, backoff=0.05)
 
 
 @pytest.fixture(scope="session")
@@ -68,21 +68,6 @@ def warehouse_client(statement_server: Any) -> Any:
 
     url, _ = statement_server
     return WorkspaceClient(config=Config(host=url, token="dapi-test", auth_type="pat", retry_timeout_seconds=15))
-
-
-@pytest.fixture
-def driver_on_local_workspace(local_workspace: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The driver's default workspace is the session's local workspace (OAuth M2M, by environment)."""
-    from agent_magics.transport.workspace import forget_workspaces
-
-    for name in [k for k in os.environ if k.startswith("DATABRICKS_")]:
-        monkeypatch.delenv(name)
-    for name, value in local_workspace.env(auth="oauth").items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", "/nonexistent/databrickscfg")
-    forget_workspaces()
-    yield local_workspace
-    forget_workspaces()
 
 
 @pytest.fixture(scope="session")

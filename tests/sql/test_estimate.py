@@ -15,8 +15,8 @@ from agent_magics.sql.estimate import Sampler, estimate
 from agent_magics.sql.local_engine import LocalOptions, run_local
 
 
-class CountingTransport:
-    """The real workspace transport, counting the requests that leave the process."""
+class CountingInvoker:
+    """The real workspace invoker, counting the requests that leave the process."""
 
     def __init__(self, inner):
         self.inner = inner
@@ -37,8 +37,8 @@ def questions(n: int) -> pd.DataFrame:
     return pd.DataFrame({"q": [f"question {i} ({nonce}): what is MLflow?" for i in range(n)]})
 
 
-def test_only_the_sample_is_sent_and_the_count_is_exact(transport):
-    counting = CountingTransport(transport)
+def test_only_the_sample_is_sent_and_the_count_is_exact(invoker):
+    counting = CountingInvoker(invoker)
     made = []
 
     def wrap(asker):

@@ -1,4 +1,4 @@
-"""The local engine with an injected transport: order, concurrency bound, failures, traces, stops."""
+"""The local engine with an injected invoker: order, concurrency bound, failures, traces, stops."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from agent_magics.sql.execute import BatchFailed
 from agent_magics.sql.local_engine import BatchInterrupted, LocalOptions, run_local
 
 
-class FakeTransport:
+class FakeInvoker:
     """Answers ``A:<question>`` after a random short delay; counts requests in flight."""
 
     def __init__(self, fail=lambda q: False, delay=(0.0, 0.004), interfaces=None):
@@ -63,7 +63,7 @@ def questions(n: int) -> pd.DataFrame:
 
 
 def test_row_order_is_kept_and_concurrency_is_bounded():
-    fake = FakeTransport()
+    fake = FakeInvoker()
     df = questions(3000)  # more than one DuckDB vector (2,048 rows)
     out = run_local("SELECT i, q, ai_query('ep', q) AS a FROM df", {"df": df}, fake, LocalOptions(concurrency=6))
     assert out["i"].tolist() == list(range(3000))
@@ -72,7 +72,7 @@ def test_row_order_is_kept_and_concurrency_is_bounded():
 
 
 def test_fail_on_error_true_fails_naming_the_row_and_reason():
-    fake = FakeTransport(fail=lambda q: q == "q7")
+    fake = FakeInvoker(fail=lambda q: q == "q7")
     with pytest.raises(AgentError) as info:
         run_local("SELECT ai_query('ep', q) AS a FROM df", {"df": questions(20)}, fake)
     message = str(info.value)
@@ -81,7 +81,7 @@ def test_fail_on_error_true_fails_naming_the_row_and_reason():
 
 
 def test_fail_on_error_false_keeps_every_row():
-    fake = FakeTransport(fail=lambda q: int(q[1:]) % 10 == 3)
+    fake = FakeInvoker(fail=lambda q: int(q[1:]) % 10 == 3)
     out = run_local("SELECT i, ai_query('ep', q, failOnError => false) AS r FROM df", {"df": questions(200)}, fake)
     assert out["i"].tolist() == list(range(200))
     for i, r in zip(out["i"], out["r"]):
@@ -92,7 +92,7 @@ def test_fail_on_error_false_keeps_every_row():
 
 
 def test_error_rows_can_be_filtered_in_sql():
-    fake = FakeTransport(fail=lambda q: q in ("q1", "q4"))
+    fake = FakeInvoker(fail=lambda q: q in ("q1", "q4"))
     out = run_local(
         "SELECT q FROM (SELECT q, ai_query('ep', q, failOnError => false) AS r FROM df) "
         "WHERE r.errorMessage IS NOT NULL ORDER BY q",
@@ -103,14 +103,14 @@ def test_error_rows_can_be_filtered_in_sql():
 
 
 def test_null_requests_give_null_without_a_request():
-    fake = FakeTransport()
+    fake = FakeInvoker()
     df = pd.DataFrame({"q": ["a", None, "b"]})
     out = run_local("SELECT ai_query('ep', q) AS a FROM df", {"df": df}, fake)
     assert out["a"].tolist()[0] == "A:a" and pd.isna(out["a"][1]) and len(fake.bodies) == 2
 
 
 def test_trace_column_pairs_each_row_with_its_trace_even_for_repeated_requests():
-    fake = FakeTransport()
+    fake = FakeInvoker()
     df = pd.DataFrame({"q": ["x", "y", "x", "z"] * 50})
     out = run_local(
         "SELECT q, ai_query('ep', q) AS a FROM df", {"df": df}, fake, LocalOptions(concurrency=8, return_trace=True)
@@ -120,7 +120,7 @@ def test_trace_column_pairs_each_row_with_its_trace_even_for_repeated_requests()
 
 
 def test_custom_inputs_go_with_every_request():
-    fake = FakeTransport()
+    fake = FakeInvoker()
     run_local(
         "SELECT ai_query('ep', q) AS a FROM df", {"df": questions(5)}, fake, LocalOptions(custom_inputs={"id": 5})
     )
@@ -128,19 +128,19 @@ def test_custom_inputs_go_with_every_request():
 
 
 def test_arrow_tables_and_case_insensitive_names():
-    fake = FakeTransport()
+    fake = FakeInvoker()
     table = pa.table({"q": ["a", "b"]})
     out = run_local("SELECT ai_query('ep', q) AS a FROM Questions", {"questions": table}, fake)
     assert out["a"].tolist() == ["A:a", "A:b"]
 
 
 def test_plain_sql_needs_no_endpoint():
-    out = run_local("SELECT sum(i) AS s FROM df", {"df": questions(10)}, FakeTransport())
+    out = run_local("SELECT sum(i) AS s FROM df", {"df": questions(10)}, FakeInvoker())
     assert out["s"].tolist() == [45]
 
 
 def test_errors_are_clean():
-    fake = FakeTransport()
+    fake = FakeInvoker()
     with pytest.raises(AgentError, match="no DataFrame named nope"):
         run_local("SELECT * FROM nope", {}, fake)
     with pytest.raises(AgentError, match="endpoint 'missing'"):
@@ -152,7 +152,7 @@ def test_errors_are_clean():
 
 
 def test_timeout_stops_and_returns_what_finished():
-    fake = FakeTransport(delay=(0.05, 0.05))
+    fake = FakeInvoker(delay=(0.05, 0.05))
     with pytest.raises(BatchInterrupted) as info:
         run_local(
             "SELECT q, ai_query('ep', q) AS a, upper(q) AS shout FROM df",
@@ -174,7 +174,7 @@ def test_timeout_stops_and_returns_what_finished():
 
 
 def test_cancel_event_stops_a_running_statement():
-    fake = FakeTransport(delay=(0.05, 0.05))
+    fake = FakeInvoker(delay=(0.05, 0.05))
     cancel = threading.Event()
     threading.Timer(0.3, cancel.set).start()
     started = time.monotonic()
@@ -189,7 +189,7 @@ def test_cancel_event_stops_a_running_statement():
 
 
 def test_keyboard_interrupt_in_the_waiting_thread_reports_partial(monkeypatch):
-    fake = FakeTransport(delay=(0.02, 0.02))
+    fake = FakeInvoker(delay=(0.02, 0.02))
     calls = {"n": 0}
 
     def tick(batch):
@@ -211,7 +211,7 @@ def test_keyboard_interrupt_in_the_waiting_thread_reports_partial(monkeypatch):
 
 
 def test_a_stop_under_fail_on_error_false_marks_the_unanswered_rows():
-    fake = FakeTransport(delay=(0.05, 0.05), fail=lambda q: q == "q1")
+    fake = FakeInvoker(delay=(0.05, 0.05), fail=lambda q: q == "q1")
     with pytest.raises(BatchInterrupted) as info:
         run_local(
             "SELECT q, ai_query('ep', q, failOnError => false) AS r FROM df",
@@ -231,7 +231,7 @@ def test_a_stop_under_fail_on_error_false_marks_the_unanswered_rows():
 
 def test_a_row_failure_keeps_the_rows_that_finished():
     """failOnError => true: the first failure stops the statement (as on Databricks); what finished is kept."""
-    fake = FakeTransport(delay=(0.01, 0.01), fail=lambda q: q == "q30")
+    fake = FakeInvoker(delay=(0.01, 0.01), fail=lambda q: q == "q30")
     with pytest.raises(BatchFailed) as info:
         run_local("SELECT q, ai_query('ep', q) AS a FROM df", {"df": questions(100)}, fake, LocalOptions(concurrency=2))
     assert "failed on row 30" in str(info.value) and "failOnError => false" in str(info.value)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from agent_magics.core.errors import AgentError
+from agent_magics.sql.invocations import WorkspaceInvoker
 from agent_magics.sql.local_engine import LocalOptions, run_local
-from agent_magics.sql.transport import WorkspaceTransport
 
 PAGE = (
     """SELECT ai_query("demo-agent", question) """
@@ -17,8 +17,8 @@ PAGE = (
 )
 
 
-def test_page_example_gives_two_answered_rows(transport):
-    out = run_local(PAGE, {}, transport)
+def test_page_example_gives_two_answered_rows(invoker):
+    out = run_local(PAGE, {}, invoker)
     assert list(out.columns) == ["ai_query(demo-agent, question)"]
     answers = out.iloc[:, 0].tolist()
     assert len(answers) == 2 and all("MLflow" in a for a in answers)
@@ -26,65 +26,65 @@ def test_page_example_gives_two_answered_rows(transport):
 
 
 @pytest.mark.parametrize("endpoint", ["demo-agent", "demo-chat-agent", "demo-chat-model", "demo-llm"])
-def test_string_request_to_every_interface_gives_the_answer_text(transport, endpoint):
-    out = run_local(f"SELECT ai_query('{endpoint}', 'What is MLflow?') AS a", {}, transport)
+def test_string_request_to_every_interface_gives_the_answer_text(invoker, endpoint):
+    out = run_local(f"SELECT ai_query('{endpoint}', 'What is MLflow?') AS a", {}, invoker)
     assert "MLflow" in out["a"][0] and not out["a"][0].startswith("{")
 
 
-def test_struct_request_to_chat_agent_with_return_type(transport):
+def test_struct_request_to_chat_agent_with_return_type(invoker):
     out = run_local(
         "SELECT ai_query('demo-chat-agent', named_struct('messages', array(named_struct('role', 'user', "
         "'content', q))), returnType => 'STRUCT<messages: ARRAY<STRUCT<role: STRING, content: STRING>>>')"
         ".messages AS m FROM (VALUES ('What is MLflow?')) AS t(q)",
         {},
-        transport,
+        invoker,
     )
     messages = list(out["m"][0])
     assert messages[-1]["role"] == "assistant" and "MLflow" in messages[-1]["content"]
 
 
-def test_struct_request_to_responses_agent_with_return_type(transport):
+def test_struct_request_to_responses_agent_with_return_type(invoker):
     out = run_local(
         "SELECT ai_query('demo-agent', named_struct('input', array(named_struct('role', 'user', 'content', "
         "'What is MLflow?'))), returnType => 'STRUCT<output: ARRAY<STRUCT<type: STRING, "
         "content: ARRAY<STRUCT<type: STRING, text: STRING>>>>>') AS r",
         {},
-        transport,
+        invoker,
     )
     output = list(out["r"][0]["output"])
     assert [item["type"] for item in output][-1] == "message"
     assert "MLflow" in output[-1]["content"][0]["text"]
 
 
-def test_struct_request_without_return_type_is_the_reply_json_and_row_order_holds(transport):
+def test_struct_request_without_return_type_is_the_reply_json_and_row_order_holds(invoker):
     df = pd.DataFrame({"i": range(40), "q": ["What is MLflow?"] * 40})
     out = run_local(
         "SELECT i, ai_query('demo-agent', named_struct('input', array(named_struct('role', 'user', 'content', q)), "
         "'custom_inputs', named_struct('row', i))) AS raw FROM df",
         {"df": df},
-        transport,
+        invoker,
         LocalOptions(concurrency=8),
     )
     echoed = [json.loads(raw)["custom_outputs"]["echo"]["row"] for raw in out["raw"]]
     assert echoed == out["i"].tolist() == list(range(40))
 
 
-def test_model_parameters_reach_a_chat_model(transport):
+def test_model_parameters_reach_a_chat_model(invoker):
     out = run_local(
         "SELECT ai_query('demo-chat-model', 'What is MLflow?', "
         "modelParameters => named_struct('temperature', 0.0, 'max_tokens', 64)) AS a",
         {},
-        transport,
+        invoker,
     )
     assert "MLflow" in out["a"][0]
 
 
-def test_custom_inputs_and_return_trace(transport):
+def test_custom_inputs_and_return_trace(invoker):
     out = run_local(
         "SELECT ai_query('demo-agent', named_struct('input', array(named_struct('role', 'user', 'content', q)))) "
         "AS raw FROM (VALUES ('What is MLflow?'), ('How do I pass custom inputs?')) AS t(q)",
         {},
-        transport,
+        invoker,
         LocalOptions(custom_inputs={"id": 5}, return_trace=True),
     )
     assert [json.loads(r)["custom_outputs"]["echo"] for r in out["raw"]] == [{"id": 5}, {"id": 5}]
@@ -93,24 +93,24 @@ def test_custom_inputs_and_return_trace(transport):
 
 
 @pytest.mark.parametrize("endpoint", ["fault-429", "fault-503"])
-def test_retried_faults_are_answered(transport, endpoint):
-    out = run_local(f"SELECT ai_query('{endpoint}', q) AS a FROM (VALUES ('one'), ('two')) AS t(q)", {}, transport)
+def test_retried_faults_are_answered(invoker, endpoint):
+    out = run_local(f"SELECT ai_query('{endpoint}', q) AS a FROM (VALUES ('one'), ('two')) AS t(q)", {}, invoker)
     assert all(isinstance(a, str) and a for a in out["a"])
 
 
-def test_fault_500_fails_the_query_or_fills_error_message(transport):
+def test_fault_500_fails_the_query_or_fills_error_message(invoker):
     with pytest.raises(AgentError, match=r"ai_query\('fault-500'\) failed on row 0 .*HTTP 500"):
-        run_local("SELECT ai_query('fault-500', 'x') AS a", {}, transport)
+        run_local("SELECT ai_query('fault-500', 'x') AS a", {}, invoker)
     out = run_local(
-        "SELECT ai_query('fault-500', q, failOnError => false) AS r FROM (VALUES ('a'), ('b')) AS t(q)", {}, transport
+        "SELECT ai_query('fault-500', q, failOnError => false) AS r FROM (VALUES ('a'), ('b')) AS t(q)", {}, invoker
     )
     assert [r["result"] for r in out["r"]] == [None, None]
     assert all("HTTP 500" in r["errorMessage"] for r in out["r"])
 
 
-def test_unknown_endpoint_is_one_clean_line(transport):
+def test_unknown_endpoint_is_one_clean_line(invoker):
     with pytest.raises(AgentError, match=r"ai_query endpoint 'no-such-agent'.*404") as info:
-        run_local("SELECT ai_query('no-such-agent', 'x')", {}, transport)
+        run_local("SELECT ai_query('no-such-agent', 'x')", {}, invoker)
     assert "\n" not in str(info.value)
 
 
@@ -119,7 +119,7 @@ def flaky_questions(n: int = 1000) -> pd.DataFrame:
 
 
 def test_thousand_flaky_rows_without_retries_keep_every_row(sql_workspace):
-    no_retries = WorkspaceTransport(sql_workspace, retries=0)
+    no_retries = WorkspaceInvoker(sql_workspace, retries=0)
     out = run_local(
         "SELECT i, ai_query('flaky-agent', q, failOnError => false) AS r FROM df",
         {"df": flaky_questions()},
@@ -135,7 +135,7 @@ def test_thousand_flaky_rows_without_retries_keep_every_row(sql_workspace):
 
 
 def test_thousand_flaky_rows_with_retries_are_all_answered(sql_workspace):
-    retrying = WorkspaceTransport(sql_workspace, retries=3, backoff=0.05)
+    retrying = WorkspaceInvoker(sql_workspace, retries=3, backoff=0.05)
     out = run_local(
         "SELECT i, ai_query('flaky-agent', q) AS a FROM df",
         {"df": flaky_questions()},

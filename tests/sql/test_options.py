@@ -17,6 +17,18 @@ def test_options_then_sql_with_quotes_kept_verbatim():
     assert command.options.engine == "local" and command.options.concurrency == 16 and command.out == "df"
 
 
+def test_both_help_pages_list_the_shared_options_with_their_own_result():
+    from agent_magics.magic import command, sql_command
+
+    agent = " ".join(command.help_text().split())
+    sql = " ".join(sql_command.help_text().split())
+    assert "--out NAME store the AgentResult (AgentComparison for several targets) in this variable" in agent
+    assert "--quiet no display, not even Out[]; the result is still returned" in agent
+    assert "--out NAME store the DataFrame in this variable" in sql
+    assert "--quiet no progress display; the result is still returned" in sql
+    assert "--debug show full tracebacks" in agent and "--debug show full tracebacks" in sql
+
+
 def test_double_dash_ends_options():
     command = parse_line("--quiet -- -- a SQL comment\nSELECT 1", {})
     assert command.sql == "-- a SQL comment\nSELECT 1" and command.options.progress == "none"

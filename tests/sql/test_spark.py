@@ -15,6 +15,7 @@ import pytest
 from sparkenv import plain_pyspark_missing
 
 from agent_magics.core.errors import AgentError, AgentUsageError
+from agent_magics.local.fixed_latency import FixedLatencyEndpoint
 from agent_magics.sql import register_ai_query, run_sql
 from agent_magics.sql.spark_engine import run_spark
 
@@ -29,13 +30,13 @@ PAGE = (
 )
 
 
-def test_page_example_through_the_spark_engine_registers_ai_query(spark, driver_on_local_workspace):
+def test_page_example_through_the_spark_engine_registers_ai_query(spark, local_workspace_env):
     frame = run_sql(PAGE, {"spark": spark}, engine="spark", progress="none")
     assert list(frame.columns) == ["ai_query(demo-agent, question)"]  # Spark names it as Databricks does
     assert len(frame) == 2 and all("MLflow" in answer for answer in frame.iloc[:, 0])
 
 
-def test_named_arguments_give_databricks_types(spark, driver_on_local_workspace):
+def test_named_arguments_give_databricks_types(spark, local_workspace_env):
     sql = (
         "SELECT q, ai_query('fault-500', q, failOnError => false) AS bad, "
         "ai_query('demo-agent', q, failOnError => false) AS good, "
@@ -49,7 +50,7 @@ def test_named_arguments_give_databricks_types(spark, driver_on_local_workspace)
     assert '"output"' in row["raw"]  # a STRUCT request without returnType: the endpoint's JSON answer
 
 
-def test_fail_on_error_true_keeps_the_workers_cause(spark, driver_on_local_workspace):
+def test_fail_on_error_true_keeps_the_workers_cause(spark, local_workspace_env):
     with pytest.raises(AgentError) as caught:
         run_sql("SELECT ai_query('fault-500', 'x') AS a", {"spark": spark}, engine="spark", progress="none")
     message = str(caught.value)
@@ -57,7 +58,7 @@ def test_fail_on_error_true_keeps_the_workers_cause(spark, driver_on_local_works
     assert "HTTP 500" in message and "failOnError => false" in message and "\n" not in message
 
 
-def test_model_parameters_for_a_responses_agent_is_refused_with_its_error_class(spark, driver_on_local_workspace):
+def test_model_parameters_for_a_responses_agent_is_refused_with_its_error_class(spark, local_workspace_env):
     sql = "SELECT ai_query('demo-agent', 'hi', modelParameters => named_struct('temperature', 0.2)) AS a"
     with pytest.raises(AgentError, match=r"AI_FUNCTION_INVALID_MODEL_PARAMETERS"):
         run_sql(sql, {"spark": spark}, engine="spark", progress="none")
@@ -72,7 +73,7 @@ def test_unresolved_ai_query_off_databricks_says_what_to_do(spark):
         run_spark("SELECT nope(1)", fresh)
 
 
-def test_bad_arguments_are_refused_before_spark_runs(spark, driver_on_local_workspace):
+def test_bad_arguments_are_refused_before_spark_runs(spark, local_workspace_env):
     with pytest.raises(AgentUsageError, match="returnType 'NOT A TYPE' is not a type"):
         run_sql(
             "SELECT ai_query('demo-agent', 'hi', returnType => 'NOT A TYPE')",
@@ -82,67 +83,23 @@ def test_bad_arguments_are_refused_before_spark_runs(spark, driver_on_local_work
         )
 
 
-class _CountingEndpoint:
-    """A loopback Responses endpoint that answers after ``delay`` s and records the most requests in flight."""
+def _serve(app: Any) -> tuple[str, Any]:
+    """``(url, server)`` of ``app`` run by uvicorn on a thread, on 127.0.0.1."""
+    import uvicorn
 
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-        self.in_flight = 0
-        self.most = 0
-        self.lock = threading.Lock()
-
-    def serve(self) -> tuple[str, Any]:
-        import uvicorn
-        from starlette.applications import Starlette
-        from starlette.responses import JSONResponse
-        from starlette.routing import Route
-
-        async def endpoint(request):
-            return JSONResponse({"name": request.path_params["name"], "task": "agent/v1/responses"})
-
-        async def invocations(request):
-            import asyncio
-
-            body = await request.json()
-            with self.lock:
-                self.in_flight += 1
-                self.most = max(self.most, self.in_flight)
-            await asyncio.sleep(self.delay)
-            with self.lock:
-                self.in_flight -= 1
-            text = "A:" + body["input"][0]["content"]
-            return JSONResponse(
-                {
-                    "output": [
-                        {
-                            "type": "message",
-                            "id": "m",
-                            "role": "assistant",
-                            "content": [{"type": "output_text", "text": text}],
-                        }
-                    ]
-                }
-            )
-
-        app = Starlette(
-            routes=[
-                Route("/api/2.0/serving-endpoints/{name}", endpoint),
-                Route("/serving-endpoints/{name}/invocations", invocations, methods=["POST"]),
-            ]
-        )
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-        threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-        deadline = time.monotonic() + 15
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return f"http://127.0.0.1:{sock.getsockname()[1]}", server
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}", server
 
 
 def test_each_task_keeps_its_own_concurrency_bound(spark):
-    counting = _CountingEndpoint(delay=0.03)
-    host, server = counting.serve()
+    counting = FixedLatencyEndpoint(delay=0.03)
+    host, server = _serve(counting.app())
     try:
         register_ai_query(spark, host=host, token="dapi-test", concurrency=4)
         frame = spark.sql(
@@ -154,7 +111,7 @@ def test_each_task_keeps_its_own_concurrency_bound(spark):
     assert 4 < counting.most <= 8  # two tasks at once, each at most 4 in flight
 
 
-def test_auto_runs_on_spark_when_the_query_reads_its_tables(spark, driver_on_local_workspace, capsys):
+def test_auto_runs_on_spark_when_the_query_reads_its_tables(spark, local_workspace_env, capsys):
     import pandas as pd
 
     spark.createDataFrame(pd.DataFrame({"q": ["what is MLflow?"]})).createOrReplaceTempView("spark_questions")

@@ -101,14 +101,14 @@ def _tail(work: Path) -> str:
     return (work / "server.log").read_text(errors="replace")[-2000:]
 
 
-def test_page_example_over_spark_connect(connect_spark, driver_on_local_workspace):
+def test_page_example_over_spark_connect(connect_spark, local_workspace_env):
     assert type(connect_spark).__module__.startswith("pyspark.sql.connect")
     frame = run_sql(PAGE, {"spark": connect_spark}, engine="spark", progress="none")
     assert list(frame.columns) == ["ai_query(demo-agent, question)"]
     assert len(frame) == 2 and all("MLflow" in answer for answer in frame.iloc[:, 0])
 
 
-def test_failures_over_spark_connect_keep_their_cause(connect_spark, driver_on_local_workspace):
+def test_failures_over_spark_connect_keep_their_cause(connect_spark, local_workspace_env):
     sql = "SELECT ai_query('fault-500', q, failOnError => false) AS r FROM VALUES ('a'), ('b') AS t(q)"
     rows = run_sql(sql, {"spark": connect_spark}, engine="spark", progress="none")["r"].tolist()
     assert all(r["result"] is None and "HTTP 500" in r["errorMessage"] for r in rows)
@@ -118,7 +118,7 @@ def test_failures_over_spark_connect_keep_their_cause(connect_spark, driver_on_l
     assert "ai_query('fault-500') failed on row 0" in message and "HTTP 500" in message and "\n" not in message
 
 
-def test_into_over_spark_connect_writes_the_table(connect_spark, driver_on_local_workspace, tmp_path):
+def test_into_over_spark_connect_writes_the_table(connect_spark, local_workspace_env, tmp_path):
     schema = f"agent_into_{uuid.uuid4().hex[:8]}"
     connect_spark.sql(f"CREATE DATABASE {schema} LOCATION '{tmp_path / schema}'")  # written under tmp_path
     try:

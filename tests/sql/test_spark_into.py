@@ -28,7 +28,7 @@ def schema(spark, tmp_path):
     spark.sql(f"DROP DATABASE {name} CASCADE")
 
 
-def test_spark_writes_the_table_and_returns_a_summary(spark, schema, driver_on_local_workspace):
+def test_spark_writes_the_table_and_returns_a_summary(spark, schema, local_workspace_env):
     table = f"{schema}.answers"
     sql = (
         "SELECT id, ai_query('demo-agent', concat('what is MLflow? #', id)) AS a, "

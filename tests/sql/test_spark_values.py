@@ -34,6 +34,6 @@ def test_values_come_back_unchanged_on_spark(spark, value):
     assert (frame["bare"][0], frame["quoted"][0], frame["mixed"][0]) == (value, value, f"say: {value}!")
 
 
-def test_a_hostile_prompt_reaches_ai_query_as_text(spark, driver_on_local_workspace):
+def test_a_hostile_prompt_reaches_ai_query_as_text(spark, local_workspace_env):
     frame = _run(spark, "SELECT ai_query('{ep}', 'Answer: {q}') AS a", ep="demo-agent", q=HOSTILE[1])
     assert isinstance(frame["a"][0], str) and frame["a"][0]

@@ -1,9 +1,11 @@
-"""How ai_query reaches an endpoint: ``POST /serving-endpoints/{name}/invocations`` on a workspace.
+"""How ``%agent_sql`` sends one ai_query request: ``POST /serving-endpoints/{name}/invocations``.
 
-A Transport is the seam the tests swap: ``interface(endpoint)`` says which agent interface the endpoint
-speaks, ``post(endpoint, body)`` returns the reply JSON or a one-line error message. The workspace
-transport reuses the agent transport's ``open_response`` (so 429/503/connection errors are retried with the
-engine's backoff, honouring Retry-After) and the workspace's pooled, authenticated httpx client.
+An Invoker is the seam the tests swap: ``interface(endpoint)`` says which agent interface the endpoint
+speaks, ``post(endpoint, body)`` returns the reply JSON or a one-line error message. (Not a
+``transport.select.Transport``: an invocation is one JSON request and one JSON reply, no event stream.)
+The workspace invoker reuses the agent transport's ``open_response`` (so 429/503/connection errors are
+retried with the engine's backoff, honouring Retry-After) and the workspace's pooled, authenticated
+httpx client.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from agent_magics.core.request import Timeouts
 from agent_magics.transport.retry import Failure, RetryPolicy
 
 
-class Transport(Protocol):
+class Invoker(Protocol):
     def interface(self, endpoint: str) -> str: ...
 
     def post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any] | str: ...
 
 
-class WorkspaceTransport:
+class WorkspaceInvoker:
     """Invocations on a workspace (real, or the local one), with the engine's retries."""
 
     def __init__(
