@@ -32,3 +32,17 @@ def content_text(content: Any, sep: str = "") -> str:
             if isinstance(text, str):
                 parts.append(text)
     return sep.join(parts)
+
+
+def rough_duration(seconds: float) -> str:
+    """A wait to come, as precise as a wait needs: 12 s, 3 min 20 s, 2 h 5 min (the batch
+    progress's time left, ``--estimate``'s expected time). Clocks of calls that ran are formatted
+    by the header (tenths) and the trace (milliseconds) instead."""
+    whole = max(1, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes, rest = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_magics.core.text import rough_duration
 from agent_magics.sql.batch import AnswerFn
 from agent_magics.sql.semantics import Answer
 from agent_magics.sql.transpile import AiCall
@@ -78,7 +79,9 @@ class Estimate:
 
     def line(self) -> str:
         tokens = f"~{self.tokens:,} tokens" if self.tokens is not None else "tokens unknown (no usage reported)"
-        seconds = f"~{_duration(self.seconds)} at --concurrency {self.concurrency}" if self.seconds is not None else ""
+        seconds = ""
+        if self.seconds is not None:
+            seconds = f"~{rough_duration(self.seconds)} at --concurrency {self.concurrency}"
         cost = f"~{self.cost:,.4f} at {self.price_per_1k_tokens:g} per 1k tokens" if self.cost is not None else ""
         failed = f" ({self.sample_failed} failed)" if self.sample_failed else ""
         parts = [f"{self.requests:,} ai_query requests", tokens, seconds, cost]
@@ -119,13 +122,3 @@ def estimate(sampler: Sampler, concurrency: int, price_per_1k_tokens: float | No
         concurrency=concurrency,
         price_per_1k_tokens=price_per_1k_tokens,
     )
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
-from agent_magics.core.text import shorten
+from agent_magics.core.text import rough_duration, shorten
 from agent_magics.view.bundles import replace_bundle, show_bundle
 from agent_magics.view.coalesce import Coalescer
 
@@ -66,23 +66,11 @@ def status_line(counts: Counts, label: str = "ai_query") -> str:
     shown = f" · {tokens:,} tokens" if tokens else ""
     left = counts.submitted - counts.done
     # At the rate so far: rows finish at a steady pace once the pool is full, so this settles fast.
-    eta = f" · ~{_duration(left / rate)} left" if left > 0 and rate > 0 else ""
+    eta = f" · ~{rough_duration(left / rate)} left" if left > 0 and rate > 0 else ""
     return (
         f"{label}: {counts.done:,}/{counts.submitted:,} rows · {errors}{shown} · {counts.elapsed:.1f} s · "
         f"{rate:,.0f} rows/s{eta}"
     )
-
-
-def _duration(seconds: float) -> str:
-    """12 s, 3 min 20 s, 2 h 5 min: as precise as a wait needs."""
-    seconds = max(1, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, rest = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 class Progress:
