@@ -37,11 +37,11 @@ MAX_TOKEN_BODY = 64 * 1024  # a token answer is a few hundred bytes; anything bi
 @dataclass(frozen=True)
 class Token:
     access_token: str
-    expires_at: float  # on the credentials' clock (time.monotonic)
-    token_type: str = "Bearer"
+    renew_at: float  # on the credentials' clock (time.monotonic): before expiry, by the margin
+    token_type: str = "Bearer"  # what Databricks issues; a server's own word for it is not taken
 
     def valid(self, now: float) -> bool:
-        return now < self.expires_at - REFRESH_MARGIN
+        return now < self.renew_at
 
 
 @dataclass
@@ -120,7 +120,8 @@ class EmbeddedCredentials:
             raise AgentError(f"the local demo workspace refused its own credentials ({secrets.redact(str(reason))})")
         secrets.register(access_token)
         lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
-        return Token(access_token, now + lifetime, str(body.get("token_type") or "Bearer"))
+        # A short-lived token is renewed halfway through its life, not on every request
+        return Token(access_token, now + lifetime - min(REFRESH_MARGIN, lifetime / 2))
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
