@@ -269,7 +269,7 @@ def _since_last(run: TargetRun, experiment_id: str, digest: str, scorers: list[s
                 history.changes(previous.verdicts, verdicts, scorers),
                 history.regressions(previous.verdicts, verdicts, scorers),
             )
-        history.record(run.run_id, digest, verdicts)
+        history.record(run.run_id, run.target, digest, verdicts)
     except Exception as exc:
         logger.warning("agent_eval: no comparison with the previous evaluation (%s)", redact(str(exc))[:300])
     return since

@@ -18,17 +18,25 @@ from typing import Any
 from agent_magics.evaluate.dataset import Row
 
 DIGEST_TAG = "agent_magics.data_digest"
-TARGET_TAG = "agent_magics.target"
+TARGET_DIGEST_TAG = "agent_magics.target_digest"  # the target as hex: safe in a search filter
 VERDICTS_FILE = "agent_magics/verdicts.json"
 FORMAT = 1
-CANDIDATES = 20  # finished runs on the same data looked at for the target (newest first)
+CANDIDATES = 5  # runs of the target on the same data looked at, newest first (one whose verdicts are gone is skipped)
 
 Verdicts = list[dict[str, bool | None]]  # per data row: scorer -> passed (None: no verdict)
 
 
 def data_digest(rows: Sequence[Row]) -> str:
     """Same rows in the same order, same digest: what "the same data" means here."""
-    text = json.dumps([row.record() for row in rows], sort_keys=True, default=str)
+    # repr for keys json cannot sort (a dict mixing int and str keys): a digest never fails
+    try:
+        text = json.dumps([row.record() for row in rows], sort_keys=True, default=str)
+    except TypeError:
+        text = repr([row.record() for row in rows])
+    return _hex(text)
+
+
+def _hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -38,12 +46,16 @@ class PreviousRun:
     verdicts: Verdicts
 
 
-def record(run_id: str, digest: str, verdicts: Verdicts) -> None:
-    """Tag ``run_id`` with the data's digest and keep its per-row verdicts beside it."""
+def record(run_id: str, target: str, digest: str, verdicts: Verdicts) -> None:
+    """Tag ``run_id`` with the data's and the target's digests and keep its per-row verdicts beside it.
+
+    Only a run that scored every row is recorded, so a tagged run is a whole baseline, even when it
+    later ended KILLED (Ctrl-C during a later target of the same evaluation ends them all)."""
     from mlflow import MlflowClient
 
     client = MlflowClient()
     client.log_dict(run_id, {"format": FORMAT, "rows": verdicts}, VERDICTS_FILE)
+    client.set_tag(run_id, TARGET_DIGEST_TAG, _hex(target))
     client.set_tag(run_id, DIGEST_TAG, digest)  # last: a tagged run always has its verdicts
 
 
@@ -52,15 +64,15 @@ def find_previous(experiment_id: str, target: str, digest: str, exclude: set[str
     from mlflow import MlflowClient
 
     client = MlflowClient()
-    # The digest is hex (safe to put in a filter); the target, which may hold quotes, is compared here.
+    # Both digests are hex: nothing from the notebook is pasted into the filter as it is.
     runs = client.search_runs(
         [experiment_id],
-        filter_string=f"tags.`{DIGEST_TAG}` = '{digest}' and attributes.status = 'FINISHED'",
+        filter_string=f"tags.`{DIGEST_TAG}` = '{digest}' and tags.`{TARGET_DIGEST_TAG}` = '{_hex(target)}'",
         order_by=["attributes.start_time DESC"],
         max_results=CANDIDATES,
     )
     for run in runs:
-        if run.info.run_id in exclude or run.data.tags.get(TARGET_TAG) != target:
+        if run.info.run_id in exclude:
             continue
         verdicts = _load_verdicts(client, run.info.run_id)
         if verdicts is not None:

@@ -147,10 +147,11 @@ class EvalResult:
         }
 
     @property
-    def regressions(self) -> list[tuple[str, str, tuple[str, ...]]]:
-        """(target, question, scorers) of each row that passed those scorers last time and fails now."""
+    def regressions(self) -> list[tuple[str, int, str, tuple[str, ...]]]:
+        """(target, row, question, scorers) of each row that passed those scorers last time and fails
+        now; ``row`` is its position in the data (questions may repeat)."""
         return [
-            (run.target, run.rows[r.index].question, r.scorers)
+            (run.target, r.index, run.rows[r.index].question, r.scorers)
             for run in self.runs
             if run.since is not None
             for r in run.since.regressed
@@ -186,7 +187,11 @@ class EvalResult:
                 run.target: SinceLast(
                     run.since.run_id,
                     [(c.scorer, c.before, c.after) for c in run.since.changes],
-                    [(run.rows[r.index].question, r.scorers) for r in run.since.regressed if r.index < len(run.rows)],
+                    [
+                        (r.index, run.rows[r.index].question, r.scorers)
+                        for r in run.since.regressed
+                        if r.index < len(run.rows)
+                    ],
                 )
                 for run in self.runs
                 if run.since is not None

@@ -16,6 +16,7 @@ real ``Config`` from :meth:`EmbeddedCredentials.sdk_config`, built on first use.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -26,9 +27,11 @@ import httpx
 
 from agent_magics.core import secrets
 from agent_magics.core.errors import AgentError
+from agent_magics.core.text import one_line
 from agent_magics.transport.http import ssl_context
 
 TOKEN_PATH = "/oidc/v1/token"
+DEFAULT_LIFETIME = 3600.0  # seconds, when the token answer does not say
 REFRESH_MARGIN = 30.0  # seconds before expiry when a token is renewed (the SDK's margin is similar)
 TOKEN_TIMEOUT = 10.0
 MAX_TOKEN_BODY = 64 * 1024  # a token answer is a few hundred bytes; anything bigger is not one
@@ -58,6 +61,7 @@ class EmbeddedCredentials:
     _token: Token | None = field(default=None, repr=False)
     _sdk_config: Any = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _sdk_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # not _lock: see sdk_config
 
     def __post_init__(self) -> None:
         from agent_magics.transport.sdk_answers import register_basic
@@ -89,8 +93,11 @@ class EmbeddedCredentials:
         }
 
     def sdk_config(self) -> Any:
-        """A real databricks-sdk ``Config`` for these credentials, for the paths that need the SDK."""
-        with self._lock:
+        """A real databricks-sdk ``Config`` for these credentials, for the paths that need the SDK.
+
+        Built under a lock of its own: building one imports the SDK and runs its OAuth discovery,
+        which requests on the REST path (``oauth_token``) must not wait for."""
+        with self._sdk_lock:
             if self._sdk_config is None:
                 from databricks.sdk.config import Config
 
@@ -117,11 +124,20 @@ class EmbeddedCredentials:
         access_token, expires_in = body.get("access_token"), body.get("expires_in")
         if response.status_code != 200 or not isinstance(access_token, str) or not access_token:
             reason = body.get("error_description") or body.get("error") or f"HTTP {response.status_code}"
-            raise AgentError(f"the local demo workspace refused its own credentials ({secrets.redact(str(reason))})")
+            reason = one_line(secrets.redact(str(reason)), 200)
+            raise AgentError(f"the local demo workspace refused its own credentials ({reason})")
         secrets.register(access_token)
-        lifetime = float(expires_in) if isinstance(expires_in, (int, float)) and expires_in > 0 else 3600.0
-        # A short-lived token is renewed halfway through its life, not on every request
-        return Token(access_token, now + lifetime - min(REFRESH_MARGIN, lifetime / 2))
+        return Token(access_token, renew_at(now, expires_in))
+
+
+def renew_at(now: float, expires_in: Any) -> float:
+    """When a token that lives ``expires_in`` seconds is renewed: halfway through a short life, the
+    margin before a long one; at once when it is already expired; after an hour when the server did
+    not say (or said something that is not a finite number of seconds)."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)) or not math.isfinite(expires_in):
+        expires_in = DEFAULT_LIFETIME
+    lifetime = max(0.0, float(expires_in))
+    return now + lifetime - min(REFRESH_MARGIN, lifetime / 2)
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:

@@ -177,9 +177,10 @@ class Workspace:
     def workspace_client(self) -> Any:
         from databricks.sdk import WorkspaceClient
 
-        self.auth_headers()  # the SDK's client authenticates itself: register the token it will send
         sdk_config = getattr(self.config, "sdk_config", None)  # EmbeddedCredentials: a Config on demand
-        client = WorkspaceClient(config=sdk_config() if callable(sdk_config) else self.config)
+        config = sdk_config() if callable(sdk_config) else self.config
+        _authenticate(self.host, config)  # the SDK's client authenticates itself: register the token it will send
+        client = WorkspaceClient(config=config)
         guard_sdk_answers(client, self.host)
         return client
 

@@ -37,7 +37,7 @@ class SinceLast:
 
     run_id: str  # the previous run
     rates: list[tuple[str, float, float]]  # (scorer, pass rate before, after)
-    regressed: list[tuple[str, tuple[str, ...]]]  # (question, scorers it passed before and fails now)
+    regressed: list[tuple[int, str, tuple[str, ...]]]  # (row in the data, question, scorers passed before)
 
 
 @dataclass
@@ -98,8 +98,8 @@ class Scorecard:
         for target, since in self.since.items():
             rates = " · ".join(f"{name} {b:.0%} → {a:.0%} ({_points(a - b)})" for name, b, a in since.rates)
             lines.append(f"  since run {since.run_id} ({target}, same data): {rates or 'no common scorers'}")
-            for question, scorers in since.regressed[:MAX_REGRESSED]:
-                lines.append(f"    regressed: {one_line(question, TEXT_CELL)} · {', '.join(scorers)}")
+            for row, question, scorers in since.regressed[:MAX_REGRESSED]:
+                lines.append(f"    regressed: row {row} {one_line(question, TEXT_CELL)} · {', '.join(scorers)}")
             if len(since.regressed) > MAX_REGRESSED:
                 lines.append(f"    … {len(since.regressed) - MAX_REGRESSED} more regressed rows")
         return lines
@@ -114,8 +114,8 @@ class Scorecard:
                 for name, b, a in since.rates
             )
             regressed = "".join(
-                f"<li>{escape(shorten(question, CELL))} <small>({escape(', '.join(scorers))})</small></li>"
-                for question, scorers in since.regressed[:MAX_REGRESSED]
+                f"<li>row {row}: {escape(shorten(question, CELL))} <small>({escape(', '.join(scorers))})</small></li>"
+                for row, question, scorers in since.regressed[:MAX_REGRESSED]
             )
             if len(since.regressed) > MAX_REGRESSED:
                 regressed += f"<li>… {len(since.regressed) - MAX_REGRESSED} more</li>"

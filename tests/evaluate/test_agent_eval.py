@@ -116,6 +116,7 @@ def test_mistakes_are_one_line(shell: Any, mlflow_store: Path, line: str, messag
 def test_the_next_evaluation_on_the_same_data_shows_what_changed(shell: Any, mlflow_store: Path) -> None:
     """Evaluated twice on the same data: the second scorecard gives each scorer's change and the row
     that passed then and fails now, read back from MLflow; other data has no baseline."""
+    from mlflow import MlflowClient
     from mlflow.genai.scorers import scorer
 
     strict = {"on": False}
@@ -132,17 +133,19 @@ def test_the_next_evaluation_on_the_same_data_shows_what_changed(shell: Any, mlf
     first = shell.user_ns["first"]
     assert first.changes == {} and first.regressions == []  # nothing to compare with yet
 
+    # Ctrl-C in a later target of the same evaluation ends every run KILLED: still a whole baseline
+    MlflowClient().set_terminated(first.run_ids["demo-agent"], status="KILLED")
     strict["on"] = True
     shell.run_line_magic("agent_eval", line.format("three", "second"))
     second = shell.user_ns["second"]
     change = second.changes["demo-agent"]
     assert change["short_enough"]["before"] == 1.0 and change["short_enough"]["after"] == pytest.approx(2 / 3)
     assert change["tool_called:search_docs"]["change"] == 0.0
-    assert second.regressions == [("demo-agent", "How do I query an agent on Databricks Apps?", ("short_enough",))]
+    assert second.regressions == [("demo-agent", 1, "How do I query an agent on Databricks Apps?", ("short_enough",))]
     card = second._repr_mimebundle_()
     previous = first.run_ids["demo-agent"]
     assert f"since run {previous}" in card["text/plain"] and "short_enough 100% → 67% (−33 pts)" in card["text/plain"]
-    assert "regressed: How do I query an agent on Databricks Apps?" in card["text/plain"]
+    assert "regressed: row 1 How do I query an agent on Databricks Apps?" in card["text/plain"]
     assert "Since the previous evaluation on the same data" in card["text/html"] and previous in card["text/html"]
 
     shell.run_line_magic("agent_eval", line.format("other", "third"))

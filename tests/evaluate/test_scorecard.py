@@ -83,10 +83,15 @@ def test_changes_and_regressions_over_the_rows_both_scored() -> None:
 def test_the_change_since_last_time_is_shown_and_escaped(payload: str) -> None:
     from agent_magics.view.scorecard import SinceLast
 
-    since = SinceLast("run<1>", [("s", 1.0, 0.5), ("t", 0.25, 0.25)], [(payload, ("s",))])
+    since = SinceLast("run<1>", [("s", 1.0, 0.5), ("t", 0.25, 0.25)], [(3, payload, ("s",))])
     card = Scorecard([ScoreRow("t", "q", "a", {"s": (True, "")})], ["s"], ["t"], since={"t": since})
     text, html = card.text(), card.html()
     assert "since run run<1> (t, same data): s 100% → 50% (−50 pts) · t 25% → 25% (±0)" in text
-    assert "regressed:" in text and "Since the previous evaluation" in html and "run&lt;1&gt;" in html
+    assert (
+        "regressed: row 3 " in text
+        and "row 3: " in html
+        and "Since the previous evaluation" in html
+        and "run&lt;1&gt;" in html
+    )
     for dangerous in ("<script", "<img", "<svg", "<a href"):
         assert dangerous not in html

@@ -137,3 +137,36 @@ def test_a_no_config_process_answers_without_importing_the_sdk(tmp_path: Path) -
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [True, "MLflow", False]
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "renew_after"),
+    [
+        (3600, 3570.0),  # a long life: renewed the margin (30 s) before it ends
+        (10, 5.0),  # a short one: halfway, not at every request
+        (0, 0.0),  # already expired: renewed at the next request
+        (-5, 0.0),
+        (float("inf"), 3570.0),  # not a finite number of seconds: as if the server had not said
+        (float("nan"), 3570.0),
+        ("3600", 3570.0),
+        (True, 3570.0),
+        (None, 3570.0),
+    ],
+)
+def test_when_a_token_is_renewed(expires_in: object, renew_after: float) -> None:
+    from agent_magics.transport.embedded_auth import renew_at
+
+    assert renew_at(100.0, expires_in) == 100.0 + renew_after
+
+
+def test_the_sdk_clients_token_is_redacted_too(local_workspace: LocalWorkspace) -> None:
+    """DatabricksOpenAI and the warehouse engine send the SDK Config's own token: it is a secret too."""
+    from agent_magics.core import secrets
+    from agent_magics.transport.workspace import Workspace
+
+    credentials = EmbeddedCredentials(local_workspace.host, local_workspace.client_id, local_workspace.client_secret)
+    workspace = Workspace(host=credentials.host, config=credentials, label="test", is_local=True)
+    workspace.workspace_client()
+    sdk_token = credentials.sdk_config().oauth_token().access_token
+    assert sdk_token != credentials.oauth_token().access_token  # two tokens, each minted on its own
+    assert sdk_token not in secrets.redact(f"echoed: {sdk_token}")
