@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,16 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from agent_magics.transport.embedded import LocalWorkspace
 from agent_magics.transport.workspace import forget_workspaces
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_raises() -> Iterator[None]:
+    """The interrupt tests send SIGINT to this process. A runner started in the background without job
+    control (``(cmd &)`` in a script, nohup) inherits SIGINT ignored, and Python then installs no
+    handler: Ctrl-C would never become KeyboardInterrupt. Give the suite Python's own handler."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")
