@@ -142,13 +142,11 @@ def renew_at(now: float, expires_in: Any) -> float:
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
     """The answer's JSON object, read at most ``MAX_TOKEN_BODY`` bytes far ({} when it is not one)."""
-    data = b""
-    for piece in response.iter_bytes():
-        data += piece
-        if len(data) > MAX_TOKEN_BODY:
-            return {}
+    from agent_magics.transport.http import BodyTooLarge
+    from agent_magics.transport.rest import read_bounded
+
     try:
-        body = json.loads(data)
-    except ValueError:
+        body = json.loads(read_bounded(response, MAX_TOKEN_BODY))
+    except (BodyTooLarge, ValueError):
         return {}
     return body if isinstance(body, dict) else {}
