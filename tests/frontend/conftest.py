@@ -202,26 +202,26 @@ def _require_chromium() -> None:
         pytest.skip(f"{CHROMIUM} is missing: install Debian chromium (`make browser`) to run the browser tests")
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
-    """A JupyterLab server shared by the tests of one module (each test opens its own notebook)."""
+def _running(server: LabServer) -> Iterator[LabServer]:
+    """``server`` started for the fixture's life, stopped after it (the three server fixtures)."""
     _require_chromium()
-    server = LabServer(tmp_path_factory.mktemp("lab")).start()
+    server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    """A JupyterLab server shared by the tests of one module (each test opens its own notebook)."""
+    yield from _running(LabServer(tmp_path_factory.mktemp("lab")))
 
 
 @pytest.fixture
 def fresh_lab(tmp_path: Path) -> Iterator[LabServer]:
     """A JupyterLab server of its own, for a test that needs kernels nobody else touched."""
-    _require_chromium()
-    server = LabServer(tmp_path / "lab").start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(LabServer(tmp_path / "lab"))
 
 
 class Notebook7Server(LabServer):
@@ -236,12 +236,7 @@ class Notebook7Server(LabServer):
 def notebook7(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
     """A Notebook 7 server shared by the tests of one module."""
     pytest.importorskip("notebook", minversion="7")
-    _require_chromium()
-    server = Notebook7Server(tmp_path_factory.mktemp("notebook7")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(Notebook7Server(tmp_path_factory.mktemp("notebook7")))
 
 
 @pytest.fixture(scope="session")
