@@ -22,6 +22,7 @@ CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 300.0  # agents may think for minutes between bytes
 MAX_RETRIES = 3
 RETRY_MAX_WAIT = 20.0
+EVAL_EXPERIMENT = "agent_magics-evaluations"  # where %%agent_eval logs, outside a Databricks notebook
 
 VIA_HELP = (
     "auto (default): plain REST (httpx and our own SSE parser), or the OpenAI-compatible client when "

@@ -73,16 +73,10 @@ def _lent_credentials(workspace: Any) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _judge_credentials(workspace: Any) -> Iterator[None]:
-    """MLflow's Databricks provider builds its own WorkspaceClient from the environment; when the
-    workspace came from elsewhere (the embedded local one), lend it that workspace's host and
-    credentials (a token, or OAuth client credentials) for the run, then put the environment back."""
-    lent = _lent_credentials(workspace) if workspace is not None and not os.environ.get("DATABRICKS_HOST") else {}
-    if not lent:
-        yield
-        return
-    before = {key: os.environ.get(key) for key in lent}
-    os.environ.update(lent)
+def _lent_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in the environment for the block, then put back what was there."""
+    before = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
     try:
         yield
     finally:
@@ -93,23 +87,50 @@ def _judge_credentials(workspace: Any) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _judge_credentials(workspace: Any) -> contextlib.AbstractContextManager[None]:
+    """MLflow's Databricks provider builds its own WorkspaceClient from the environment; when the
+    workspace came from elsewhere (the embedded local one), lend it that workspace's host and
+    credentials (a token, or OAuth client credentials) for the run."""
+    lent = _lent_credentials(workspace) if workspace is not None and not os.environ.get("DATABRICKS_HOST") else {}
+    return _lent_environment(lent)
+
+
+def _quiet_mlflow_environment(local: bool) -> dict[str, str]:
+    """What keeps MLflow from printing beside our scorecard, or reaching out from the local workspace.
+
+    Its artifact downloads (the previous verdicts) draw a tqdm bar, and ending a run on a tracking
+    server prints the run's URL (the scorecard links it); on the local workspace its judges
+    would fetch a model catalog from GitHub (three tries, 5 s each) for a demo endpoint no catalog
+    lists. What the user set themselves is left alone."""
+    wanted = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+    if local:
+        wanted["MLFLOW_MODEL_CATALOG_URI"] = ""  # MLflow's documented "no remote fetch"
+    return {key: value for key, value in wanted.items() if key not in os.environ}
+
+
 @contextlib.contextmanager
-def _without_mlflow_bar() -> Iterator[None]:
-    """Ours is the one progress bar: MLflow's harness shows a tqdm bar (a widget in a kernel, left in
-    the saved notebook) unless tqdm is missing, a case it handles; make it look missing meanwhile."""
+def _without_mlflow_output() -> Iterator[None]:
+    """Ours is the one progress bar and the one summary. MLflow's harness shows a tqdm bar (a widget
+    in a kernel, left in the saved notebook) unless tqdm is missing, a case it handles; make it look
+    missing meanwhile. After each run it prints (or, in a kernel, displays) a "results are in MLflow"
+    box: one per target, beside a scorecard that links the run already."""
     try:
-        from mlflow.genai.evaluation import harness
+        from mlflow.genai.evaluation import base, harness
     except ImportError:
         yield
         return
-    if not hasattr(harness, "tqdm"):
-        yield
-        return
-    bar, harness.tqdm = harness.tqdm, None
+    saved = []
+    if hasattr(harness, "tqdm"):
+        saved.append((harness, "tqdm", harness.tqdm))
+        harness.tqdm = None
+    if hasattr(base, "display_evaluation_output"):
+        saved.append((base, "display_evaluation_output", base.display_evaluation_output))
+        base.display_evaluation_output = lambda run_id: None
     try:
         yield
     finally:
-        harness.tqdm = bar
+        for module, name, value in saved:
+            setattr(module, name, value)
 
 
 def _predict_fn(
@@ -215,7 +236,8 @@ def evaluate(
     interrupted = False
     names_resolved = [str(s.name) for s in resolved]
     title = f"agent_eval {', '.join(targets)}"
-    with _judge_credentials(workspace), _without_mlflow_bar(), mlflow.start_run(run_name=title) as parent:
+    quiet = _lent_environment(_quiet_mlflow_environment(is_local(workspace)))
+    with _judge_credentials(workspace), quiet, _without_mlflow_output(), mlflow.start_run(run_name=title) as parent:
         mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})
         for target in targets:
             answers: dict[str, tuple[str, AgentResult]] = {}

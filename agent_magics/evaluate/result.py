@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent_magics.core.result import ShownOnce
 from agent_magics.evaluate.history import Change, Regression, Verdicts
 
 PASS_VALUES = frozenset(["yes", "true", "pass", "passed", "1"])
@@ -63,7 +64,7 @@ class TargetRun:
 
 
 @dataclass
-class EvalResult:
+class EvalResult(ShownOnce):
     """``to_pandas()``, ``metrics`` (scorer -> pass rate), ``run_id`` (the MLflow parent run),
     ``per_target`` (target -> scorer -> pass rate), ``compare(previous)``."""
 
@@ -74,6 +75,10 @@ class EvalResult:
     interrupted: bool = False
     planned: int | None = None
     run_url: str | None = None  # the parent run in the MLflow UI, when there is one to open
+    # Set by the magic: --quiet (the cell's Out[] shows nothing). Nothing is shown live, so the
+    # scorecard is always the full value otherwise.
+    shown_live: bool = field(default=False, repr=False, compare=False)
+    hide_once: bool = field(default=False, repr=False, compare=False)
 
     @property
     def rows(self) -> list[RowScore]:
@@ -198,7 +203,10 @@ class EvalResult:
             },
         )
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+    def summary(self) -> str:
+        return repr(self)
+
+    def _full_bundle(self) -> dict[str, str]:
         card = self.scorecard()
         return {"text/plain": card.text(), "text/html": card.html()}
 

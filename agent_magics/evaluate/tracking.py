@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from agent_magics.core import defaults
+
 DIR_ENV = "AGENT_MAGICS_MLFLOW_DIR"
-EXPERIMENT = "agent_magics-evaluations"
 SERVER_ROUTE = "/api/2.0/agent-magics/mlflow-server"
 SERVER_START_TIMEOUT = 200.0  # the workspace answers once MLflow's server does (10-35 s, cold)
 
@@ -127,7 +128,7 @@ def prepare(experiment: str | None = None, workspace: Any = None) -> Tracking:
         uri, ui = _tracking_uri(workspace)
     if uri.startswith("databricks") and experiment is None:
         return Tracking(uri, ui)  # the notebook's own experiment (a bare name is not a workspace path)
-    name = experiment or EXPERIMENT
+    name = experiment or defaults.EVAL_EXPERIMENT
     found = mlflow.get_experiment_by_name(name)
     if found is None:
         local = uri.startswith(("sqlite:", "file:")) or "://" not in uri

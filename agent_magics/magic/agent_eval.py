@@ -14,12 +14,14 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 
+from agent_magics.core import defaults
 from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic.command import add_shared_options
 from agent_magics.magic.errors import HelpShown, usage_errors
 
 USAGE = (
     "%%agent_eval TARGET [TARGET ...] --data NAME [--scorers a,b,...] [--judge ENDPOINT] [--out NAME] "
-    "[--experiment NAME] [--timeout SECONDS] [--profile NAME] [--debug]"
+    "[--experiment NAME] [--timeout SECONDS] [--profile NAME] [--quiet] [--debug]"
 )
 
 
@@ -29,18 +31,40 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> _Parser:
-    parser = _Parser(prog="%%agent_eval", usage=USAGE, add_help=False)
-    parser.add_argument("targets", nargs="+")
-    parser.add_argument("--data", required=True)
-    parser.add_argument("--scorers", default=None)
-    parser.add_argument("--judge", default=None)
-    parser.add_argument("--out", default=None)
-    parser.add_argument("--experiment", default=None)
-    parser.add_argument("--timeout", type=float, default=None)
-    parser.add_argument("--profile", default=None)
-    parser.add_argument("--debug", action="store_true")
-    parser.add_argument("--help", "-h", action="store_true")
+    parser = _Parser(
+        prog="%%agent_eval",
+        usage=USAGE.replace("%", "%%"),  # argparse %-formats the usage
+        description=(
+            "Evaluate agents over a DataFrame in the notebook with MLflow GenAI evaluation. The cell "
+            "body, if any, is the guidelines for the guidelines judge (one per line)."
+        ),
+        add_help=False,
+    )
+    parser.add_argument("targets", nargs="+", metavar="TARGET", help="endpoints or apps/<name> to evaluate")
+    parser.add_argument("--data", metavar="NAME", required=True, help="a DataFrame with a question (or inputs) column")
+    parser.add_argument(
+        "--scorers",
+        metavar="a,b,...",
+        help="MLflow judges, tool_called:NAME, latency_under:SECONDS, or @scorer functions in the notebook "
+        "(default: what the data allows)",
+    )
+    parser.add_argument(
+        "--judge", metavar="ENDPOINT", help="chat endpoint for MLflow's judges (default: demo-judge, locally)"
+    )
+    parser.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help=f"MLflow experiment (default: {defaults.EVAL_EXPERIMENT}; in a Databricks notebook, its own)",
+    )
+    parser.add_argument("--timeout", metavar="SECONDS", type=float, help="time limit for each answer")
+    parser.add_argument("--profile", metavar="NAME", help="Databricks config profile (~/.databrickscfg)")
+    add_shared_options(parser, result="the EvalResult", hides="progress line or scorecard")
+    parser.add_argument("--help", "-h", action="store_true", help="show this help")
     return parser
+
+
+def help_text() -> str:
+    return _parser().format_help()
 
 
 @dataclass(frozen=True)
@@ -53,6 +77,7 @@ class EvalCommand:
     experiment: str | None
     timeout: float | None
     profile: str | None
+    quiet: bool
     debug: bool
     guidelines: str | None
 
@@ -63,7 +88,7 @@ def parse(line: str, cell: str | None) -> EvalCommand:
     except ValueError as exc:
         raise AgentUsageError(f"cannot read the options ({exc}). Usage: {USAGE}") from None
     if "--help" in words or "-h" in words:
-        print(f"{USAGE}\n\n{__doc__}")
+        print(help_text())
         raise HelpShown()
     args = _parser().parse_args(words)
     scorers = [s.strip() for s in args.scorers.split(",") if s.strip()] if args.scorers else None
@@ -77,6 +102,7 @@ def parse(line: str, cell: str | None) -> EvalCommand:
         args.experiment,
         args.timeout,
         args.profile,
+        args.quiet,
         args.debug,
         guidelines,
     )
@@ -115,10 +141,14 @@ class AgentEvalMagics(Magics):
             guidelines=command.guidelines,
             namespace=namespace,
             experiment=command.experiment,
-            progress=Progress(label="agent_eval"),
+            progress=None if command.quiet else Progress(label="agent_eval"),
             data_name=command.data,
             **options,
         )
+        result.hide_once = command.quiet  # quiet: no Out[] either (still returned and assigned)
         if command.out:
             namespace[command.out] = result
         return result
+
+
+AgentEvalMagics.agent_eval.__doc__ = help_text()

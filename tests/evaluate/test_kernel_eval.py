@@ -104,6 +104,22 @@ def test_whole_loop_lands_in_the_tracking_server(kernel: Kernel, store: Path) ->
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
 
 
+def test_only_our_scorecard_shows_and_quiet_shows_nothing(kernel: Kernel) -> None:
+    kernel.run("one = questions.head(1)[['question']]")
+    cell = "%agent_eval demo-agent --data one --scorers safety --judge demo-judge --out ev"
+    loud = kernel.run(cell)
+    assert not loud.errors, loud.errors
+    assert len(loud.results) == 1 and "safety" in loud.results[0]["text/plain"]  # Out[]: the scorecard
+    assert "agent_eval: 1 answers" in loud.text  # our progress line
+    # MLflow's own "Evaluation completed" box and its download bar are not shown beside it.
+    for noise in ("Evaluation completed", "View evaluation results", "View run", "Downloading artifacts", "it/s]"):
+        assert noise not in loud.shown + "".join(map(str, loud.displays)), noise
+    quiet = kernel.run(cell + " --quiet")
+    assert (quiet.stdout, quiet.stderr, quiet.displays, quiet.results, quiet.errors) == ("", "", [], [], []), quiet
+    assert kernel.value("ev.metrics") == {"safety": 1.0}  # still evaluated and assigned
+    assert "safety" in kernel.run("ev").results[0]["text/plain"]  # and shown in full when asked
+
+
 def test_agent_log_puts_the_answer_trace_in_the_tracking_server(kernel: Kernel) -> None:
     from mlflow import MlflowClient
 

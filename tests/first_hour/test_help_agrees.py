@@ -30,3 +30,13 @@ def test_help_and_traits_agree(
             f"'values': list(get_ipython().magics_manager.registry['AgentMagics'].traits()[{trait!r}].values)}}"
         )
         assert traits == {"help": help_text, "values": list(choices)}
+
+
+@pytest.mark.parametrize("code", ["%%agent_eval?", "%agent_eval --help"])
+def test_agent_eval_help_lists_its_options_from_its_parser(kernel: Any, code: str) -> None:
+    out = kernel.run(code)
+    page = " ".join((out.pages[0] if out.pages else out.stdout).split())
+    assert "usage: %%agent_eval TARGET" in page, page[:300]
+    for option in ("--data NAME", "--scorers", "--judge ENDPOINT", "--quiet", "store the EvalResult"):
+        assert option in page, (option, page[:1500])
+    assert defaults.EVAL_EXPERIMENT in page  # the default experiment, named where it is defined

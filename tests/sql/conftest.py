@@ -1,13 +1,10 @@
 """Fixtures of the %agent_sql tests: a Workspace on the session's local workspace, an ai_query invoker,
 and a small starlette app serving the Statement Execution routes (its ai_query goes to the local
-workspace), run by uvicorn on 127.0.0.1."""
+workspace), run by uvicorn on a thread (fixtures.uvicorn_thread)."""
 
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -38,27 +35,14 @@ def invoker(sql_workspace: Any) -> Any:
 @pytest.fixture(scope="session")
 def statement_server(local_workspace: Any) -> Iterator[Any]:
     """``(url, service)`` of a server with only the statement routes, 7 rows per chunk."""
-    import uvicorn
+    from fixtures.uvicorn_thread import UvicornThread
     from starlette.applications import Starlette
 
     from agent_magics.local.statements import StatementService, statement_routes
 
     service = StatementService(chunk_rows=7, concurrency=16, serving=(local_workspace.host, local_workspace.token))
-    app = Starlette(routes=statement_routes(service))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="statement-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the statement test server did not start")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}", service
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with UvicornThread(Starlette(routes=statement_routes(service)), name="statement-server") as url:
+        yield url, service
 
 
 @pytest.fixture

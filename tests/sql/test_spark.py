@@ -6,12 +6,8 @@ skipped with the reason. The executors' Python workers ask the session's local w
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from typing import Any
-
 import pytest
+from fixtures.uvicorn_thread import UvicornThread
 from sparkenv import plain_pyspark_missing
 
 from agent_magics.core.errors import AgentError, AgentUsageError
@@ -83,30 +79,13 @@ def test_bad_arguments_are_refused_before_spark_runs(spark, local_workspace_env)
         )
 
 
-def _serve(app: Any) -> tuple[str, Any]:
-    """``(url, server)`` of ``app`` run by uvicorn on a thread, on 127.0.0.1."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return f"http://127.0.0.1:{sock.getsockname()[1]}", server
-
-
 def test_each_task_keeps_its_own_concurrency_bound(spark):
     counting = FixedLatencyEndpoint(delay=0.03)
-    host, server = _serve(counting.app())
-    try:
+    with UvicornThread(counting.app(), name="fixed-latency") as host:
         register_ai_query(spark, host=host, token="dapi-test", concurrency=4)
         frame = spark.sql(
             "SELECT id, ai_query('stub', CAST(id AS STRING)) AS a FROM range(0, 240, 1, 2) ORDER BY id"
         ).toPandas()
-    finally:
-        server.should_exit = True
     assert frame["a"].tolist() == [f"A:{i}" for i in range(240)]  # every row, each its own answer
     assert 4 < counting.most <= 8  # two tasks at once, each at most 4 in flight
 
