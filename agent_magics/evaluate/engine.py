@@ -236,40 +236,41 @@ def evaluate(
     interrupted = False
     names_resolved = [str(s.name) for s in resolved]
     title = f"agent_eval {', '.join(targets)}"
-    quiet = _lent_environment(_quiet_mlflow_environment(is_local(workspace)))
-    with _judge_credentials(workspace), quiet, _without_mlflow_output(), mlflow.start_run(run_name=title) as parent:
-        mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})
-        for target in targets:
-            answers: dict[str, tuple[str, AgentResult]] = {}
-            child_id = ""
-            try:
-                with mlflow.start_run(run_name=target, nested=True) as child:
-                    child_id = child.info.run_id
-                    mlflow.set_tag("agent_magics.target", target)
-                    outcome = mlflow.genai.evaluate(
-                        data=[row.record() for row in rows],
-                        predict_fn=_predict_fn(target, options, answers, tally, tick, in_flight),
-                        scorers=resolved,
-                    )
-                run = _target_run(target, child_id, rows, outcome, answers)
-                if len(run.rows) == len(rows):  # every row scored: comparable, and a baseline for next time
-                    run.since = _since_last(run, child.info.experiment_id, digest, names_resolved)
-                runs.append(run)
-            except KeyboardInterrupt:
-                # Ctrl-C: stop the answers in flight, keep the rows already answered and scored.
-                in_flight.cancel()
-                interrupted = True
-                if child_id:
-                    runs.append(
-                        TargetRun(target, child_id, finished_rows(target, child_id, rows, answers, names_resolved))
-                    )
-                break
-    result = EvalResult(runs=runs, scorer_names=names_resolved, run_id=parent.info.run_id)
-    result.run_url = tracking.run_url(parent.info.experiment_id, parent.info.run_id)
-    if interrupted:
-        result.interrupted = True
-        result.planned = len(rows) * len(targets)
-        mark_interrupted([parent.info.run_id, *result.run_ids.values()], len(result.rows), result.planned)
+    # Until every run has ended: marking Ctrl-C's runs KILLED below ends them too, and would print URLs.
+    with _lent_environment(_quiet_mlflow_environment(is_local(workspace))):
+        with _judge_credentials(workspace), _without_mlflow_output(), mlflow.start_run(run_name=title) as parent:
+            mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})
+            for target in targets:
+                answers: dict[str, tuple[str, AgentResult]] = {}
+                child_id = ""
+                try:
+                    with mlflow.start_run(run_name=target, nested=True) as child:
+                        child_id = child.info.run_id
+                        mlflow.set_tag("agent_magics.target", target)
+                        outcome = mlflow.genai.evaluate(
+                            data=[row.record() for row in rows],
+                            predict_fn=_predict_fn(target, options, answers, tally, tick, in_flight),
+                            scorers=resolved,
+                        )
+                    run = _target_run(target, child_id, rows, outcome, answers)
+                    if len(run.rows) == len(rows):  # every row scored: comparable, and a baseline for next time
+                        run.since = _since_last(run, child.info.experiment_id, digest, names_resolved)
+                    runs.append(run)
+                except KeyboardInterrupt:
+                    # Ctrl-C: stop the answers in flight, keep the rows already answered and scored.
+                    in_flight.cancel()
+                    interrupted = True
+                    if child_id:
+                        runs.append(
+                            TargetRun(target, child_id, finished_rows(target, child_id, rows, answers, names_resolved))
+                        )
+                    break
+        result = EvalResult(runs=runs, scorer_names=names_resolved, run_id=parent.info.run_id)
+        result.run_url = tracking.run_url(parent.info.experiment_id, parent.info.run_id)
+        if interrupted:
+            result.interrupted = True
+            result.planned = len(rows) * len(targets)
+            mark_interrupted([parent.info.run_id, *result.run_ids.values()], len(result.rows), result.planned)
     tick(force=True)
     if progress is not None:
         state = f" · interrupted: {len(result.rows)} of {result.planned} rows kept" if interrupted else ""

@@ -54,7 +54,7 @@ def _parser() -> _Parser:
     parser.add_argument(
         "--experiment",
         metavar="NAME",
-        help=f"MLflow experiment (default: {defaults.EVAL_EXPERIMENT}; in a Databricks notebook, its own)",
+        help=f"MLflow experiment (default: {defaults.EVAL_EXPERIMENT}; tracking to Databricks: the active one)",
     )
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="time limit for each answer")
     parser.add_argument("--profile", metavar="NAME", help="Databricks config profile (~/.databrickscfg)")

@@ -165,16 +165,19 @@ def test_ctrl_c_keeps_the_finished_rows(kernel: Kernel, store: Path) -> None:
     )
     _wait_for_two_finished_rows(store)
     kernel.manager.interrupt_kernel()
-    errors = []
+    errors, streams = [], []
     while True:  # the cell's messages, up to its end
         msg = kernel.client.get_iopub_msg(timeout=120)
         if msg["parent_header"].get("msg_id") != message_id:
             continue
         if msg["msg_type"] == "error":
             errors.append(msg["content"]["ename"])
+        if msg["msg_type"] == "stream":
+            streams.append(msg["content"]["text"])
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
     assert errors == []  # Ctrl-C ends the evaluation, not the cell with a KeyboardInterrupt
+    assert "View run" not in "".join(streams)  # ending the runs KILLED prints no MLflow URLs either
     kept = kernel.value("[ev.interrupted, ev.planned, [r.question for r in ev.rows], ev.run_id]")
     interrupted, planned, questions, run_id = kept
     assert interrupted is True and planned == 5
