@@ -7,8 +7,6 @@ module parses, looks names up in the notebook and shows the scorecard.
 
 from __future__ import annotations
 
-import argparse
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,29 +14,17 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 
 from agent_magics.core import defaults
 from agent_magics.core.errors import AgentUsageError
-from agent_magics.magic.command import add_shared_options
-from agent_magics.magic.errors import HelpShown, usage_errors
-
-USAGE = (
-    "%%agent_eval TARGET [TARGET ...] --data NAME [--scorers a,b,...] [--judge ENDPOINT] [--out NAME] "
-    "[--experiment NAME] [--timeout SECONDS] [--profile NAME] [--quiet] [--debug]"
-)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would exit the kernel's process
-        raise AgentUsageError(f"{message}. Usage: {USAGE}")
+from agent_magics.magic.command import _Parser, add_shared_options, split_line
+from agent_magics.magic.errors import usage_errors
 
 
 def _parser() -> _Parser:
     parser = _Parser(
         prog="%%agent_eval",
-        usage=USAGE.replace("%", "%%"),  # argparse %-formats the usage
         description=(
             "Evaluate agents over a DataFrame in the notebook with MLflow GenAI evaluation. The cell "
             "body, if any, is the guidelines for the guidelines judge (one per line)."
         ),
-        add_help=False,
     )
     parser.add_argument("targets", nargs="+", metavar="TARGET", help="endpoints or apps/<name> to evaluate")
     parser.add_argument("--data", metavar="NAME", required=True, help="a DataFrame with a question (or inputs) column")
@@ -59,7 +45,6 @@ def _parser() -> _Parser:
     parser.add_argument("--timeout", metavar="SECONDS", type=float, help="time limit for each answer")
     parser.add_argument("--profile", metavar="NAME", help="Databricks config profile (~/.databrickscfg)")
     add_shared_options(parser, result="the EvalResult", hides="progress line or scorecard")
-    parser.add_argument("--help", "-h", action="store_true", help="show this help")
     return parser
 
 
@@ -83,14 +68,7 @@ class EvalCommand:
 
 
 def parse(line: str, cell: str | None) -> EvalCommand:
-    try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise AgentUsageError(f"cannot read the options ({exc}). Usage: {USAGE}") from None
-    if "--help" in words or "-h" in words:
-        print(help_text())
-        raise HelpShown()
-    args = _parser().parse_args(words)
+    args = _parser().parse_args(split_line(line))  # --help: printed, then HelpShown
     scorers = [s.strip() for s in args.scorers.split(",") if s.strip()] if args.scorers else None
     guidelines = cell if cell is not None and cell.strip() else None
     return EvalCommand(

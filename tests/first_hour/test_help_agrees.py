@@ -36,7 +36,7 @@ def test_help_and_traits_agree(
 def test_agent_eval_help_lists_its_options_from_its_parser(kernel: Any, code: str) -> None:
     out = kernel.run(code)
     page = " ".join((out.pages[0] if out.pages else out.stdout).split())
-    assert "usage: %%agent_eval TARGET" in page, page[:300]
+    assert "usage: %%agent_eval " in page and "TARGET [TARGET ...]" in page, page[:300]
     for option in ("--data NAME", "--scorers", "--judge ENDPOINT", "--quiet", "store the EvalResult"):
         assert option in page, (option, page[:1500])
     assert defaults.EVAL_EXPERIMENT in page  # the default experiment, named where it is defined
