@@ -87,12 +87,11 @@ def _lent_environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _judge_credentials(workspace: Any) -> contextlib.AbstractContextManager[None]:
+def _judge_environment(workspace: Any) -> dict[str, str]:
     """MLflow's Databricks provider builds its own WorkspaceClient from the environment; when the
     workspace came from elsewhere (the embedded local one), lend it that workspace's host and
     credentials (a token, or OAuth client credentials) for the run."""
-    lent = _lent_credentials(workspace) if workspace is not None and not os.environ.get("DATABRICKS_HOST") else {}
-    return _lent_environment(lent)
+    return _lent_credentials(workspace) if workspace is not None and not os.environ.get("DATABRICKS_HOST") else {}
 
 
 def _quiet_mlflow_environment(local: bool) -> dict[str, str]:
@@ -236,9 +235,10 @@ def evaluate(
     interrupted = False
     names_resolved = [str(s.name) for s in resolved]
     title = f"agent_eval {', '.join(targets)}"
-    # Until every run has ended: marking Ctrl-C's runs KILLED below ends them too, and would print URLs.
-    with _lent_environment(_quiet_mlflow_environment(is_local(workspace))):
-        with _judge_credentials(workspace), _without_mlflow_output(), mlflow.start_run(run_name=title) as parent:
+    # Lent until every run has ended: marking Ctrl-C's runs KILLED below ends them too (and prints URLs).
+    lent = {**_judge_environment(workspace), **_quiet_mlflow_environment(is_local(workspace))}
+    with _lent_environment(lent):
+        with _without_mlflow_output(), mlflow.start_run(run_name=title) as parent:
             mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})
             for target in targets:
                 answers: dict[str, tuple[str, AgentResult]] = {}
