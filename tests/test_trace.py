@@ -359,7 +359,13 @@ def test_to_mlflow_round_trip(name: str) -> None:
 def test_to_mlflow_v3_dict_equals_original() -> None:
     pytest.importorskip("mlflow")
     data = load("v3_agent")
-    assert parse_trace(data).to_mlflow().to_dict()["data"] == data["data"]
+    again = parse_trace(data).to_mlflow().to_dict()["data"]
+    # Newer MLflow (3.18) writes each span's OpenTelemetry kind, which the fixture predates; a span
+    # saved without a kind is INTERNAL, so that key alone may be added, and only at that value.
+    for span, original in zip(again["spans"], data["data"]["spans"], strict=True):
+        if "kind" not in original and span.get("kind") == "SPAN_KIND_INTERNAL":
+            del span["kind"]
+    assert again == data["data"]
 
 
 @pytest.mark.parametrize("name", ["legacy_flat", "v1_steps"])
