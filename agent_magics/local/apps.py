@@ -8,8 +8,9 @@ what the front door does with a bad or expired browser session.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -104,12 +105,35 @@ def _register_agent(agent: DemoAgent) -> None:
         stream()(demo_app_stream)
 
 
-def build_demo_app(state: WorkspaceState, pace: Pace) -> ASGIApp:
-    from mlflow.genai.agent_server import AgentServer
+class BuiltOnFirstRequest:
+    """An ASGI app that is built when its first request arrives, in a worker thread.
 
-    _register_agent(DemoAgent(pace))
-    server = AgentServer("ResponsesAgent")
-    traced = TraceEachRequest(server.app, state.traces)
+    MLflow's AgentServer takes ~0.15 s to import and build, all of it before the workspace could
+    say it is ready; a first cell that asks a serving endpoint should not wait for an app it does
+    not use. Built off the loop, so other requests are answered meanwhile; built once.
+    """
+
+    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if self._app is None:
+            async with self._lock:
+                if self._app is None:
+                    self._app = await call_in_thread(self._build)
+        await self._app(scope, receive, send)
+
+
+def build_demo_app(state: WorkspaceState, pace: Pace) -> ASGIApp:
+    def build() -> ASGIApp:
+        from mlflow.genai.agent_server import AgentServer
+
+        _register_agent(DemoAgent(pace))
+        return AgentServer("ResponsesAgent").app
+
+    traced = TraceEachRequest(BuiltOnFirstRequest(build), state.traces)
     return AppAuth(traced, state.tokens, DEMO_APP, state.host)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -236,11 +237,18 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args = parser.parse_args(argv)
     if not args.config_stdin:
         parser.error("use `agent-magics workspace` to run a workspace in the foreground")
+    # Start-up (MLflow's import) makes ~330,000 objects and almost no garbage, and the collector
+    # running through it costs ~0.25 s of a start-up that a first cell waits for. It comes back once
+    # the server is up, with those objects frozen out of its way: collecting them first would cost
+    # 0.2 s more, and freezing keeps only the ~1,600 objects of garbage that start-up leaves.
+    gc.disable()
     prepare_environment()
     config = ServerConfig.from_json(sys.stdin.readline())
     configure_logging(sys.stderr)
 
     def announce(ready: Ready) -> None:
+        gc.freeze()
+        gc.enable()
         sys.stdout.write(READY_MARKER + ready.to_json() + "\n")
         sys.stdout.flush()
         # Nobody reads stdout after this line: send any later output to the log, not a full pipe.

@@ -122,3 +122,25 @@ def test_fault_login_app_answers_with_a_login_page(local_workspace: Any, oauth_t
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "<form" in response.text and "Sign in" in response.text
+
+
+def test_a_fresh_apps_first_requests_arrive_together() -> None:
+    """The demo app is built by its first request; requests arriving meanwhile wait and all answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agent_magics.transport.embedded import LocalWorkspace
+    from agent_magics.transport.embedded_auth import EmbeddedCredentials
+
+    with LocalWorkspace(first_token_delay=0, tokens_per_second=0) as fresh:
+        url = fresh.app_url("demo-app")
+        refused = httpx.post(url + "/invocations", json={"input": QUESTION}, timeout=30)
+        assert refused.status_code == 401  # the front door answers before anything is built
+        headers = EmbeddedCredentials(fresh.host, fresh.client_id, fresh.client_secret).authenticate()
+
+        def ask(path: str) -> httpx.Response:
+            return httpx.post(url + path, json={"input": QUESTION}, headers=headers, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(ask, ["/invocations", "/responses", "/invocations", "/responses"]))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert all(a.json()["output"][-1]["type"] == "message" for a in answers)
