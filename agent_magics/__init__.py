@@ -50,6 +50,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from agent_magics.magic.transformer import unregister
+    from agent_magics.magic import shown_once, transformer
 
-    unregister(ipython)
+    transformer.unregister(ipython)
+    shown_once.unregister(ipython)

@@ -19,7 +19,8 @@ class ShownOnce:
 
     The magic sets ``shown_live`` (its live view showed the answer: the value is then one summary
     line, so the answer is not shown twice) or ``hide_once`` (--quiet: no Out[] at all); either
-    holds for the next display only, and any later display is the full bundle."""
+    holds for the next display only, and only in the cell that made the result (the magic clears
+    them when that cell ends: ``magic.shown_once``); any other display is the full bundle."""
 
     shown_live: bool
     hide_once: bool

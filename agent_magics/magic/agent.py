@@ -10,6 +10,7 @@ from traitlets import Bool, Enum, Float, Int, Unicode
 
 from agent_magics.core import defaults
 from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic import shown_once
 from agent_magics.magic.command import AgentCommand, help_text, parse_cell, parse_line
 from agent_magics.magic.errors import usage_errors
 from agent_magics.magic.interpolate import interpolate
@@ -144,8 +145,9 @@ class AgentMagics(Magics):
             log_to_mlflow(result, question, workspace, debug=command.debug)
         if command.out:
             namespace[command.out] = result
-        result.shown_live = not command.quiet  # the view showed it: the cell value is then a one-line summary
-        result.hide_once = command.quiet  # quiet: nothing shown, not even Out[] (still returned and assigned)
+        # The view showed it: this cell's value is then a one-line summary; quiet: nothing shown, not
+        # even Out[] (still returned and assigned).
+        shown_once.mark(self.shell, result, shown_live=not command.quiet, hide_once=command.quiet)
         return result
 
     def _show_databricks_trace(self, result: Any) -> None:

@@ -14,6 +14,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 
 from agent_magics.core import defaults
 from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic import shown_once
 from agent_magics.magic.command import _Parser, add_shared_options, split_line
 from agent_magics.magic.errors import usage_errors
 
@@ -123,7 +124,7 @@ class AgentEvalMagics(Magics):
             data_name=command.data,
             **options,
         )
-        result.hide_once = command.quiet  # quiet: no Out[] either (still returned and assigned)
+        shown_once.mark(self.shell, result, hide_once=command.quiet)  # quiet: no Out[] either (still returned)
         if command.out:
             namespace[command.out] = result
         return result

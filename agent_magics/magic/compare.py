@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agent_magics.core.errors import AgentUsageError
+from agent_magics.magic import shown_once
 from agent_magics.magic.interpolate import interpolate
 from agent_magics.magic.notice import notice
 
@@ -63,8 +64,7 @@ def compare_cell(magics: AgentMagics, command: AgentCommand, namespace: dict[str
             magics.conversations[keys[result.target]] = [*history, *turn, *result.output]
     if command.out:
         namespace[command.out] = comparison
-    comparison.shown_live = view is not None
-    comparison.hide_once = command.quiet
+    shown_once.mark(magics.shell, comparison, shown_live=view is not None, hide_once=command.quiet)
     return comparison
 
 

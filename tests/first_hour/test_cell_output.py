@@ -29,6 +29,23 @@ def test_quiet_result_shows_in_full_when_asked_again(kernel: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    "code",
+    [
+        "assigned = %agent demo-agent --quiet What is MLflow",  # nothing shown now
+        "assigned = %agent demo-agent What is MLflow",  # shown live now
+        "assigned = %agent demo-agent,demo-chat-agent --quiet What is MLflow",
+        "assigned = %agent demo-agent,demo-chat-agent What is MLflow",
+    ],
+)
+def test_an_assigned_result_shows_in_full_in_a_later_cell(kernel: Any, code: str) -> None:
+    first = kernel.run(code)
+    assert not first.results and not first.errors, first  # an assignment has no Out[]
+    out = kernel.run("assigned")
+    assert out.results and "text/html" in out.results[0], out  # the whole result, not a summary or nothing
+    assert "MLflow" in out.results[0]["text/html"]
+
+
+@pytest.mark.parametrize(
     ("code", "fragment"),
     [
         ("%%agent demo-agent --quiet\nTell me about {no_such_name_here}", "{no_such_name_here}"),
