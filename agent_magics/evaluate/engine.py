@@ -94,14 +94,20 @@ def _judge_environment(workspace: Any) -> dict[str, str]:
     return _lent_credentials(workspace) if workspace is not None and not os.environ.get("DATABRICKS_HOST") else {}
 
 
-def _quiet_mlflow_environment(local: bool) -> dict[str, str]:
-    """What keeps MLflow from printing beside our scorecard, or reaching out from the local workspace.
+def _mlflow_environment(local: bool) -> dict[str, str]:
+    """What MLflow is told for our evaluation only, not for the user's own ``mlflow.genai.evaluate``.
 
-    Its artifact downloads (the previous verdicts) draw a tqdm bar, and ending a run on a tracking
+    Our predict function always traces, so MLflow need not call it once more to check (the user's
+    may not: MLflow then wraps it in a trace, which a process-wide skip would stop). MLflow's
+    artifact downloads (the previous verdicts) draw a tqdm bar, and ending a run on a tracking
     server prints the run's URL (the scorecard links it); on the local workspace its judges
     would fetch a model catalog from GitHub (three tries, 5 s each) for a demo endpoint no catalog
     lists. What the user set themselves is left alone."""
-    wanted = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true"}
+    wanted = {
+        "MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    }
     if local:
         wanted["MLFLOW_MODEL_CATALOG_URI"] = ""  # MLflow's documented "no remote fetch"
     return {key: value for key, value in wanted.items() if key not in os.environ}
@@ -215,8 +221,6 @@ def evaluate(
     resolved = resolve(names, judge=judge, guidelines=guidelines, namespace=namespace)
     options = {**options, "workspace": workspace} if workspace is not None else options
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    # MLflow calls the predict function once more to check it traces; our function always does.
-    os.environ.setdefault("MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION", "true")
     tracking = prepare(experiment, workspace)
     import mlflow
 
@@ -236,7 +240,7 @@ def evaluate(
     names_resolved = [str(s.name) for s in resolved]
     title = f"agent_eval {', '.join(targets)}"
     # Lent until every run has ended: marking Ctrl-C's runs KILLED below ends them too (and prints URLs).
-    lent = {**_judge_environment(workspace), **_quiet_mlflow_environment(is_local(workspace))}
+    lent = {**_judge_environment(workspace), **_mlflow_environment(is_local(workspace))}
     with _lent_environment(lent):
         with _without_mlflow_output(), mlflow.start_run(run_name=title) as parent:
             mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})

@@ -85,11 +85,16 @@ def test_guidelines_from_the_cell_body(shell: Any, mlflow_store: Path) -> None:
     assert values == {"What is MLflow?": "yes", "How do I query an agent on Databricks Apps?": "yes"}
 
 
-def test_demo_judge_is_the_default_on_the_local_workspace(shell: Any, mlflow_store: Path) -> None:
+def test_demo_judge_is_the_default_on_the_local_workspace(
+    shell: Any, mlflow_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION", raising=False)
     shell.user_ns["one"] = QUESTIONS.head(1)
     ev = shell.run_line_magic("agent_eval", "demo-agent --data one")  # no --judge
     assert ev.scorer_names == ["correctness", "relevance_to_query", "safety"]
     assert ev.metrics == {"correctness": 1.0, "relevance_to_query": 1.0, "safety": 1.0}
+    # Skipped for our predict function only: the user's own mlflow.genai.evaluate still checks theirs.
+    assert "MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION" not in os.environ
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""What an evaluation lends MLflow to keep it quiet is lent only: the user's own settings stay, and
-everything is put back however the evaluation ends (Ctrl-C included)."""
+"""What an evaluation lends MLflow (to keep it quiet, to skip a check) is lent only: the user's own
+settings stay, and everything is put back however the evaluation ends (Ctrl-C included)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import os
 
 import pytest
 
-from agent_magics.evaluate.engine import _lent_environment, _quiet_mlflow_environment, _without_mlflow_output
+from agent_magics.evaluate.engine import _lent_environment, _mlflow_environment, _without_mlflow_output
 
 
 def test_the_users_own_settings_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_MODEL_CATALOG_URI", "file:///mirror")
     monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
-    lent = _quiet_mlflow_environment(local=True)
+    lent = _mlflow_environment(local=True)
     assert "MLFLOW_MODEL_CATALOG_URI" not in lent and lent["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "false"
     monkeypatch.delenv("MLFLOW_MODEL_CATALOG_URI")
-    assert _quiet_mlflow_environment(local=True)["MLFLOW_MODEL_CATALOG_URI"] == ""  # no catalog fetch locally
-    assert "MLFLOW_MODEL_CATALOG_URI" not in _quiet_mlflow_environment(local=False)  # a real workspace's models
+    assert _mlflow_environment(local=True)["MLFLOW_MODEL_CATALOG_URI"] == ""  # no catalog fetch locally
+    assert "MLFLOW_MODEL_CATALOG_URI" not in _mlflow_environment(local=False)  # a real workspace's models
 
 
 def test_the_environment_is_put_back_after_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
