@@ -38,6 +38,7 @@ def __getattr__(name: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    from agent_magics.magic import shown_once
     from agent_magics.magic.agent import AgentMagics
     from agent_magics.magic.agent_eval import AgentEvalMagics
     from agent_magics.magic.agent_sql import AgentSqlMagics
@@ -47,6 +48,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(AgentSqlMagics)
     ipython.register_magics(AgentEvalMagics)
     register(ipython)  # a trailing "?" of an %agent line is part of the question, not a help request
+    shown_once.register(ipython)  # a result shown live or --quiet is shown in full from the next cell on
 
 
 def unload_ipython_extension(ipython: Any) -> None:

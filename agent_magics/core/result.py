@@ -19,8 +19,8 @@ class ShownOnce:
 
     The magic sets ``shown_live`` (its live view showed the answer: the value is then one summary
     line, so the answer is not shown twice) or ``hide_once`` (--quiet: no Out[] at all); either
-    holds for the next display only, and only in the cell that made the result (the magic clears
-    them when that cell ends: ``magic.shown_once``); any other display is the full bundle."""
+    holds for the next display only, and only until the next cell starts (``magic.shown_once``
+    clears them); any other display is the full bundle."""
 
     shown_live: bool
     hide_once: bool
@@ -72,9 +72,9 @@ class AgentResult(ShownOnce):
     # Seconds from the request's start: "first_text" (time to first token) and "total" (duration).
     timings: dict[str, float] = field(default_factory=dict)
     input: list[dict[str, Any]] = field(default_factory=list, repr=False)  # what was sent
-    # Set by the magic when its live view showed the answer: the next display is then one line.
+    # Set by the magic when its live view showed the answer: its cell's Out[] is then one line.
     shown_live: bool = field(default=False, repr=False, compare=False)
-    # Set by the magic for --quiet: the next display (the cell's Out[]) shows nothing at all.
+    # Set by the magic for --quiet: its cell's Out[] shows nothing at all.
     hide_once: bool = field(default=False, repr=False, compare=False)
 
     @classmethod
