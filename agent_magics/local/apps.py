@@ -9,6 +9,8 @@ what the front door does with a bad or expired browser session.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,7 +22,7 @@ from starlette.routing import Route
 
 from agent_magics.local import usage
 from agent_magics.local.agents import DemoAgent
-from agent_magics.local.api_errors import not_found
+from agent_magics.local.api_errors import api_error, not_found
 from agent_magics.local.auth import AppAuth, ASGIApp, Scope
 from agent_magics.local.catalog import app_json
 from agent_magics.local.pacing import Pace
@@ -28,6 +30,8 @@ from agent_magics.local.state import WorkspaceState
 from agent_magics.local.threads import call_in_thread, iterate_in_thread
 from agent_magics.local.tracing import ServedTraces, capture
 from agent_magics.transport.embedded_config import DEMO_APP, LOGIN_FAULT_APP, NOT_RESPONSES_APP
+
+logger = logging.getLogger(__name__)
 
 
 def api_routes(state: WorkspaceState) -> list[Route]:
@@ -106,24 +110,35 @@ def _register_agent(agent: DemoAgent) -> None:
 
 
 class BuiltOnFirstRequest:
-    """An ASGI app that is built when its first request arrives, in a worker thread.
+    """An ASGI app that is built when its first request arrives, in a worker thread, once.
 
     MLflow's AgentServer takes ~0.15 s to import and build, all of it before the workspace could
     say it is ready; a first cell that asks a serving endpoint should not wait for an app it does
-    not use. Built off the loop, so other requests are answered meanwhile; built once.
+    not use. Every request waits on the one build (a request that is cancelled meanwhile does not
+    start another); a build that fails is logged once, and each request is answered 503 with why.
     """
 
-    def __init__(self, build: Callable[[], ASGIApp]) -> None:
+    def __init__(self, name: str, build: Callable[[], ASGIApp]) -> None:
+        self._name = name
         self._build = build
-        self._app: ASGIApp | None = None
-        self._lock = asyncio.Lock()
+        self._built: asyncio.Future[ASGIApp] | None = None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if self._app is None:
-            async with self._lock:
-                if self._app is None:
-                    self._app = await call_in_thread(self._build)
-        await self._app(scope, receive, send)
+        if self._built is None:
+            # An empty context: the app must not keep anything of the request that happened first.
+            self._built = asyncio.get_running_loop().run_in_executor(None, contextvars.Context().run, self._build)
+            self._built.add_done_callback(self._log_failure)
+        try:
+            app = await asyncio.shield(self._built)
+        except Exception as exc:
+            message = f"The app '{self._name}' failed to start ({type(exc).__name__}); see the local workspace's log."
+            await api_error(503, "TEMPORARILY_UNAVAILABLE", message)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    def _log_failure(self, built: asyncio.Future[ASGIApp]) -> None:
+        if not built.cancelled() and built.exception() is not None:
+            logger.error("app %s failed to start", self._name, exc_info=built.exception())
 
 
 def build_demo_app(state: WorkspaceState, pace: Pace) -> ASGIApp:
@@ -133,7 +148,7 @@ def build_demo_app(state: WorkspaceState, pace: Pace) -> ASGIApp:
         _register_agent(DemoAgent(pace))
         return AgentServer("ResponsesAgent").app
 
-    traced = TraceEachRequest(BuiltOnFirstRequest(build), state.traces)
+    traced = TraceEachRequest(BuiltOnFirstRequest(DEMO_APP, build), state.traces)
     return AppAuth(traced, state.tokens, DEMO_APP, state.host)
 
 
