@@ -115,7 +115,7 @@ class BuiltOnFirstRequest:
     MLflow's AgentServer takes ~0.15 s to import and build, all of it before the workspace could
     say it is ready; a first cell that asks a serving endpoint should not wait for an app it does
     not use. Every request waits on the one build (a request that is cancelled meanwhile does not
-    start another); a build that fails is logged once, and each request is answered 503 with why.
+    start another); a build that fails is logged once, and each request is answered 500 with why.
     """
 
     def __init__(self, name: str, build: Callable[[], ASGIApp]) -> None:
@@ -132,7 +132,8 @@ class BuiltOnFirstRequest:
             app = await asyncio.shield(self._built)
         except Exception as exc:
             message = f"The app '{self._name}' failed to start ({type(exc).__name__}); see the local workspace's log."
-            await api_error(503, "TEMPORARILY_UNAVAILABLE", message)(scope, receive, send)
+            # 500, not 503: clients retry a 503, and this build is not tried again.
+            await api_error(500, "INTERNAL_ERROR", message)(scope, receive, send)
             return
         await app(scope, receive, send)
 

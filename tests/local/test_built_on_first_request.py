@@ -1,5 +1,5 @@
 """The demo app is built by its first request: once, whoever asks meanwhile, and a failed build is
-answered as a Databricks-style 503 rather than retried at every request."""
+answered as a Databricks-style 500 (not a 503, which clients retry) rather than retried."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_a_first_request_cancelled_during_the_build_starts_no_second_one() -> No
     assert build.calls == 1
 
 
-def test_a_failed_build_is_a_503_that_says_why_and_is_not_retried() -> None:
+def test_a_failed_build_is_a_500_that_says_why_and_is_not_retried() -> None:
     build = CountingBuild(0.0, fail=True)
     app = BuiltOnFirstRequest("demo-app", build)
 
@@ -78,8 +78,8 @@ def test_a_failed_build_is_a_503_that_says_why_and_is_not_retried() -> None:
         return [await _request(app), await _request(app)]
 
     answers = asyncio.run(main())
-    assert [status for status, _ in answers] == [503, 503]
+    assert [status for status, _ in answers] == [500, 500]
     error = json.loads(answers[1][1])
-    assert error["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert error["error_code"] == "INTERNAL_ERROR"
     assert "'demo-app' failed to start (ImportError)" in error["message"]
     assert build.calls == 1
