@@ -1,11 +1,12 @@
-"""A result's "already shown" marks last until the next cell starts.
+"""A result's "already shown" marks last until the user runs another cell.
 
 A magic marks its result ``shown_live`` (its live view showed the answer, so the cell's Out[] is
 one summary line) or ``hide_once`` (``--quiet``: no Out[] at all). Both are meant for the Out[] of
 the cell that ran the magic. A result that is assigned instead (``r = %agent --quiet demo-agent
 Hi``) never meets that Out[], and ``r`` in a later cell must show the whole result, so the marks
-are cleared when the next top-level cell starts (a cell that a cell runs, ``run_cell`` or
-``%rerun``, does not count). Marks made outside any cell (a widget callback) go the same way.
+are cleared when the next cell the user runs starts (a cell that a cell runs, ``run_cell`` or
+``%rerun``, does not count: it is not stored in the history). Marks made outside any cell (a
+widget callback) go the same way.
 """
 
 from __future__ import annotations
@@ -17,23 +18,19 @@ from agent_magics.core.result import ShownOnce
 
 
 class _Marks:
-    """One shell's marked results, held weakly, and how deep in cells that shell is."""
+    """One shell's marked results, held weakly."""
 
     def __init__(self) -> None:
         self.results: list[weakref.ref[ShownOnce]] = []
-        self.depth = 0
 
     def add(self, result: ShownOnce) -> None:
         self.results.append(weakref.ref(result))
 
-    def pre_run_cell(self, *_: Any) -> None:
-        if self.depth == 0:
+    def pre_run_cell(self, info: Any = None) -> None:
+        # A cell the user ran is stored in the history; one that a cell runs is not
+        # (get_ipython().run_cell and %rerun default to store_history=False), so it ends nothing.
+        if getattr(info, "store_history", True):
             self.clear()
-        self.depth += 1
-
-    def post_run_cell(self, *_: Any) -> None:
-        # Clamped: an empty cell ends without starting, and a cell that loaded us started before.
-        self.depth = max(0, self.depth - 1)
 
     def clear(self) -> None:
         for ref in self.results:
@@ -63,7 +60,6 @@ def register(shell: Any) -> _Marks | None:
     if marks is None:
         marks = _shells[shell] = _Marks()
         events.register("pre_run_cell", marks.pre_run_cell)
-        events.register("post_run_cell", marks.post_run_cell)
     return marks
 
 
@@ -72,4 +68,3 @@ def unregister(shell: Any) -> None:
     if marks is not None:
         marks.clear()
         shell.events.unregister("pre_run_cell", marks.pre_run_cell)
-        shell.events.unregister("post_run_cell", marks.post_run_cell)
