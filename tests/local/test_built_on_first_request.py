@@ -7,9 +7,21 @@ import asyncio
 import json
 import threading
 import time
-from typing import Any
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from agent_magics.local.apps import BuiltOnFirstRequest
+
+T = TypeVar("T")
+
+
+def run_on_a_fresh_loop(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run`` in a thread of its own: in the whole suite this process's main thread may
+    already have a running loop (the browser tests keep Playwright's sync API open for the session,
+    and it runs its loop there), and the server's loop is its own anyway."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result(timeout=60)
 
 
 class CountingBuild:
@@ -52,7 +64,7 @@ def test_requests_arriving_together_share_one_build() -> None:
     async def main() -> list[tuple[int, bytes]]:
         return await asyncio.gather(*(_request(app) for _ in range(5)))
 
-    assert asyncio.run(main()) == [(200, b"built")] * 5
+    assert run_on_a_fresh_loop(main) == [(200, b"built")] * 5
     assert build.calls == 1
 
 
@@ -66,7 +78,7 @@ def test_a_first_request_cancelled_during_the_build_starts_no_second_one() -> No
         first.cancel()
         return await _request(app)
 
-    assert asyncio.run(main()) == (200, b"built")
+    assert run_on_a_fresh_loop(main) == (200, b"built")
     assert build.calls == 1
 
 
@@ -77,7 +89,7 @@ def test_a_failed_build_is_a_500_that_says_why_and_is_not_retried() -> None:
     async def main() -> list[tuple[int, bytes]]:
         return [await _request(app), await _request(app)]
 
-    answers = asyncio.run(main())
+    answers = run_on_a_fresh_loop(main)
     assert [status for status, _ in answers] == [500, 500]
     error = json.loads(answers[1][1])
     assert error["error_code"] == "INTERNAL_ERROR"
