@@ -19,8 +19,8 @@ class ShownOnce:
 
     The magic sets ``shown_live`` (its live view showed the answer: the value is then one summary
     line, so the answer is not shown twice) or ``hide_once`` (--quiet: no Out[] at all); either
-    holds for the next display only, and only until the next cell starts (``magic.shown_once``
-    clears them); any other display is the full bundle."""
+    holds for the next display only, and only until the user runs another cell
+    (``magic.shown_once`` clears them then); any other display is the full bundle."""
 
     shown_live: bool
     hide_once: bool
