@@ -73,11 +73,23 @@ def test_continue_sends_previous_turns(shell):
     assert chat_second.ok and chat_second.input[len(chat_first.input) : -1] == chat_first.output
 
 
-def test_cell_value_does_not_repeat_the_answer(shell):
+def test_cell_value_does_not_repeat_the_answer(shell, capsys):
     result = ask(shell, "demo-agent --view text", "What is MLflow?")
-    bundle = result._repr_mimebundle_()
-    assert set(bundle) == {"text/plain"} and bundle["text/plain"].startswith("<AgentResult demo-agent")
+    assert "text/html" in shell.display_formatter.format(result)[0]  # display(r) in the cell: in full
+    capsys.readouterr()
+    shell.displayhook(result)  # the cell's Out[]: one line, the answer is on screen already
+    out = capsys.readouterr().out
+    assert "<AgentResult demo-agent" in out and "MLflow" not in out.split(">", 1)[1], out
     assert "text/html" in result._repr_mimebundle_()  # shown in full when asked again
+
+
+def test_display_in_the_quiet_cell_shows_the_result(shell, capsys):
+    result = ask(shell, "demo-agent --quiet", "What is MLflow?")
+    assert "text/html" in shell.display_formatter.format(result)[0]  # display(r): in full
+    capsys.readouterr()
+    shell.displayhook(result)  # --quiet: still no Out[] (the terminal shell prints only its prompt)
+    assert capsys.readouterr().out.strip() in ("", "Out[0]:")
+    assert not result.hide_once
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 from agent_magics.core.events import Reduction, Status, message_text
@@ -15,12 +18,13 @@ _USAGE_NAMES = {
 
 
 class ShownOnce:
-    """How a result shows as a cell's value right after a magic that already showed it.
+    """How a result shows as its cell's Out[] right after a magic that already showed it.
 
-    The magic sets ``shown_live`` (its live view showed the answer: the value is then one summary
-    line, so the answer is not shown twice) or ``hide_once`` (--quiet: no Out[] at all); either
-    holds for the next display only, and only until the user runs another cell
-    (``magic.shown_once`` clears them then); any other display is the full bundle."""
+    The magic sets ``shown_live`` (its live view showed the answer: the Out[] is then one summary
+    line, so the answer is not shown twice) or ``hide_once`` (--quiet: no Out[] at all). Either
+    holds for the next Out[] only, and only until the user runs another cell (``magic.shown_once``
+    clears them then). Anything else, ``display(r)`` in the same cell included, shows it in full:
+    the user asked for it."""
 
     shown_live: bool
     hide_once: bool
@@ -34,8 +38,8 @@ class ShownOnce:
     @property
     def _ipython_display_(self) -> Any:
         # IPython asks for this first; an object that "displays itself" leaves no Out[] at all.
-        # Only present while hide_once is set: any other time the bundle below is used.
-        if not self.hide_once:
+        # Only present while hide_once is set and IPython is writing Out[]: else the bundle below.
+        if not (self.hide_once and _writing_out()):
             raise AttributeError("_ipython_display_")
         return self._hide
 
@@ -43,10 +47,27 @@ class ShownOnce:
         self.hide_once = False
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        if self.shown_live:
+        if self.shown_live and _writing_out():
             self.shown_live = False
             return {"text/plain": self.summary()}
         return self._full_bundle()
+
+
+# IPython writes a cell's Out[] from DisplayHook.__call__ (ipykernel's subclass keeps that method);
+# display() and the other formatters never go through it. Matched by file, not imported: this
+# layer does not import IPython.
+_DISPLAYHOOK_FILE = os.path.join("IPython", "core", "displayhook.py")
+
+
+def _writing_out() -> bool:
+    """Is IPython formatting this object as a cell's Out[] (its display hook is on the stack)?"""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__call__" and code.co_filename.endswith(_DISPLAYHOOK_FILE):
+            return True
+        frame = frame.f_back
+    return False
 
 
 @dataclass

@@ -6,7 +6,8 @@ the cell that ran the magic. A result that is assigned instead (``r = %agent --q
 Hi``) never meets that Out[], and ``r`` in a later cell must show the whole result, so the marks
 are cleared when the next cell the user runs starts (a cell that a cell runs, ``run_cell`` or
 ``%rerun``, does not count: it is not stored in the history). Marks made outside any cell (a
-widget callback) go the same way.
+widget callback) go the same way. Only an Out[] obeys a mark: ``display(r)`` shows the whole
+result even in the magic's own cell (``core.result.ShownOnce``).
 """
 
 from __future__ import annotations

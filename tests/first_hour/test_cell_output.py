@@ -77,3 +77,17 @@ def test_unquoted_json_says_to_quote_it(kernel: Any, code: str) -> None:
     error = lines[0]
     assert error.startswith("UsageError: ") and "quote the JSON" in error and "a dict variable" in error, error
     assert "unrecognized arguments" not in error and "\n" not in error
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "r = %agent demo-agent --quiet What is MLflow\ndisplay(r)",
+        "r = %agent demo-agent,demo-chat-agent --quiet What is MLflow\ndisplay(r)",
+        "r = %agent demo-agent --quiet What is MLflow\ndisplay(r)\nr",  # display, then no Out[]
+    ],
+)
+def test_display_in_the_quiet_cell_shows_the_result(kernel: Any, code: str) -> None:
+    out = kernel.run(code)
+    assert len(out.displays) == 1 and not out.results and not out.errors, out  # asked for: shown once
+    assert "text/html" in out.displays[0] and "MLflow" in out.displays[0]["text/html"], out
