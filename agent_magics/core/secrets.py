@@ -48,11 +48,13 @@ def register(*values: str | None) -> None:
         _secrets = _secrets | fresh
 
 
-def register_bearer(headers: dict[str, str]) -> None:
-    """Register the credential of an ``Authorization`` header (``Bearer x`` / ``Basic x``)."""
+def register_auth_headers(headers: dict[str, str]) -> None:
+    """Register the credentials of auth headers: ``Authorization`` (``Bearer x`` / ``Basic x``) and
+    every other header an auth provider adds (Azure's ``X-Databricks-Azure-SP-Management-Token``):
+    all of them are credentials."""
     for name, value in headers.items():
-        if name.lower() == "authorization" and isinstance(value, str):
-            register(value.partition(" ")[2] or value)
+        if isinstance(value, str):
+            register(value.partition(" ")[2] or value if name.lower() == "authorization" else value)
 
 
 def known() -> frozenset[str]:

@@ -13,7 +13,7 @@ from typing import Any
 from agent_magics.core.secrets import redact_value
 from agent_magics.core.text import one_line
 from agent_magics.transport.workspace import ENDPOINT_TASK_TO_INTERFACE, Workspace
-from agent_magics.view.sanitize import escape
+from agent_magics.view.sanitize import NO_MATH, escape
 
 COLUMNS = ("target", "kind", "interface", "task", "state", "description")
 TEXT_DESCRIPTION = 60  # characters of the description in the plain-text table
@@ -43,7 +43,8 @@ class AgentList:
             for r in self.rows
         )
         table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        return f"<div><b>Agents on {escape(self.host)}</b>{table}</div>"
+        # Descriptions are other users' text: not typeset by MathJax either.
+        return f'<div class="{NO_MATH}"><b>Agents on {escape(self.host)}</b>{table}</div>'
 
 
 def list_agents(workspace: Workspace) -> AgentList:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from agent_magics.core.secrets import redact
 from agent_magics.core.text import one_line
 from agent_magics.sql.batch import Batch, RowRecord, Snapshot
 from agent_magics.view.progress import Reading, RowLine
@@ -20,7 +21,9 @@ def row_line(record: RowRecord, width: int = 100) -> RowLine:
             pass
     answer = record.answer
     outcome = f"ERROR: {answer.error}" if answer.error else (answer.text or str(answer.value))
-    return RowLine(record.row, one_line(str(request), width), one_line(outcome, width), failed=bool(answer.error))
+    # Redacted before the cut: a secret cut in half would no longer match (the frame is redacted later).
+    shown_request, shown_outcome = redact(str(request)), redact(outcome)
+    return RowLine(record.row, one_line(shown_request, width), one_line(shown_outcome, width), failed=bool(answer.error))
 
 
 def batch_reading(batch: Batch, *, stream: bool) -> Reading:

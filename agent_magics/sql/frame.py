@@ -1,4 +1,5 @@
-"""The DataFrame ``%agent_sql`` returns: the data as the engine gave it, ai_query structs shown readably.
+"""The DataFrame ``%agent_sql`` returns: the data as the engine gave it, ai_query structs shown readably,
+and its HTML kept from MathJax (the cells hold agent text).
 
 Under ``failOnError => false`` each ai_query value is a struct (a dict: ``result``, ``errorMessage``,
 ``response``; a Spark ``Row`` from the Spark engine). pandas would print every cell as the dict's
@@ -14,6 +15,8 @@ import json
 from typing import Any
 
 import pandas as pd
+
+from agent_magics.view.sanitize import NO_MATH
 
 STRUCT_KEYS = frozenset({"result", "errorMessage"})
 ERROR_PREFIX = "errorMessage: "
@@ -64,9 +67,10 @@ class AiQueryFrame(pd.DataFrame):
         return pd.DataFrame  # operations give plain DataFrames; only the returned frame displays specially
 
     def readable(self) -> pd.DataFrame:
-        """A plain copy for display: struct cells replaced by their text."""
-        shown = pd.DataFrame(self, copy=True)
-        for position in struct_columns(shown):
+        """A plain frame for display: struct cells replaced by their text (a copy only then)."""
+        columns = struct_columns(self)
+        shown = pd.DataFrame(self, copy=bool(columns))
+        for position in columns:
             shown.isetitem(position, shown.iloc[:, position].map(struct_text))
         return shown
 
@@ -74,12 +78,15 @@ class AiQueryFrame(pd.DataFrame):
         return repr(self.readable())
 
     def _repr_html_(self) -> str | None:
-        return self.readable()._repr_html_()
+        html = self.readable()._repr_html_()
+        # Agent answers in the cells: MathJax must not typeset them after the frontend sanitises
+        # (``$\href{...}{...}$`` would become a spoofed link); pandas' own guard is off by default.
+        return None if html is None else f'<div class="{NO_MATH}">{html}</div>'
 
 
 def readable_frame(frame: Any) -> Any:
-    """``frame`` as an :class:`AiQueryFrame` when it holds ai_query structs; otherwise unchanged."""
-    if not isinstance(frame, pd.DataFrame) or isinstance(frame, AiQueryFrame) or not struct_columns(frame):
+    """``frame`` as an :class:`AiQueryFrame` (its cells agent text, shown with care); others unchanged."""
+    if not isinstance(frame, pd.DataFrame) or isinstance(frame, AiQueryFrame):
         return frame
     from agent_magics.sql.retry_failed import carry_over
 

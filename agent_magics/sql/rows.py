@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent_magics.core.errors import AgentUsageError
 from agent_magics.sql.invocations import Invoker
 from agent_magics.sql.semantics import Answer, check_call, decode_request, read_reply, request_body
 from agent_magics.sql.transpile import AiCall
+from agent_magics.transport.targets import is_endpoint_name
 
 
 class RowAsker:
@@ -22,6 +24,8 @@ class RowAsker:
 
     def prepare(self, call: AiCall) -> None:
         """Resolve the endpoint's interface and refuse what it cannot take, before any row is sent."""
+        if not is_endpoint_name(call.endpoint):  # it may come from the table's rows: it goes into a URL path
+            raise AgentUsageError(f"ai_query: {call.endpoint[:80]!r} is not a serving endpoint name.")
         if call.endpoint not in self.interfaces:
             self.interfaces[call.endpoint] = self.invoker.interface(call.endpoint)
         check_call(call, self.interfaces[call.endpoint])

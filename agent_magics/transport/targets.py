@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from agent_magics.core.errors import AgentError, AgentUsageError
 from agent_magics.core.request import Api, Interface, Kind
@@ -13,10 +14,20 @@ from agent_magics.transport.workspace import Workspace
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 
+def is_endpoint_name(name: str) -> bool:
+    """Could ``name`` be a serving endpoint's name? (It goes into URL paths: nothing else may.)"""
+    return _NAME.match(name) is not None
+
+
 def parse_target(text: str) -> tuple[Kind, str]:
     """``apps/<name>`` -> app; ``http(s)://...`` -> url; a name -> serving endpoint."""
     text = text.strip()
     if text.startswith(("http://", "https://")):
+        if "@" in urlsplit(text).netloc:  # the URL is shown in headers, errors and MLflow run names
+            raise AgentUsageError(
+                "a URL target must not carry credentials (user:password@host): "
+                "put the token in an environment variable and pass --token-env NAME."
+            )
         return "url", text.rstrip("/")
     if text.startswith("apps/"):
         name = text[len("apps/") :]

@@ -70,7 +70,7 @@ def _authenticate(host: str, config: Any) -> dict[str, str]:
     except Exception as exc:  # the SDK raises ValueError / its own errors; messages mask secrets
         explained = oauth_answer(host, config, exc, during="token")
         raise AgentError(explained or f"could not authenticate to {host}: {_first_line(exc)}") from None
-    secrets.register_bearer(headers)  # OAuth access tokens are new secrets as they are minted
+    secrets.register_auth_headers(headers)  # OAuth access tokens are new secrets as they are minted
     return {name: _clean_header(name, value) for name, value in headers.items()}
 
 

@@ -26,6 +26,7 @@ from typing import Any, Protocol, TextIO
 from agent_magics.core.text import rough_duration, shorten
 from agent_magics.view.bundles import replace_bundle, show_bundle
 from agent_magics.view.coalesce import Coalescer
+from agent_magics.view.sanitize import NO_MATH
 
 STREAM_ROWS = 12  # rows shown in the live table
 HTML_RATE = 8.0  # updates per second
@@ -173,7 +174,7 @@ class _LatestRows:
                 f"<td{style}>{html.escape(row.outcome)}</td></tr>"
             )
         return (
-            "<table><thead><tr><th>row</th><th>request</th><th>answer</th></tr></thead><tbody>"
+            f'<table class="{NO_MATH}"><thead><tr><th>row</th><th>request</th><th>answer</th></tr></thead><tbody>'
             + "".join(cells)
             + "</tbody></table>"
         )

@@ -43,6 +43,10 @@ def test_typed_results_and_spark_rows_are_readable_too() -> None:
     assert '{"label": "spam"}' in text and "errorMessage: boom" in text
 
 
-def test_frames_without_structs_are_left_alone() -> None:
-    frame = pd.DataFrame({"a": [1], "d": [{"x": 1}]})  # a dict that is no ai_query struct
-    assert readable_frame(frame) is frame
+def test_frames_without_structs_show_as_pandas_shows_them_but_untypeset() -> None:
+    frame = pd.DataFrame({"a": [1], "d": [{"x": 1}], "t": [r"$\href{https://ev.il}{bank.com}$"]})
+    shown = readable_frame(frame)
+    assert repr(shown) == repr(frame) and shown["d"][0] == {"x": 1}  # a dict that is no ai_query struct
+    html = shown._repr_html_()
+    assert html.startswith('<div class="tex2jax_ignore mathjax_ignore">') and frame._repr_html_() in html
+    assert readable_frame(shown) is shown
