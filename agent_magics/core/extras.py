@@ -10,6 +10,7 @@ imports nothing.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 
 from agent_magics.core.errors import AgentUsageError
@@ -78,3 +79,9 @@ def require_extra(
     message = missing_extra_message(extra, part=part, modules=modules, hint=hint)
     if message is not None:
         raise MissingExtraError(message)
+
+
+def no_mlflow_telemetry() -> None:
+    """Call before any import of MLflow: its telemetry client starts when ``mlflow`` is first
+    imported, so the setting must come first. A user's own value is kept."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from agent_magics.core.extras import no_mlflow_telemetry
+
 __all__ = ["Span", "Trace", "TraceParseError", "format_duration", "parse_trace", "token_usage"]
 
 SPAN_INPUTS = "mlflow.spanInputs"
@@ -238,6 +240,7 @@ class Trace:
 
     def to_mlflow(self) -> Any:
         """The trace as an ``mlflow.entities.Trace`` (needs ``mlflow-tracing`` or ``mlflow``)."""
+        no_mlflow_telemetry()
         try:
             from mlflow.entities import Trace as MlflowTrace
         except ImportError as exc:
@@ -841,6 +844,8 @@ def _set_depths(root: Span, seen: set[int]) -> None:
 def _mlflow_from_rest(mlflow_trace: Any, data: dict[str, Any]) -> Any:
     """Load the REST (protobuf JSON) shape through MLflow's own protobuf messages."""
     from google.protobuf.json_format import ParseDict
+
+    no_mlflow_telemetry()
     from mlflow.protos.service_pb2 import Trace as ProtoTrace
 
     proto = ParseDict(data, ProtoTrace(), ignore_unknown_fields=True)

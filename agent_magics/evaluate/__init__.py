@@ -8,7 +8,12 @@ is the magic on top of it.
 
 from __future__ import annotations
 
-from agent_magics.evaluate.engine import evaluate
-from agent_magics.evaluate.result import EvalResult
+from agent_magics.core.extras import no_mlflow_telemetry
+
+# Every module here imports MLflow (on first use): its telemetry must be off before the first import.
+no_mlflow_telemetry()
+
+from agent_magics.evaluate.engine import evaluate  # noqa: E402 - after the setting above
+from agent_magics.evaluate.result import EvalResult  # noqa: E402
 
 __all__ = ["EvalResult", "evaluate"]

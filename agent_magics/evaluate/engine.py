@@ -10,6 +10,7 @@ parent run, so several targets are compared in one place.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_magics.core.errors import AgentUsageError
+from agent_magics.core.errors import AgentError, AgentUsageError
 from agent_magics.core.result import AgentResult
 from agent_magics.core.secrets import redact
 from agent_magics.evaluate import history
@@ -138,6 +139,33 @@ def _without_mlflow_output() -> Iterator[None]:
             setattr(module, name, value)
 
 
+class _MlflowRetries:
+    """Which failed rows MLflow will ask again: it retries a predict error that reads like a rate limit
+    (MLFLOW_GENAI_EVAL_MAX_RETRIES times). Those attempts are not rows, so the progress counts a row once."""
+
+    def __init__(self) -> None:
+        try:
+            from mlflow.environment_variables import MLFLOW_GENAI_EVAL_MAX_RETRIES
+            from mlflow.genai.evaluation.rate_limiter import is_rate_limit_error
+        except ImportError:  # an MLflow that does not retry
+            self.budget, self._retried = 0, lambda error: False
+        else:
+            self.budget = int(MLFLOW_GENAI_EVAL_MAX_RETRIES.get() or 0)
+            self._retried = lambda error: is_rate_limit_error(AgentAnswerError(error))
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def will_retry(self, question: str, custom_inputs: Any, error: str) -> bool:
+        key = json.dumps([question, custom_inputs], sort_keys=True, default=str)
+        with self._lock:
+            attempts = self._attempts.get(key, 0)
+            if self._retried(error) and attempts < self.budget:
+                self._attempts[key] = attempts + 1
+                return True
+            self._attempts.pop(key, None)
+            return False
+
+
 def _predict_fn(
     target: str,
     options: Mapping[str, Any],
@@ -150,6 +178,8 @@ def _predict_fn(
 
     from agent_magics.run import stream
 
+    retries = _MlflowRetries()
+
     # Our own root span, so the row's trace is "the question went to TARGET and this text came back",
     # with the agent's trace under it (MLflow would otherwise take the agent's root as the row's).
     @mlflow.trace(name=target, span_type="AGENT")
@@ -159,15 +189,26 @@ def _predict_fn(
         merged = {**options, "return_trace": True}
         if custom_inputs:
             merged["custom_inputs"] = custom_inputs
-        answer = stream(target, question, **merged)
-        in_flight.add(answer)
-        try:
-            result = answer.result
-        finally:
-            in_flight.discard(answer)
         trace_id = mlflow.get_active_trace_id()
-        if trace_id is not None:
-            answers[trace_id] = (question, result)
+        try:
+            answer = stream(target, question, **merged)
+        except (AgentError, AgentUsageError) as exc:  # e.g. a misspelt target: this row failed, saying why
+            result = AgentResult(target=target, text="", status="failed", error=str(exc))
+        else:
+            in_flight.add(answer)
+            try:
+                result = answer.result
+            finally:
+                in_flight.discard(answer)
+        if trace_id is None:
+            # MLflow's check that predict traces (a user's MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION=false)
+            # calls it once with tracing off: not a row, so not counted, and a failure must not abort
+            # the evaluation (the row itself is asked again and reports it).
+            return result.text
+        answers[trace_id] = (question, result)
+        if not result.ok and retries.will_retry(question, custom_inputs, result.error or ""):
+            # MLflow asks this row again (its own rate-limit retry): the row is not done yet.
+            raise AgentAnswerError(result.error or f"the agent's answer is {result.status}")
         if result.trace_dict:
             with contextlib.suppress(Exception):  # a trace MLflow cannot read must not fail the row
                 mlflow.add_trace(result.trace_dict)
@@ -220,7 +261,6 @@ def evaluate(
         judge = default_judge(names, local=is_local(workspace), databricks_tracking=tracks_to_databricks())
     resolved = resolve(names, judge=judge, guidelines=guidelines, namespace=namespace)
     options = {**options, "workspace": workspace} if workspace is not None else options
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     tracking = prepare(experiment, workspace)
     import mlflow
 

@@ -38,8 +38,13 @@ class RowScore:
     tokens: int | None = None
     trace_id: str | None = None
 
+    def verdict(self, scorer: str) -> bool | None:
+        """Did the row pass ``scorer``? A row the agent did not answer fails every scorer: MLflow still
+        runs the scorers on it (with no output), and a latency or safety check would pass it."""
+        return passed(self.values.get(scorer, (None, None))[0]) if self.ok else False
+
     def failing(self, scorers: list[str]) -> bool:
-        return not self.ok or any(passed(self.values.get(name, (None, None))[0]) is not True for name in scorers)
+        return not self.ok or any(self.verdict(name) is not True for name in scorers)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class TargetRun:
 
     def verdicts(self, scorers: list[str]) -> Verdicts:
         """Per row (data order): scorer -> passed, as ``evaluate.history`` keeps them."""
-        return [{name: passed(row.values.get(name, (None, None))[0]) for name in scorers} for row in self.rows]
+        return [{name: row.verdict(name) for name in scorers} for row in self.rows]
 
 
 @dataclass
@@ -97,7 +102,7 @@ class EvalResult(ShownOnce):
     def _rates(rows: list[RowScore], scorers: list[str]) -> dict[str, float]:
         rates = {}
         for name in scorers:
-            verdicts = [passed(row.values.get(name, (None, None))[0]) for row in rows]
+            verdicts = [row.verdict(name) for row in rows]
             rates[name] = sum(v is True for v in verdicts) / len(verdicts) if verdicts else 0.0
         return rates
 
@@ -171,10 +176,7 @@ class EvalResult(ShownOnce):
                 target=r.target,
                 question=r.question,
                 answer=r.answer if r.ok else f"[{r.error or 'failed'}]",
-                scores={
-                    name: (passed(r.values.get(name, (None, None))[0]), r.values.get(name, (None, None))[1])
-                    for name in self.scorer_names
-                },
+                scores={name: (r.verdict(name), r.values.get(name, (None, None))[1]) for name in self.scorer_names},
                 failing=r.failing(self.scorer_names),
                 latency=r.latency,
                 tokens=r.tokens,

@@ -121,7 +121,6 @@ def _tracking_uri(workspace: Any) -> tuple[str, str | None]:
 
 def prepare(experiment: str | None = None, workspace: Any = None) -> Tracking:
     """Point MLflow at the tracking store for ``workspace`` and at an experiment."""
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import mlflow
 
     with _lock:

@@ -23,7 +23,9 @@ def row_line(record: RowRecord, width: int = 100) -> RowLine:
     outcome = f"ERROR: {answer.error}" if answer.error else (answer.text or str(answer.value))
     # Redacted before the cut: a secret cut in half would no longer match (the frame is redacted later).
     shown_request, shown_outcome = redact(str(request)), redact(outcome)
-    return RowLine(record.row, one_line(shown_request, width), one_line(shown_outcome, width), failed=bool(answer.error))
+    return RowLine(
+        record.row, one_line(shown_request, width), one_line(shown_outcome, width), failed=bool(answer.error)
+    )
 
 
 def batch_reading(batch: Batch, *, stream: bool) -> Reading:

@@ -17,21 +17,6 @@ from agent_magics.local.eval_questions import EVAL_QUESTIONS
 QUESTIONS = pd.DataFrame(EVAL_QUESTIONS)  # its last row expects a fact no answer has: correctness fails there
 
 
-@pytest.fixture
-def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    import mlflow
-
-    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    monkeypatch.setenv("AGENT_MAGICS_MLFLOW_DIR", str(tmp_path / "store"))
-    before = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)
-    yield workdir
-    mlflow.set_tracking_uri(before)  # type: ignore[arg-type]
-
-
 def test_whole_loop_offline(shell: Any, mlflow_store: Path) -> None:
     from mlflow import MlflowClient
     from mlflow.genai.scorers import scorer
