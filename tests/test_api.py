@@ -122,3 +122,13 @@ def test_plain_python_on_the_embedded_default_never_imports_ipython(tmp_path: An
     }
     assert report["chunks"] > 3
     assert "local demo workspace" in done.stdout  # the one-line notice says which workspace answered
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), 0, -1, 1e400])
+def test_a_timeout_that_is_no_time_limit_is_refused(timeout):
+    from agent_magics.core.request import Timeouts
+
+    with pytest.raises(AgentUsageError, match="positive number of seconds"):
+        Timeouts(total=timeout)  # what ask(timeout=...) and every magic build
+    with pytest.raises(AgentUsageError, match="positive number of seconds"):
+        Timeouts(read=timeout)

@@ -100,7 +100,13 @@ def test_display_in_the_quiet_cell_shows_the_result(shell, capsys):
         ("demo-agent", "   ", "the question is empty"),
         ("'bad name!'", "q", "not a valid target"),
         ("demo-chat-agent --api responses", "q", "--api chat"),
+        ("demo-agent --timeout nan", "q", "--timeout must be a positive number"),
+        ("demo-agent --timeout inf", "q", "--timeout must be a positive number"),
+        ("demo-agent --timeout 1e400", "q", "--timeout must be a positive number"),
+        ('demo-agent --custom-inputs \'{"n": ' + "9" * 5000 + "}'", "q", "JSON the parser cannot read"),
+        ("demo-agent --custom-inputs '" + '{"a":' * 3000 + "1" + "}" * 3000 + "'", "q", "cannot read"),
     ],
+    ids=lambda value: value[:40] if isinstance(value, str) else None,
 )
 def test_usage_errors(shell, line, body, fragment):
     with pytest.raises(UsageError, match=fragment.replace("(", r"\(")):

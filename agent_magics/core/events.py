@@ -93,17 +93,24 @@ def scrub_text(text: str) -> str:
     return text
 
 
-def scrub(value: Any) -> Any:
-    """``value`` with every string scrubbed (the same object when nothing needed it)."""
+MAX_DEPTH = 64  # nesting kept in agent data; deeper is no real answer, and rendering it would recurse
+TOO_DEEP = "[nested too deep]"
+
+
+def scrub(value: Any, depth: int = 0) -> Any:
+    """``value`` with every string scrubbed, and anything nested deeper than ``MAX_DEPTH`` replaced by
+    ``TOO_DEEP`` (the same object when nothing needed either)."""
     if isinstance(value, str):
         return scrub_text(value)
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
-        pairs = [(scrub(k) if isinstance(k, str) else k, scrub(v)) for k, v in value.items()]
+        pairs = [(scrub(k) if isinstance(k, str) else k, scrub(v, depth + 1)) for k, v in value.items()]
         if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, value.items(), strict=True)):
             return value
         return dict(pairs)
     if isinstance(value, list):
-        items = [scrub(v) for v in value]
+        items = [scrub(v, depth + 1) for v in value]
         return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     return value
 

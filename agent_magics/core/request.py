@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agent_magics.core import defaults
+from agent_magics.core.errors import AgentUsageError
 from agent_magics.core.text import content_text
 
 Kind = Literal["endpoint", "app", "url"]
@@ -21,6 +22,12 @@ class Timeouts:
     connect: float = defaults.CONNECT_TIMEOUT
     read: float = defaults.READ_TIMEOUT
     total: float | None = None  # whole answer; None = no limit
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            value = getattr(self, name)
+            if value is not None and not 0 < value < 10**9:  # nan, inf, 0 and negatives are no limit
+                raise AgentUsageError(f"the {name} timeout must be a positive number of seconds, not {value!r}.")
 
 
 @dataclass

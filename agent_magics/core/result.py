@@ -144,7 +144,8 @@ class AgentResult(ShownOnce):
         for name, aliases in _USAGE_NAMES.items():
             for alias in aliases:
                 value = raw.get(alias)
-                if isinstance(value, int) and not isinstance(value, bool):
+                # No answer has 10**15 tokens: a larger count is junk (and would overflow a float).
+                if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**15:
                     counts[name] = value
                     break
         if "total_tokens" not in counts and {"input_tokens", "output_tokens"} <= counts.keys():

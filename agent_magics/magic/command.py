@@ -197,6 +197,10 @@ def json_option(name: str, value: str | None, namespace: Mapping[str, Any]) -> d
         raise AgentUsageError(
             f"{name}: not valid JSON ({exc.msg} at character {exc.pos}); quote it like '{{\"id\": 5}}'."
         ) from None
+    except (ValueError, RecursionError) as exc:  # an int of over 4300 digits; nesting deeper than the parser goes
+        raise AgentUsageError(
+            f"{name}: JSON the parser cannot read ({type(exc).__name__}); pass a dict variable."
+        ) from None
     if not isinstance(parsed, dict):
         raise AgentUsageError(f"{name}: expected a JSON object like '{{\"id\": 5}}', got {type(parsed).__name__}.")
     return parsed
@@ -289,7 +293,8 @@ def _takes_value(action: argparse.Action) -> bool:
 
 def check_common(args: argparse.Namespace) -> None:
     """The checks every magic's command line needs: ``--timeout`` positive, ``--out`` a Python name."""
-    if getattr(args, "timeout", None) is not None and args.timeout <= 0:
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and not 0 < timeout < 10**9:  # also nan and inf: not a time limit
         raise AgentUsageError("--timeout must be a positive number of seconds.")
     out = getattr(args, "out", None)
     if out is not None and not IDENTIFIER.match(out):

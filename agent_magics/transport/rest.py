@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -12,13 +13,24 @@ import httpx
 from agent_magics.core.errors import AgentError
 from agent_magics.core.events import Done, ErrorEvent, Event
 from agent_magics.core.request import AgentRequest, Timeouts, Via
+from agent_magics.core.text import shorten
 from agent_magics.transport.deadline import Watchdog
-from agent_magics.transport.failures import describe_exception, describe_http_error, html_page_message, is_html
+from agent_magics.transport.failures import (
+    describe_exception,
+    describe_http_error,
+    excerpt,
+    html_page_message,
+    is_html,
+)
 from agent_magics.transport.http import MAX_BODY, MAX_ERROR_BODY, BodyTooLarge
 from agent_magics.transport.retry import RETRY_STATUSES, Failure, Retry, RetryPolicy, retrying
 from agent_magics.wire import chat as chat_wire
 from agent_magics.wire import responses as responses_wire
 from agent_magics.wire.sse import DONE, MalformedStream, iter_lines, iter_sse_payloads
+
+# What a translator raises on JSON of a shape no API sends (a list where an object goes, a null index,
+# a string of digits too long for int): the event is skipped, not the rest of the answer.
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, ValueError, IndexError, OverflowError, RecursionError)
 
 
 def url_for(request: AgentRequest, base: str) -> str:
@@ -173,6 +185,7 @@ def response_events(request: AgentRequest, response: httpx.Response, deadline: f
 
 def _stream_events(request: AgentRequest, response: httpx.Response, deadline: float | None) -> Iterator[Event]:
     translator = stream_translator(request)
+    skipped, first_skipped = 0, ""
     failed = False
     ended = False  # a completion event arrived (some servers close without [DONE] after it)
     for payload in iter_sse_payloads(iter_lines(response.iter_bytes())):
@@ -183,7 +196,13 @@ def _stream_events(request: AgentRequest, response: httpx.Response, deadline: fl
         if not isinstance(payload, dict):
             continue
         ended = ended or _is_terminal(payload)
-        for event in named_errors(request.target, translator.feed(payload)):
+        try:
+            events = list(translator.feed(payload))
+        except SHAPE_ERRORS as exc:  # one event of a shape no API sends: skipped, the stream read on
+            skipped += 1
+            first_skipped = first_skipped or f"{type(exc).__name__} on {shorten(json.dumps(payload))}"
+            continue
+        for event in named_errors(request.target, events):
             failed = failed or isinstance(event, ErrorEvent)
             yield event
     else:  # no [DONE]: the server closed the stream; did the answer end?
@@ -198,6 +217,12 @@ def _stream_events(request: AgentRequest, response: httpx.Response, deadline: fl
     close = getattr(translator, "close", None)
     if close is not None:
         yield from named_errors(request.target, close())
+    if skipped:
+        failed = True
+        yield ErrorEvent(
+            f"{request.target}: {skipped} event(s) of the stream had an unexpected shape and were skipped "
+            f"(first: {first_skipped}); the rest of the answer is kept. Check the target and --api."
+        )
     yield Done("failed" if failed else "completed")
 
 
@@ -217,8 +242,6 @@ def timeout_text(request: AgentRequest) -> str:
 
 
 def _body_events(request: AgentRequest, raw: bytes) -> Iterator[Event]:
-    import json
-
     text = raw.decode("utf-8", "replace")
     if is_html(None, text[:200]):
         yield ErrorEvent(html_page_message(request.target))
@@ -226,7 +249,7 @@ def _body_events(request: AgentRequest, raw: bytes) -> Iterator[Event]:
         return
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         yield ErrorEvent(f"{request.target}: the answer was not JSON ({text[:80]!r}).")
         yield Done("failed")
         return
@@ -234,7 +257,16 @@ def _body_events(request: AgentRequest, raw: bytes) -> Iterator[Event]:
         yield ErrorEvent(not_an_answer(request, raw))
         yield Done("failed")
         return
-    yield from named_errors(request.target, body_translator(request)(body))
+    try:
+        events = list(body_translator(request)(body))
+    except SHAPE_ERRORS as exc:
+        yield ErrorEvent(
+            f"{request.target}: the answer has a shape no agent API sends ({type(exc).__name__} on "
+            f"{excerpt(raw)}). Check the target and --api (responses, chat or invocations)."
+        )
+        yield Done("failed")
+        return
+    yield from named_errors(request.target, events)
 
 
 def not_an_answer(request: AgentRequest, raw: bytes) -> str:

@@ -30,7 +30,7 @@ def tool_call_item(call: dict[str, Any]) -> dict[str, Any]:
 def message_events(message: dict[str, Any], fallback_id: str) -> list[Event]:
     """A whole chat message (assistant / tool) as finished items."""
     events: list[Event] = []
-    role = message.get("role", "assistant")
+    role = str(message.get("role") or "assistant").lower()  # a null role is the assistant's, as in OpenAI's SDK
     if role == "tool":
         events.append(
             ItemDone(
@@ -87,9 +87,10 @@ class ChatCompletionsStream:
                 function = call.get("function") or {}
                 if function.get("name"):
                     slot["function"]["name"] = function["name"]
-                slot["function"]["arguments"] = slot["function"].get("arguments", "") + (
-                    function.get("arguments") or ""
-                )
+                piece = function.get("arguments") or ""
+                if not isinstance(piece, str):  # some servers send the arguments as an object
+                    piece = json.dumps(piece)
+                slot["function"]["arguments"] = slot["function"].get("arguments", "") + piece
         if chunk.get("usage"):
             events.append(RequestInfo({"usage": chunk["usage"]}))  # FMAPI sends partial usage every chunk
         events.extend(databricks_extras(chunk))
@@ -140,7 +141,7 @@ class ChatAgentStream:
                 events.extend(self._flush())
                 self.current_id = delta_id
                 self.current = {
-                    "role": delta.get("role", "assistant"),
+                    "role": str(delta.get("role") or "assistant").lower(),
                     "id": delta_id,
                     "content": "",
                     "tool_calls": [],

@@ -89,7 +89,7 @@ def _decode(data: str) -> Any:
         return DONE
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise MalformedStream(f"the server sent an event that is not JSON: {shorten(data)!r}") from None
 
 
@@ -97,8 +97,11 @@ def iter_sse_payloads(lines: Iterable[str], limit: int = MAX_EVENT) -> Iterator[
     """Yield each event's decoded ``data`` (a dict, list, ... or :data:`DONE`); one event holds at most ``limit``."""
     buffer: list[str] = []
     size = 0
+    first = True
     for raw in lines:
         line = raw.rstrip("\r\n")
+        if first:  # the SSE spec: a byte order mark at the start of the stream is dropped
+            line, first = line.removeprefix("\ufeff"), False
         if not line:
             if buffer:
                 yield _decode("\n".join(buffer))
