@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from sqlglot import exp
@@ -54,7 +54,7 @@ def parse_return_type(ddl: str) -> ReturnType:
         except (ParseError, ValueError):
             continue
         if _valid(dtype):
-            return ReturnType(ddl, dtype)
+            return ReturnType(ddl, _decimals_sized(dtype))
     raise AgentUsageError(
         f"ai_query returnType {ddl!r} is not a type: write a DDL type such as 'STRING' or "
         "'STRUCT<answer: STRING, score: DOUBLE>'."
@@ -74,6 +74,53 @@ def _valid(dtype: exp.DataType) -> bool:
     return True
 
 
+# Databricks' bare DECIMAL is DECIMAL(10, 0) (DuckDB's would be (18, 3)): the local engine follows Databricks.
+DEFAULT_DECIMAL = (10, 0)
+_INT_BITS = {T.TINYINT: 8, T.SMALLINT: 16, T.INT: 32, T.BIGINT: 64}
+_UINT_BITS = {T.UTINYINT: 8, T.USMALLINT: 16, T.UINT: 32, T.UBIGINT: 64}
+
+
+def _decimals_sized(dtype: exp.DataType) -> exp.DataType:
+    for node in dtype.find_all(exp.DataType):
+        if node.this is T.DECIMAL and not node.expressions:
+            node.set("expressions", [exp.DataTypeParam(this=exp.Literal.number(n)) for n in DEFAULT_DECIMAL])
+    return dtype
+
+
+def _decimal_size(dtype: exp.DataType) -> tuple[int, int]:
+    params = [int(p.this.this) for p in dtype.expressions if isinstance(p, exp.DataTypeParam)]
+    precision = params[0] if params else DEFAULT_DECIMAL[0]
+    return precision, params[1] if len(params) > 1 else 0
+
+
+def _in_range(number: int, kind: Any, path: str) -> int:
+    """An integer that fits ``kind`` (a column of it could not hold more: the row's error, not the statement's)."""
+    if kind in _INT_BITS:
+        low, high = -(2 ** (_INT_BITS[kind] - 1)), 2 ** (_INT_BITS[kind] - 1) - 1
+    else:
+        low, high = 0, 2 ** _UINT_BITS[kind] - 1
+    if not low <= number <= high:
+        raise CoercionError(f"{path}: {str(number)[:40]} does not fit {kind.value} ({low} to {high})")
+    return number
+
+
+def _sized_decimal(number: Decimal, dtype: exp.DataType, path: str) -> Decimal:
+    """Rounded to the scale (half up, as Databricks casts); more integer digits than the type holds is an error."""
+    precision, scale = _decimal_size(dtype)
+    if not number.is_finite():
+        raise CoercionError(f"{path}: expected a decimal number, got {number}")
+    whole_digits = precision - scale
+    too_big = f"{path}: {str(number)[:40]} does not fit DECIMAL({precision},{scale})"
+    if number != 0 and number.adjusted() >= whole_digits:  # before rounding: quantize could overflow
+        raise CoercionError(too_big)
+    with localcontext() as context:
+        context.prec = precision + 2  # the default 28 digits would refuse DECIMAL(38, s)
+        rounded = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    if rounded != 0 and rounded.adjusted() >= whole_digits:  # 999.995 rounds up to 1000.00
+        raise CoercionError(too_big)
+    return rounded
+
+
 def coerce(value: Any, dtype: exp.DataType, path: str = "$") -> Any:
     """``value`` (parsed JSON) as a Python value of ``dtype``; CoercionError names the field."""
     if value is None:
@@ -86,11 +133,11 @@ def coerce(value: Any, dtype: exp.DataType, path: str = "$") -> Any:
     if kind is T.BOOLEAN:
         return _boolean(value, path)
     if kind in _INTS:
-        return _integer(value, path)
+        return _in_range(_integer(value, path), kind, path)
     if kind in _FLOATS:
         return _float(value, path)
     if kind is T.DECIMAL:
-        return _decimal(value, path)
+        return _sized_decimal(_decimal(value, path), dtype, path)
     if kind is T.DATE:
         return _date(value, path)
     if kind in _TIMESTAMPS:

@@ -144,3 +144,33 @@ def test_thousand_flaky_rows_with_retries_are_all_answered(sql_workspace):
     )
     assert out["i"].tolist() == list(range(1000))
     assert out["a"].map(lambda a: isinstance(a, str) and "MLflow" in a).all()
+
+
+STRUCT_REQUEST = "named_struct('input', array(named_struct('role', 'user', 'content', q)))"
+THREE_ROWS = "FROM (VALUES ('What is MLflow?'), ('What is Databricks?'), ('What is a trace?')) AS t(q)"
+
+
+@pytest.mark.parametrize("field_type", ["SMALLINT", "TINYINT", "DECIMAL(5,2)", "DECIMAL(9,0)"])
+def test_a_typed_answer_too_big_for_its_type_is_that_rows_error(invoker, field_type):
+    # created_at (epoch seconds, ~1.8e9) fits none of these: each row says so; the statement keeps every row.
+    out = run_local(
+        f"SELECT q, ai_query('demo-agent', {STRUCT_REQUEST}, returnType => 'STRUCT<created_at: {field_type}>', "
+        f"failOnError => false) AS r {THREE_ROWS}",
+        {},
+        invoker,
+    )
+    assert len(out) == 3
+    for struct in out["r"]:
+        assert struct["result"] is None and "does not fit" in struct["errorMessage"], struct
+
+
+def test_typed_answers_that_fit_are_kept_and_decimals_round_as_databricks_does(invoker):
+    out = run_local(
+        f"SELECT ai_query('demo-agent', {STRUCT_REQUEST}, returnType => "
+        f"'STRUCT<usage: STRUCT<output_tokens: TINYINT, total_tokens: DECIMAL>>') AS r {THREE_ROWS}",
+        {},
+        invoker,
+    )
+    for struct in out["r"]:
+        usage = struct["usage"]
+        assert 0 < usage["output_tokens"] <= 127 and usage["total_tokens"] == int(usage["total_tokens"]), usage
