@@ -237,6 +237,10 @@ class Execution:
         except KeyboardInterrupt:
             self._status = "interrupted"
             self.state.error = self.state.error or "interrupted by the user; partial answer kept"
+        except GeneratorExit:  # the caller stopped reading (a break, or an exception in its loop)
+            self._status = "interrupted"
+            self.state.error = self.state.error or "stopped before the end by the caller; partial answer kept"
+            raise
         except Exception as exc:  # a bug of ours or an unforeseen library error: keep what arrived
             if self.debug:
                 raise
@@ -270,7 +274,11 @@ class Execution:
         if self._result is not None:
             return self._result
         if self._status is None and self.request.return_trace:
-            self._complete_trace()
+            try:
+                self._complete_trace()
+            except KeyboardInterrupt:  # the answer is whole; only its trace is missing
+                self._status = "interrupted"
+                self.state.error = "interrupted while fetching the trace; the answer is kept"
         for event in self._redactor.flush():  # an interrupt may have left a held-back tail
             reduce_event(self.state, event)
         if self.state.error:
@@ -291,6 +299,10 @@ class Execution:
         )
         try:
             self.view.finish(self._result)
+        except KeyboardInterrupt:  # the final rendering of a big answer takes a while: the result is kept
+            note = "interrupted while the answer was shown; the whole answer is kept in the result"
+            error = f"{self._result.error}; {note}" if self._result.error else note
+            self._result = dataclasses.replace(self._result, status="interrupted", error=error)
         except Exception as exc:
             if self.debug:
                 raise
@@ -353,7 +365,8 @@ def release_memory() -> None:
 class Stream:
     """An answer as it arrives: iterate for text chunks; ``.result`` is the ``AgentResult`` once consumed.
 
-    Reading ``.result`` before the end consumes the rest of the stream first.
+    Reading ``.result`` before iterating consumes the whole stream first. Leaving the loop early (a
+    ``break``, an exception) stops the answer: ``.result`` is then ``interrupted``, with what arrived.
     """
 
     def __init__(self, execution: Execution) -> None:

@@ -49,6 +49,26 @@ def test_stream_yields_the_text_as_it_arrives_and_keeps_the_result(configured: L
     assert list(answer) == []  # consumed once
 
 
+@pytest.mark.parametrize("leave", ["break", "exception"])
+def test_leaving_the_loop_early_stops_the_answer_and_says_so(configured: LocalWorkspace, leave: str) -> None:
+    from agent_magics import stream
+
+    answer = stream("bench-agent", "q", custom_inputs={"tokens": 400, "tokens_per_second": 200})
+    kept = []
+    try:
+        for chunk in answer:
+            kept.append(chunk)
+            if len(kept) == 3:
+                if leave == "break":
+                    break
+                raise KeyboardInterrupt  # Ctrl-C while the caller's loop body runs
+    except KeyboardInterrupt:
+        pass
+    result = answer.result
+    assert result.status == "interrupted" and "stopped before the end" in (result.error or ""), result
+    assert result.text.startswith("".join(kept)) and len(result.text) < 400 * 3
+
+
 def test_stream_result_before_iterating_consumes_the_stream(configured: LocalWorkspace) -> None:
     from agent_magics import stream
 
