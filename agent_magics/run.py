@@ -35,12 +35,14 @@ from agent_magics.core.events import (
     Done,
     ErrorEvent,
     Event,
+    ItemDone,
     Reduction,
     RequestInfo,
     Status,
     TextDelta,
     TraceReceived,
     finish,
+    message_text,
     reduce_event,
 )
 from agent_magics.core.request import AgentRequest, Timeouts, Via
@@ -157,6 +159,17 @@ class Redactor:
         return out
 
 
+def _has_text(event: Event) -> bool:
+    """Does ``event`` bring answer text (a delta, or a whole message that did not stream)?"""
+    if isinstance(event, TextDelta):
+        return bool(event.delta)
+    return (
+        isinstance(event, ItemDone)
+        and event.item.get("type", "message") == "message"
+        and bool(message_text(event.item))
+    )
+
+
 class Execution:
     """One request in flight: iterate it for its events (each already folded and shown), then ``result()``.
 
@@ -228,7 +241,7 @@ class Execution:
         events = self._events()
         try:
             for event in events:
-                if self._first_text is None and isinstance(event, TextDelta) and event.delta:
+                if self._first_text is None and _has_text(event):
                     self._first_text = time.monotonic() - self._started
                 yield from self._fold(event)
                 if self._stop.is_set():

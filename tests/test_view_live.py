@@ -25,6 +25,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from test_view_render import XSS, html_problems, message
 
 from agent_magics.core.events import (
+    ANONYMOUS,
     CustomOutputs,
     Done,
     ErrorEvent,
@@ -575,7 +576,12 @@ def test_display_view_keeps_items_in_order_and_completes_tool_entries(displays: 
 
 @pytest.mark.parametrize(
     "case",
-    ["contradicting final message", "long code block split", "reference links across blocks"],
+    [
+        "contradicting final message",
+        "long code block split",
+        "reference links across blocks",
+        "a fence opened in a list item closed unindented",
+    ],
 )
 def test_display_view_falls_back_to_the_whole_rendering(displays: Publisher, case: str) -> None:
     """When the live outputs would not show what the static rendering shows, the header gets it all."""
@@ -587,8 +593,11 @@ def test_display_view_falls_back_to_the_whole_rendering(displays: Publisher, cas
     elif case == "long code block split":
         code = "```python\n" + "".join(f"x{i} = {i}\n" for i in range(80)) + "```\n"
         events = [*chunks(code, 10), ItemDone(message(code))]
-    else:
+    elif case == "reference links across blocks":
         source = "See [the docs][d] first.\n\nMore text here, long enough.\n\n[d]: https://docs.example/\n"
+        events = [*chunks(source, 5), ItemDone(message(source))]
+    else:  # CommonMark: the unindented ``` opens a new fence, so everything after it is code
+        source = "1. Install:\n   ```bash\n   pip install x\n```\n\nThen run it, long enough to cut.\n\nDone.\n"
         events = [*chunks(source, 5), ItemDone(message(source))]
     state = drive(view, events, clock, step=0.3)
     result = end(view, state)
@@ -748,7 +757,7 @@ def test_blocks_close_returns_the_rest() -> None:
 _LINES = st.sampled_from(
     ["", "", "Some text.", "More *words* here.", "# Title", "```", "```py", "~~~", "    indented",
      "   three spaces", "> quote", "| a | b |", "|---|---|", "***", "Setext", "====", "- item", "* star",
-     "1. first", "2) second", "  continued"]
+     "1. first", "2) second", "  continued", "   ```", "   ```bash", "   code in an item"]
 )  # fmt: skip
 
 
@@ -867,3 +876,34 @@ def test_display_view_ends_as_the_static_rendering(
         assert all(html == "" for html in outputs[1:]) and expected in strip_wrappers(outputs[0])
     else:
         assert strip_wrappers("".join(outputs[1:])) == expected
+
+
+@pytest.mark.parametrize("final_id", ["msg_1", None])
+def test_deltas_without_an_id_then_the_message_show_it_once(displays: Publisher, final_id: str | None) -> None:
+    clock = Clock()
+    view = DisplayView(clock=clock, min_block=20)
+    view.start("demo")
+    source = "Hello world, streamed without an item id.\n\nAnd a second paragraph."
+    events = [*chunks(source, 4, ANONYMOUS), ItemDone(message(source, final_id))]  # type: ignore[arg-type]
+    result = end(view, drive(view, events, clock, step=0.3))
+    assert result.text == source  # once, not twice
+    outputs = [data["text/html"] for data in final_outputs(displays)]
+    assert "am-answer" not in outputs[0]  # the live outputs matched the static rendering: no fallback
+    assert "".join(outputs[1:]).count("Hello world") == 1
+
+
+def test_the_live_count_matches_the_result_with_a_tool_call_between_messages(displays: Publisher) -> None:
+    clock = Clock()
+    view = DisplayView(clock=clock)
+    view.start("demo")
+    call = {"type": "function_call", "call_id": "c1", "name": "lookup", "arguments": "{}"}
+    events = [
+        *chunks("Let me check.", 4, "m1"),
+        ItemDone(message("Let me check.", "m1")),
+        ItemDone(call),
+        ItemDone({"type": "function_call_output", "call_id": "c1", "output": "42"}),
+        *chunks("It is 42.", 4, "m2"),
+        ItemDone(message("It is 42.", "m2")),
+    ]
+    state = drive(view, events, clock, step=0.3)
+    assert view._chars == len(state.text)  # what the header counts is what the result holds

@@ -16,9 +16,13 @@ from agent_magics.core.text import content_text
 Status = Literal["completed", "failed", "interrupted", "incomplete"]
 
 
+# The item id the wire parsers give text that came without one.
+ANONYMOUS = "message"
+
+
 @dataclass(frozen=True)
 class TextDelta:
-    """A piece of answer text for the message item ``item_id``."""
+    """A piece of answer text for the message item ``item_id`` (``ANONYMOUS`` when the server named none)."""
 
     item_id: str
     delta: str
@@ -196,8 +200,13 @@ def reduce_event(state: Reduction, event: Event) -> Reduction:
     elif isinstance(event, ItemDone):
         item = event.item
         item_id = item.get("id")
-        if item.get("type", "message") == "message" and item_id is not None:
-            state.pending_chunks.pop(item_id, None)
+        if item.get("type", "message") == "message":
+            if item_id in state.pending_chunks:
+                state.pending_chunks.pop(item_id)
+            elif ANONYMOUS in state.pending_chunks and message_text(item).startswith(
+                "".join(state.pending_chunks[ANONYMOUS])
+            ):  # deltas without an item id, then the finished message with one: the same message
+                state.pending_chunks.pop(ANONYMOUS)
         state.output.append(item)
     elif isinstance(event, CustomOutputs):
         state.custom_outputs = {**(state.custom_outputs or {}), **event.value}

@@ -28,6 +28,10 @@ _LIST_ITEM = re.compile(r"(?:[-+*]|\d{1,9}[.)])(?:[ \t]|\r?$)")
 _LIST_START = "-+*0123456789"
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
 class MarkdownBlocks:
     def __init__(self, min_block: int = 2048, max_tail: int = 4096) -> None:
         self.min_block = min_block
@@ -108,9 +112,14 @@ class MarkdownBlocks:
     def _line(self, line: str, start: int, next_start: int) -> None:
         stripped = line.strip()
         if self._fence is not None:
-            char, length, _ = self._fence
+            char, length, opener = self._fence
             if closes_fence(line, (char, length)):
                 self._fence = None
+                if _indent(line) < _indent(opener):
+                    # "1. Step:\n   ```\n   code\n```": if the opener was inside a list item, CommonMark
+                    # reads this closer as a new fence running to the end. The live cut may then
+                    # differ from the final render: count it, so the final render replaces it.
+                    self.inexact += 1
             return
         if not stripped:
             self._blank = True

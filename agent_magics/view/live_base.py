@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agent_magics.core.events import (
+    ANONYMOUS,
     RETRY_NOTE,
     CustomOutputs,
     ErrorEvent,
@@ -159,7 +160,8 @@ class LiveView:
     def _begin_message(self, item_id: str | None) -> None:
         if self._segment_chars:  # each message is its own piece, as in the static rendering
             self._end_segment()
-            self._chars += 2  # Reduction.text joins messages with a blank line
+        if self._chars:  # Reduction.text joins messages with a blank line, tool calls between or not
+            self._chars += 2
         self._item_id = item_id
         self._item_chars = 0
         self._item_last = ""
@@ -194,9 +196,14 @@ class LiveView:
         """
         final = message_text(item)
         item_id = item.get("id")
-        if item_id is not None and item_id == self._item_id:
-            n = self._item_chars
-            if len(final) > n and final.startswith(self._item_last, n - len(self._item_last)):
+        n = self._item_chars
+        extends = n > 0 and final.startswith(self._item_last, n - len(self._item_last))
+        same = item_id is not None and item_id == self._item_id  # the message that streamed
+        # Deltas without an id (ANONYMOUS), then the finished message with one or none: the same
+        # message when its text goes on from theirs (as Reduction reads it).
+        same = same or (self._item_id == ANONYMOUS and item_id not in self._seen_items and extends)
+        if same:
+            if len(final) > n and extends:
                 self._feed(final[n:])
         elif (item_id is None or item_id not in self._seen_items) and final:
             self._begin_message(item_id)
@@ -213,6 +220,7 @@ class LiveView:
             self._end_message()
         self._segment_chars = 0
         self._item_id = None
+        self._item_chars, self._item_last = 0, ""  # that message is over: a later one is not its end
 
     # -- sending -----------------------------------------------------------------------------------
     def _maybe_flush(self, spent_before: int) -> None:

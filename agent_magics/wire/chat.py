@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent_magics.core.events import Done, ErrorEvent, Event, ItemDone, RequestInfo, TextDelta
+from agent_magics.core.events import ANONYMOUS, Done, ErrorEvent, Event, ItemDone, RequestInfo, TextDelta
 from agent_magics.wire.common import databricks_extras, error_text, message_item, text_of
 
 
@@ -70,7 +70,7 @@ class ChatCompletionsStream:
             return [ErrorEvent(error_text(chunk["error"]))]
         events: list[Event] = []
         if self.message_id is None:
-            self.message_id = str(chunk.get("id") or "message")
+            self.message_id = str(chunk.get("id") or ANONYMOUS)
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
             content = text_of(delta.get("content"))
@@ -116,7 +116,7 @@ def completion_body_events(body: dict[str, Any]) -> list[Event]:
         return chat_agent_body_events(body)
     events: list[Event] = []
     for choice in body.get("choices") or []:
-        events.extend(message_events(choice.get("message") or {}, str(body.get("id") or "message")))
+        events.extend(message_events(choice.get("message") or {}, str(body.get("id") or ANONYMOUS)))
     if body.get("usage"):
         events.append(RequestInfo({"usage": body["usage"]}))
     events.extend(databricks_extras(body))
@@ -136,7 +136,7 @@ class ChatAgentStream:
         events: list[Event] = []
         delta = chunk.get("delta")
         if isinstance(delta, dict):
-            delta_id = str(delta.get("id") or self.current_id or "message")
+            delta_id = str(delta.get("id") or self.current_id or ANONYMOUS)
             if delta_id != self.current_id:
                 events.extend(self._flush())
                 self.current_id = delta_id
@@ -166,7 +166,7 @@ class ChatAgentStream:
         if self.current is None:
             return []
         message, self.current = self.current, None
-        return message_events(message, self.current_id or "message")
+        return message_events(message, self.current_id or ANONYMOUS)
 
     def close(self) -> list[Event]:
         return self._flush()

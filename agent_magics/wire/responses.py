@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_magics.core.events import (
+    ANONYMOUS,
     Done,
     ErrorEvent,
     Event,
@@ -28,7 +29,7 @@ class ResponsesStream:
         if kind == "response.output_text.delta":  # the hot path: one per token
             delta = str(payload.get("delta") or "")
             return [
-                TextDelta(str(payload.get("item_id") or "message"), delta if delta.isascii() else scrub_text(delta))
+                TextDelta(str(payload.get("item_id") or ANONYMOUS), delta if delta.isascii() else scrub_text(delta))
             ]
         events: list[Event] = []
         if kind == "response.output_item.done" and isinstance(payload.get("item"), dict):

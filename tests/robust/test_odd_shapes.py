@@ -117,3 +117,18 @@ def test_deeply_nested_tool_arguments_end_in_a_result(shell):
     assert result.text == "before the call" and result.tool_calls, (result.status, result.error)
     assert "[nested too deep]" in result.tool_calls[0]["arguments"]
     result._repr_mimebundle_()  # renders
+
+
+@pytest.mark.parametrize("via", VIAS)
+def test_deltas_without_an_item_id_then_the_message_with_one_count_once(shell, via):
+    anonymous = {"type": "response.output_text.delta", "delta": "Hello world"}
+    item = {
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "Hello world"}],
+    }
+    body = events(anonymous, {"type": "response.output_item.done", "item": item}, COMPLETED)
+    with serve(replying(body)) as url:
+        result = ask(shell, url, "responses", via)
+    assert result.ok and result.text == "Hello world", (result.text, result.error)
