@@ -49,12 +49,21 @@ def _question(value: Any, index: int) -> str:
 
 def _facts(value: Any, index: int) -> list[str]:
     if isinstance(value, str):
-        value = [value]
+        # A list read back from a CSV is its JSON text ('["f1", "f2"]'); any other string is one fact.
+        parsed = _json_or_none(value) if value.lstrip().startswith("[") else None
+        value = parsed if isinstance(parsed, list) else [value]
     try:
         facts = [str(f) for f in value]
     except TypeError:
         raise AgentUsageError(f"--data: row {index}: expected_facts must be a list of strings.") from None
     return facts
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _custom_inputs(value: Any, index: int) -> dict[str, Any] | None:
@@ -87,15 +96,13 @@ def rows_from_frame(frame: Any, name: str = "data") -> list[Row]:
         facts = record.get("expected_facts")
         if not isinstance(facts, (list, tuple)) and _missing(facts):
             facts = None
-        if facts is not None:
-            expectations["expected_facts"] = _facts(facts, index)
-        rows.append(
-            Row(
-                _question(record[question_column], index),
-                expectations,
-                _custom_inputs(record.get("custom_inputs"), index),
-            )
-        )
+        if facts is not None and (listed := _facts(facts, index)):  # no facts is no expectation
+            expectations["expected_facts"] = listed
+        inputs = record[question_column]
+        custom = record.get("custom_inputs")
+        if _missing(custom) and isinstance(inputs, dict):  # MLflow's own shape: {"question", "custom_inputs"}
+            custom = inputs.get("custom_inputs")
+        rows.append(Row(_question(inputs, index), expectations, _custom_inputs(custom, index)))
     if not rows:
         raise AgentUsageError(f"--data {name}: the DataFrame has no rows.")
     return rows
