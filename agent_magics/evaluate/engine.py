@@ -281,7 +281,7 @@ def evaluate(
     title = f"agent_eval {', '.join(targets)}"
     # Lent until every run has ended: marking Ctrl-C's runs KILLED below ends them too (and prints URLs).
     lent = {**_judge_environment(workspace), **_mlflow_environment(is_local(workspace))}
-    with _lent_environment(lent):
+    with _progress_ends_on_failure(progress, tally), _lent_environment(lent):
         with _without_mlflow_output(), mlflow.start_run(run_name=title) as parent:
             mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})
             for target in targets:
@@ -320,6 +320,18 @@ def evaluate(
         state = f" · interrupted: {len(result.rows)} of {result.planned} rows kept" if interrupted else ""
         progress.close(f"agent_eval: {tally.done} answers · {tally.failed} failed · {tally.elapsed:.1f} s{state}")
     return result
+
+
+@contextlib.contextmanager
+def _progress_ends_on_failure(progress: Any, tally: Tally) -> Iterator[None]:
+    """An evaluation that fails (MLflow, the tracking store) ends its progress line too, not mid-count."""
+    try:
+        yield
+    except Exception:
+        if progress is not None:
+            counts = f"{tally.done} answers · {tally.failed} failed · {tally.elapsed:.1f} s"
+            progress.close(f"agent_eval: failed after {counts}")
+        raise
 
 
 def _since_last(run: TargetRun, experiment_id: str, digest: str, scorers: list[str]) -> Since | None:

@@ -69,3 +69,18 @@ def test_mlflow_trace_check_is_not_a_row(
     result = evaluate(["demo-agnet"], TWO, scorers=["latency_under:60"], progress=failing)
     assert [row.ok for row in result.rows] == [False, False]
     assert _counts(failing) == "agent_eval: 2 answers · 2 failed", failing.closed
+
+
+def test_an_evaluation_that_fails_ends_its_progress_line(
+    shell: Any, mlflow_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow.genai
+
+    def broken(**kwargs: Any) -> Any:
+        raise RuntimeError("the tracking store went away")
+
+    monkeypatch.setattr(mlflow.genai, "evaluate", broken)  # stands in for a store that fails mid-run
+    progress = Recorder()
+    with pytest.raises(RuntimeError, match="tracking store"):
+        evaluate(["demo-agent"], TWO, scorers=["latency_under:60"], progress=progress)
+    assert progress.closed.startswith("agent_eval: failed after 0 answers"), progress.closed
