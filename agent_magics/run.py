@@ -19,7 +19,8 @@ import dataclasses
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
@@ -290,8 +291,10 @@ class Execution:
             try:
                 self._complete_trace()
             except KeyboardInterrupt:  # the answer is whole; only its trace is missing
-                self._status = "interrupted"
-                self.state.error = "interrupted while fetching the trace; the answer is kept"
+                note = "interrupted while fetching the trace; the answer is kept"
+                self.state.error = f"{self.state.error}; {note}" if self.state.error else note
+                if self.state.status != "failed":  # a failed answer stays failed, its error first
+                    self._status = "interrupted"
         for event in self._redactor.flush():  # an interrupt may have left a held-back tail
             reduce_event(self.state, event)
         if self.state.error:
@@ -378,25 +381,37 @@ def release_memory() -> None:
 class Stream:
     """An answer as it arrives: iterate for text chunks; ``.result`` is the ``AgentResult`` once consumed.
 
-    Reading ``.result`` before iterating consumes the whole stream first. Leaving the loop early (a
-    ``break``, an exception) stops the answer: ``.result`` is then ``interrupted``, with what arrived.
+    Reading ``.result`` consumes the rest of the stream first. Leaving a ``for`` loop early (a
+    ``break``, an exception) stops the answer: the loop drops its iterator, and ``.result`` is then
+    ``interrupted``, with what arrived. An iterator kept alive (``it = iter(stream)``) is read on.
     """
 
     def __init__(self, execution: Execution) -> None:
         self._execution = execution
-        self._consumed = False
+        self._started = False
+        # The one iterator over the answer, held weakly: a for loop left early drops it, which closes
+        # it and marks the answer interrupted; one the caller keeps alive is read on by .result.
+        self._chunks: Callable[[], Iterator[str] | None] = lambda: None
 
     def __iter__(self) -> Iterator[str]:
-        if self._consumed:
-            return
-        self._consumed = True
+        if self._started:
+            return iter(())  # consumed once
+        self._started = True
+        chunks = self._text()
+        self._chunks = weakref.ref(chunks)
+        return chunks
+
+    def _text(self) -> Iterator[str]:
         for event in self._execution:
             if isinstance(event, TextDelta) and event.delta:
                 yield event.delta
 
     @property
     def result(self) -> AgentResult:
-        for _ in self:
+        # The rest of the answer first: before iterating, or from where a loop left a live iterator
+        # (a closed one, as a for loop's is after a break, has already marked the answer interrupted).
+        live = self._chunks()
+        for _ in live if live is not None else iter(self):
             pass
         return self._execution.result()
 

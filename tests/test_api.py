@@ -69,6 +69,16 @@ def test_leaving_the_loop_early_stops_the_answer_and_says_so(configured: LocalWo
     assert result.text.startswith("".join(kept)) and len(result.text) < 400 * 3
 
 
+def test_an_iterator_kept_alive_is_read_on_by_result(configured: LocalWorkspace) -> None:
+    from agent_magics import stream
+
+    answer = stream("bench-agent", "q", custom_inputs={"tokens": 60, "tokens_per_second": 0})
+    chunks = iter(answer)
+    first = next(chunks)
+    result = answer.result  # reads the rest from where the caller stopped
+    assert result.status == "completed" and result.text.startswith(first) and len(result.text) > len(first)
+
+
 def test_stream_result_before_iterating_consumes_the_stream(configured: LocalWorkspace) -> None:
     from agent_magics import stream
 
@@ -144,7 +154,7 @@ def test_plain_python_on_the_embedded_default_never_imports_ipython(tmp_path: An
     assert "local demo workspace" in done.stdout  # the one-line notice says which workspace answered
 
 
-@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), 0, -1, 1e400])
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1, 1e400])
 def test_a_timeout_that_is_no_time_limit_is_refused(timeout):
     from agent_magics.core.request import Timeouts
 
@@ -152,3 +162,11 @@ def test_a_timeout_that_is_no_time_limit_is_refused(timeout):
         Timeouts(total=timeout)  # what ask(timeout=...) and every magic build
     with pytest.raises(AgentUsageError, match="positive number of seconds"):
         Timeouts(read=timeout)
+
+
+def test_a_total_timeout_of_zero_or_none_is_no_limit_as_before():
+    from agent_magics.core.request import Timeouts
+
+    assert Timeouts(total=0).total == 0 and Timeouts(total=None).total is None
+    with pytest.raises(AgentUsageError, match="positive number of seconds"):
+        Timeouts(read=0)  # a read that may take no time at all would fail every answer

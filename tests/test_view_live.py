@@ -907,3 +907,31 @@ def test_the_live_count_matches_the_result_with_a_tool_call_between_messages(dis
     ]
     state = drive(view, events, clock, step=0.3)
     assert view._chars == len(state.text)  # what the header counts is what the result holds
+
+
+def test_two_anonymous_messages_in_a_row_show_as_two(displays: Publisher) -> None:
+    clock = Clock()
+    view = DisplayView(clock=clock, min_block=20)
+    view.start("demo")
+    events = [
+        *chunks("First message.", 4, ANONYMOUS),
+        ItemDone(message("First message.", "msg_1")),
+        *chunks("Second.", 4, ANONYMOUS),
+        ItemDone(message("Second.", "msg_2")),
+    ]
+    state = drive(view, events, clock, step=0.3)
+    result = end(view, state)
+    assert result.text == "First message.\n\nSecond." and view._chars == len(result.text)
+    outputs = [data["text/html"] for data in final_outputs(displays)]
+    assert "am-answer" not in outputs[0]  # live outputs already matched: no fallback
+    assert "".join(outputs[1:]).count("Second.") == 1
+
+
+def test_a_message_whose_deltas_were_empty_shows_live(displays: Publisher) -> None:
+    clock = Clock()
+    view = DisplayView(clock=clock)
+    view.start("demo")
+    state = drive(view, [TextDelta("m1", ""), ItemDone(message("Hello there", "m1"))], clock, step=0.3)
+    view.flush()
+    assert view._chars == len("Hello there") == len(state.text)
+    assert any("Hello there" in p["data"]["text/html"] for p in displays.published)  # before finish()

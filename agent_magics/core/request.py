@@ -26,7 +26,9 @@ class Timeouts:
     def __post_init__(self) -> None:
         for name in ("connect", "read", "total"):
             value = getattr(self, name)
-            if value is not None and not 0 < value < 10**9:  # nan, inf, 0 and negatives are no limit
+            if name == "total" and (value is None or value == 0):  # no limit (ask(timeout=0) always meant that)
+                continue
+            if not 0 < value < 10**9:  # nan, inf and negatives are no limit either: refused, not ignored
                 raise AgentUsageError(f"the {name} timeout must be a positive number of seconds, not {value!r}.")
 
 

@@ -50,8 +50,8 @@ def register(*values: str | None) -> None:
 
 def register_auth_headers(headers: dict[str, str]) -> None:
     """Register the credentials of auth headers: ``Authorization`` (``Bearer x`` / ``Basic x``) and
-    every other header an auth provider adds (Azure's ``X-Databricks-Azure-SP-Management-Token``):
-    all of them are credentials."""
+    every other header an auth provider adds (Azure's ``X-Databricks-Azure-SP-Management-Token``).
+    Some are not secret (a workspace resource id): redacting them too costs nothing."""
     for name, value in headers.items():
         if isinstance(value, str):
             register(value.partition(" ")[2] or value if name.lower() == "authorization" else value)

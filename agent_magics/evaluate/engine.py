@@ -166,6 +166,16 @@ class _MlflowRetries:
             return False
 
 
+def _in_mlflow_trace_check() -> bool:
+    """Is predict being called by MLflow's trace check, not for a row? MLflow's harness sets a
+    prediction context around every row's call; its check before the rows runs without one."""
+    try:
+        from mlflow.pyfunc.context import get_prediction_context
+    except ImportError:  # an MLflow without it: no check to tell apart (ours skips it by default)
+        return False
+    return get_prediction_context() is None
+
+
 def _predict_fn(
     target: str,
     options: Mapping[str, Any],
@@ -200,12 +210,13 @@ def _predict_fn(
                 result = answer.result
             finally:
                 in_flight.discard(answer)
-        if trace_id is None:
+        if _in_mlflow_trace_check():
             # MLflow's check that predict traces (a user's MLFLOW_GENAI_EVAL_SKIP_TRACE_VALIDATION=false)
             # calls it once with tracing off: not a row, so not counted, and a failure must not abort
             # the evaluation (the row itself is asked again and reports it).
             return result.text
-        answers[trace_id] = (question, result)
+        if trace_id is not None:  # None: a row MLflow's trace sampling left out (its table still has it)
+            answers[trace_id] = (question, result)
         if not result.ok and retries.will_retry(question, custom_inputs, result.error or ""):
             # MLflow asks this row again (its own rate-limit retry): the row is not done yet.
             raise AgentAnswerError(result.error or f"the agent's answer is {result.status}")

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from agent_magics.core.errors import AgentError
+from agent_magics.core.errors import AgentError, AgentUsageError
 from agent_magics.core.events import Done, ErrorEvent, Event
 from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.core.text import shorten
@@ -199,6 +199,8 @@ def _stream_events(request: AgentRequest, response: httpx.Response, deadline: fl
         try:
             events = list(translator.feed(payload))
         except SHAPE_ERRORS as exc:  # one event of a shape no API sends: skipped, the stream read on
+            if isinstance(exc, (AgentError, AgentUsageError)):  # ours, already phrased: not a shape
+                raise
             skipped += 1
             first_skipped = first_skipped or f"{type(exc).__name__} on {shorten(json.dumps(payload))}"
             continue
@@ -216,7 +218,12 @@ def _stream_events(request: AgentRequest, response: httpx.Response, deadline: fl
             )
     close = getattr(translator, "close", None)
     if close is not None:
-        yield from named_errors(request.target, close())
+        try:
+            closing = list(close())
+        except SHAPE_ERRORS as exc:  # what a skipped event left half-merged (a tool call's parts)
+            closing, skipped = [], skipped + 1
+            first_skipped = first_skipped or f"{type(exc).__name__} at the end of the stream"
+        yield from named_errors(request.target, closing)
     if skipped:
         failed = True
         yield ErrorEvent(

@@ -23,7 +23,11 @@ def parse_target(text: str) -> tuple[Kind, str]:
     """``apps/<name>`` -> app; ``http(s)://...`` -> url; a name -> serving endpoint."""
     text = text.strip()
     if text.startswith(("http://", "https://")):
-        if "@" in urlsplit(text).netloc:  # the URL is shown in headers, errors and MLflow run names
+        try:
+            netloc = urlsplit(text).netloc
+        except ValueError:  # e.g. "https://[::1" (an unclosed IPv6 address)
+            raise AgentUsageError(f"{text[:80]!r} is not a valid URL target.") from None
+        if "@" in netloc:  # the URL is shown in headers, errors and MLflow run names
             raise AgentUsageError(
                 "a URL target must not carry credentials (user:password@host): "
                 "put the token in an environment variable and pass --token-env NAME."

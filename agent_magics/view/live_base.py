@@ -197,11 +197,16 @@ class LiveView:
         final = message_text(item)
         item_id = item.get("id")
         n = self._item_chars
-        extends = n > 0 and final.startswith(self._item_last, n - len(self._item_last))
+        extends = final.startswith(self._item_last, n - len(self._item_last))  # (true when nothing streamed)
         same = item_id is not None and item_id == self._item_id  # the message that streamed
         # Deltas without an id (ANONYMOUS), then the finished message with one or none: the same
-        # message when its text goes on from theirs (as Reduction reads it).
-        same = same or (self._item_id == ANONYMOUS and item_id not in self._seen_items and extends)
+        # message when its text goes on from theirs (as Reduction reads it). It now has that id, so
+        # anonymous deltas after it start a message of their own.
+        if not same and self._item_id == ANONYMOUS and n > 0 and item_id not in self._seen_items and extends:
+            same = True
+            self._item_id = item_id
+            if item_id is not None:
+                self._seen_items.add(item_id)
         if same:
             if len(final) > n and extends:
                 self._feed(final[n:])

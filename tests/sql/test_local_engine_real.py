@@ -164,7 +164,7 @@ def test_a_typed_answer_too_big_for_its_type_is_that_rows_error(invoker, field_t
         assert struct["result"] is None and "does not fit" in struct["errorMessage"], struct
 
 
-def test_typed_answers_that_fit_are_kept_and_decimals_round_as_databricks_does(invoker):
+def test_typed_answers_that_fit_are_kept(invoker):  # rounding: tests/sql/test_returntype_sizes.py
     out = run_local(
         f"SELECT ai_query('demo-agent', {STRUCT_REQUEST}, returnType => "
         f"'STRUCT<usage: STRUCT<output_tokens: TINYINT, total_tokens: DECIMAL>>') AS r {THREE_ROWS}",
