@@ -292,8 +292,9 @@ class Execution:
                 self._complete_trace()
             except KeyboardInterrupt:  # the answer is whole; only its trace is missing
                 note = "interrupted while fetching the trace; the answer is kept"
+                failed = bool(self.state.error) or self.state.status == "failed"  # stays failed, its error first
                 self.state.error = f"{self.state.error}; {note}" if self.state.error else note
-                if self.state.status != "failed":  # a failed answer stays failed, its error first
+                if not failed:
                     self._status = "interrupted"
         for event in self._redactor.flush():  # an interrupt may have left a held-back tail
             reduce_event(self.state, event)

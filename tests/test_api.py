@@ -168,5 +168,6 @@ def test_a_total_timeout_of_zero_or_none_is_no_limit_as_before():
     from agent_magics.core.request import Timeouts
 
     assert Timeouts(total=0).total == 0 and Timeouts(total=None).total is None
+    assert Timeouts(read=None).read is None  # read_timeout=None: httpx's no limit, as before
     with pytest.raises(AgentUsageError, match="positive number of seconds"):
         Timeouts(read=0)  # a read that may take no time at all would fail every answer

@@ -26,7 +26,7 @@ class Timeouts:
     def __post_init__(self) -> None:
         for name in ("connect", "read", "total"):
             value = getattr(self, name)
-            if name == "total" and (value is None or value == 0):  # no limit (ask(timeout=0) always meant that)
+            if value is None or (name == "total" and value == 0):  # no limit (ask(timeout=0) always meant that)
                 continue
             if not 0 < value < 10**9:  # nan, inf and negatives are no limit either: refused, not ignored
                 raise AgentUsageError(f"the {name} timeout must be a positive number of seconds, not {value!r}.")
