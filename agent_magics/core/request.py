@@ -17,6 +17,11 @@ Via = Literal["client", "rest"]
 MAX_ITEM_ID = 64  # Databricks rejects longer item ids when they are replayed as input
 
 
+def is_time_limit(seconds: float) -> bool:
+    """A usable number of seconds: positive and finite (nan and inf compare false here)."""
+    return 0 < seconds < 10**9
+
+
 @dataclass(frozen=True)
 class Timeouts:
     connect: float = defaults.CONNECT_TIMEOUT
@@ -28,7 +33,7 @@ class Timeouts:
             value = getattr(self, name)
             if value is None or (name == "total" and value == 0):  # no limit (ask(timeout=0) always meant that)
                 continue
-            if not 0 < value < 10**9:  # nan, inf and negatives are no limit either: refused, not ignored
+            if not is_time_limit(value):  # nan, inf and negatives are no limit either: refused, not ignored
                 raise AgentUsageError(f"the {name} timeout must be a positive number of seconds, not {value!r}.")
 
 

@@ -53,8 +53,11 @@ def register_auth_headers(headers: dict[str, str]) -> None:
     every other header an auth provider adds (Azure's ``X-Databricks-Azure-SP-Management-Token``).
     Some are not secret (a workspace resource id): redacting them too costs nothing."""
     for name, value in headers.items():
-        if isinstance(value, str):
-            register(value.partition(" ")[2] or value if name.lower() == "authorization" else value)
+        if not isinstance(value, str):
+            continue
+        if name.lower() == "authorization":  # "Bearer x" / "Basic x": the credential is x
+            value = value.partition(" ")[2] or value
+        register(value)
 
 
 def known() -> frozenset[str]:

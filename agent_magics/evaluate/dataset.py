@@ -70,10 +70,7 @@ def _custom_inputs(value: Any, index: int) -> dict[str, Any] | None:
     if _missing(value):
         return None
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            value = None
+        value = _json_or_none(value)
     if not isinstance(value, dict):
         raise AgentUsageError(f"--data: row {index}: custom_inputs must be a dict (or a JSON object string).")
     return value

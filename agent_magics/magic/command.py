@@ -14,6 +14,7 @@ from typing import Any
 
 from agent_magics.core import defaults
 from agent_magics.core.errors import AgentUsageError
+from agent_magics.core.request import is_time_limit
 from agent_magics.magic.errors import HelpShown
 
 EXAMPLES = """\
@@ -294,7 +295,7 @@ def _takes_value(action: argparse.Action) -> bool:
 def check_common(args: argparse.Namespace) -> None:
     """The checks every magic's command line needs: ``--timeout`` positive, ``--out`` a Python name."""
     timeout = getattr(args, "timeout", None)
-    if timeout is not None and not 0 < timeout < 10**9:  # also nan and inf: not a time limit
+    if timeout is not None and not is_time_limit(timeout):  # also nan and inf
         raise AgentUsageError("--timeout must be a positive number of seconds.")
     out = getattr(args, "out", None)
     if out is not None and not IDENTIFIER.match(out):
