@@ -10,7 +10,7 @@ W7     := .venv-ipywidgets7
 CV     := .venv-clients
 PS     := .venv-pyspark
 
-.PHONY: setup browser java screenshot test test-fast test-ipywidgets7 test-clients test-pyspark lint lab workspace bench \
+.PHONY: setup browser java screenshot test test-fast fuzz test-ipywidgets7 test-clients test-pyspark lint lab workspace bench \
         lock lock-clients clean wheel test-installs test-lowest-extras test-light test-lowest test-newest
 
 setup: $(VENV)/.installed
@@ -153,6 +153,11 @@ test-newest: wheel
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not browser"
+
+# The property tests with fresh random examples (the suite itself always tries the same ones).
+fuzz: setup
+	AGENT_MAGICS_HYPOTHESIS=explore $(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser" \
+	  $$(grep -rlE "^from hypothesis|^import hypothesis" tests)
 
 lab: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) notebooks/quickstart.ipynb

@@ -13,6 +13,17 @@ from IPython.core.interactiveshell import InteractiveShell
 from agent_magics.transport.embedded import LocalWorkspace
 from agent_magics.transport.workspace import forget_workspaces
 
+try:  # the small venvs that run a few of these tests may not have hypothesis
+    from hypothesis import settings
+except ImportError:  # pragma: no cover
+    pass
+else:
+    # The suite tries the same examples on every run, so CI's verdict is the code's, not the dice's.
+    # `make fuzz` runs the property tests with fresh random examples to find new failing cases.
+    settings.register_profile("deterministic", derandomize=True, print_blob=True)
+    settings.register_profile("explore", derandomize=False, print_blob=True)
+    settings.load_profile(os.environ.get("AGENT_MAGICS_HYPOTHESIS", "deterministic"))
+
 
 @pytest.fixture(scope="session", autouse=True)
 def ctrl_c_raises() -> Iterator[None]:

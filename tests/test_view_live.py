@@ -580,7 +580,6 @@ def test_display_view_keeps_items_in_order_and_completes_tool_entries(displays: 
         "contradicting final message",
         "long code block split",
         "reference links across blocks",
-        "a fence opened in a list item closed unindented",
     ],
 )
 def test_display_view_falls_back_to_the_whole_rendering(displays: Publisher, case: str) -> None:
@@ -593,11 +592,8 @@ def test_display_view_falls_back_to_the_whole_rendering(displays: Publisher, cas
     elif case == "long code block split":
         code = "```python\n" + "".join(f"x{i} = {i}\n" for i in range(80)) + "```\n"
         events = [*chunks(code, 10), ItemDone(message(code))]
-    elif case == "reference links across blocks":
+    else:
         source = "See [the docs][d] first.\n\nMore text here, long enough.\n\n[d]: https://docs.example/\n"
-        events = [*chunks(source, 5), ItemDone(message(source))]
-    else:  # CommonMark: the unindented ``` opens a new fence, so everything after it is code
-        source = "1. Install:\n   ```bash\n   pip install x\n```\n\nThen run it, long enough to cut.\n\nDone.\n"
         events = [*chunks(source, 5), ItemDone(message(source))]
     state = drive(view, events, clock, step=0.3)
     result = end(view, state)
@@ -725,6 +721,29 @@ def test_blocks_never_cut_inside_a_fence_or_before_indented_lines() -> None:
     assert "".join(markdown_to_html(b) for b in frozen) + markdown_to_html(tail) == markdown_to_html(source)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [  # CommonMark: a line less indented than the item holding a fence ends both; here it opens one
+        "1. Install:\n   ```bash\n   pip install x\n```\n\nThen run it, long enough to cut.\n\nDone.\n",
+        "- item\n   ```\n```\n\nSome text.",
+        "- item\n   ```\nSome text.\n```\ncode\n\nMore text.\n```\n",
+        "Some text.\n2) second\n   ```\nSome text.\n\nSome text.",  # no list: a 2 cannot interrupt
+        "Some text.\n-\n   ```\nSome text.\n\nSome text.",  # "-" is the heading's underline
+        "  - nested\n\n- ```py",  # one loose list: its first item is indented
+        "-\n\n   ```\nSome text.\n\nSome text.",  # an item that starts empty ends at the blank line
+    ],
+)
+def test_blocks_follow_fences_in_list_items(source: str) -> None:
+    blocks = MarkdownBlocks(min_block=1, max_tail=100_000)
+    frozen: list[str] = []
+    for char in source:
+        blocks.feed(char)
+        frozen += blocks.take()[0]
+    tail = blocks.close()
+    assert "".join(frozen) + tail == source and blocks.inexact == 0
+    assert "".join(markdown_to_html(b) for b in frozen) + markdown_to_html(tail) == markdown_to_html(source)
+
+
 def test_blocks_split_long_code_with_synthetic_fences() -> None:
     code = "".join(f"line {i}\n" for i in range(400))
     source = f"~~~~sql\n{code}~~~~\n\nAfter.\n"
@@ -757,7 +776,8 @@ def test_blocks_close_returns_the_rest() -> None:
 _LINES = st.sampled_from(
     ["", "", "Some text.", "More *words* here.", "# Title", "```", "```py", "~~~", "    indented",
      "   three spaces", "> quote", "| a | b |", "|---|---|", "***", "Setext", "====", "- item", "* star",
-     "1. first", "2) second", "  continued", "   ```", "   ```bash", "   code in an item"]
+     "1. first", "2) second", "  continued", "   ```", "   ```bash", "   code in an item", "  - nested",
+     "- ```py", "-", "10. ten", "\tcode", "<div>", "- > q"]
 )  # fmt: skip
 
 
