@@ -955,3 +955,47 @@ def test_a_message_whose_deltas_were_empty_shows_live(displays: Publisher) -> No
     view.flush()
     assert view._chars == len("Hello there") == len(state.text)
     assert any("Hello there" in p["data"]["text/html"] for p in displays.published)  # before finish()
+
+
+@pytest.mark.parametrize("final_id", ["msg_1", None])
+def test_deltas_without_an_id_then_a_tool_call_then_the_message_show_it_once(
+    displays: Publisher, final_id: str | None
+) -> None:
+    """The tool call ends the live segment, but the finished message is still the one the deltas were
+    (as the Reduction reads it): its text is not shown again, only what it adds."""
+    clock = Clock()
+    view = DisplayView(clock=clock, min_block=20)
+    view.start("demo")
+    call = {"type": "function_call", "call_id": "c1", "name": "lookup", "arguments": "{}"}
+    events = [
+        *chunks("Let me look that up.", 4, ANONYMOUS),
+        ItemDone(call),
+        ItemDone(message("Let me look that up. Found it.", final_id)),
+    ]
+    state = drive(view, events, clock, step=0.3)
+    view.flush()
+    live = "".join(data["text/html"] for data in final_outputs(displays)[1:])
+    assert live.count("Let me look that up.") == 1 and "Found it." in live
+    assert view._chars == len(state.text)  # the header counts what the result holds
+    result = end(view, state)
+    assert result.text.count("Let me look that up.") == 1
+
+
+def test_anonymous_deltas_on_both_sides_of_a_tool_call_then_their_message(displays: Publisher) -> None:
+    """The Reduction joins every anonymous delta into one pending message; its finished form claims
+    all of them, so none of that text is shown twice."""
+    clock = Clock()
+    view = DisplayView(clock=clock, min_block=20)
+    view.start("demo")
+    call = {"type": "function_call", "call_id": "c1", "name": "lookup", "arguments": "{}"}
+    events = [
+        *chunks("Looking. ", 4, ANONYMOUS),
+        ItemDone(call),
+        *chunks("It is 42.", 4, ANONYMOUS),
+        ItemDone(message("Looking. It is 42.", "msg_1")),
+    ]
+    state = drive(view, events, clock, step=0.3)
+    view.flush()
+    live = "".join(data["text/html"] for data in final_outputs(displays)[1:])
+    assert live.count("Looking.") == 1 and live.count("It is 42.") == 1
+    assert view._chars == len(state.text)

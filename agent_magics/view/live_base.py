@@ -85,6 +85,10 @@ class LiveView:
         self._item_chars = 0
         self._item_last = ""
         self._seen_items: set[str] = set()
+        # Text of anonymous deltas in earlier segments that no finished message has claimed yet: the
+        # Reduction keeps all anonymous deltas as one pending message, across tool calls.
+        self._anon_chars = 0
+        self._anon_last = ""
         self._calls: dict[str, tuple[Any, dict[str, Any]]] = {}  # call_id -> (entry token, call)
         self._header_sent = ""
         self._header_state = ""
@@ -160,7 +164,10 @@ class LiveView:
     def _begin_message(self, item_id: str | None) -> None:
         if self._segment_chars:  # each message is its own piece, as in the static rendering
             self._end_segment()
-        if self._chars:  # Reduction.text joins messages with a blank line, tool calls between or not
+        self._leave_item()
+        # Reduction.text joins messages with a blank line, tool calls between or not; anonymous
+        # deltas after earlier unclaimed ones go on the same pending message there.
+        if self._chars and not (item_id == ANONYMOUS and self._anon_chars):
             self._chars += 2
         self._item_id = item_id
         self._item_chars = 0
@@ -196,23 +203,44 @@ class LiveView:
         """
         final = message_text(item)
         item_id = item.get("id")
-        n = self._item_chars
-        extends = final.startswith(self._item_last, n - len(self._item_last))  # (true when nothing streamed)
         same = item_id is not None and item_id == self._item_id  # the message that streamed
         # Deltas without an id (ANONYMOUS), then the finished message with one or none: the same
-        # message when its text goes on from theirs (as Reduction reads it). It now has that id, so
-        # anonymous deltas after it start a message of their own.
-        if not same and self._item_id == ANONYMOUS and n > 0 and item_id not in self._seen_items and extends:
-            same = True
-            self._item_id = item_id
-            if item_id is not None:
-                self._seen_items.add(item_id)
+        # message when its text goes on from theirs (as Reduction reads it), even when a tool call
+        # came between. It now has that id, so anonymous deltas after it start a message of their own.
+        if not same and item_id not in self._seen_items:
+            same = self._claim_anonymous(final, item_id)
+        n = self._item_chars
+        extends = final.startswith(self._item_last, n - len(self._item_last))  # (true when nothing streamed)
         if same:
             if len(final) > n and extends:
                 self._feed(final[n:])
         elif (item_id is None or item_id not in self._seen_items) and final:
             self._begin_message(item_id)
             self._feed(final)
+
+    def _claim_anonymous(self, final: str, item_id: str | None) -> bool:
+        """Whether the finished message ``final`` is the one the unclaimed anonymous deltas were; if
+        so, it becomes the message streaming now, with those deltas as its text so far."""
+        if self._item_id not in (ANONYMOUS, None):  # a named message is streaming: not theirs
+            return False
+        current = self._item_id == ANONYMOUS
+        chars = self._anon_chars + (self._item_chars if current else 0)
+        last = (self._anon_last + (self._item_last if current else ""))[-_LAST:]
+        if chars == 0 or not final.startswith(last, chars - len(last)):
+            return False
+        self._anon_chars, self._anon_last = 0, ""
+        self._item_id, self._item_chars, self._item_last = item_id, chars, last
+        if item_id is not None:
+            self._seen_items.add(item_id)
+        return True
+
+    def _leave_item(self) -> None:
+        """The message streaming now is left unfinished (a tool call or another message comes)."""
+        if self._item_id == ANONYMOUS:
+            self._anon_chars += self._item_chars
+            self._anon_last = (self._anon_last + self._item_last)[-_LAST:]
+        self._item_id = None
+        self._item_chars, self._item_last = 0, ""
 
     def _end_segment(self) -> None:
         """Freeze all answer text so far (a tool call etc. comes next)."""
@@ -224,8 +252,7 @@ class LiveView:
             self._tail_shown = 0
             self._end_message()
         self._segment_chars = 0
-        self._item_id = None
-        self._item_chars, self._item_last = 0, ""  # that message is over: a later one is not its end
+        self._leave_item()  # that message is over here: a later one is not its end
 
     # -- sending -----------------------------------------------------------------------------------
     def _maybe_flush(self, spent_before: int) -> None:
