@@ -75,6 +75,17 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_cut(text: str) -> str:
+    """:func:`redact` for text that was cut from something longer: an end that is the start of a
+    secret (the rest was cut off, so the whole secret is not there to match) is redacted too."""
+    text = redact(text)
+    for secret in _secrets:
+        for size in range(min(len(secret), len(text)) - 1, MIN_LENGTH // 2 - 1, -1):
+            if text.endswith(secret[:size]):
+                return text[:-size] + REDACTED
+    return text
+
+
 def redact_value(value: Any) -> Any:
     """``value`` (str, or JSON-like dicts/lists/tuples of them) with secrets redacted; others unchanged."""
     if not _secrets:

@@ -51,7 +51,9 @@ def server_message(text: str) -> str:
 
 
 def _short(text: str) -> str:
-    return one_line(text, MAX_DETAIL)
+    from agent_magics.core import secrets
+
+    return one_line(secrets.redact(text), MAX_DETAIL)  # redacted before the cut: a cut secret is not found
 
 
 _APP_HINTS = {
@@ -159,7 +161,7 @@ def excerpt(body: bytes) -> str:
     """The first bytes of a body, secrets redacted before cutting (a cut secret would not be recognised)."""
     from agent_magics.core import secrets
 
-    text = secrets.redact(body[:4096].decode("utf-8", "replace"))
+    text = secrets.redact_cut(body[:4096].decode("utf-8", "replace"))
     return repr(one_line(text, _EXCERPT))
 
 
