@@ -221,6 +221,40 @@ class Execution:
         """Ask the stream to stop at its next event, keeping what arrived (status ``interrupted``)."""
         self._stop.set()
 
+    def partial_result(self) -> AgentResult:
+        """What arrived so far, as an interrupted result, while another thread may still be reading
+        the stream (a comparison's Ctrl-C when a target sent nothing within the grace): built from a
+        copy of the state, with no view and no trace fetch."""
+        for _ in range(100):  # a copy of lists the reading thread appends to: retry if one grew mid-copy
+            try:
+                copy = Reduction(
+                    output=list(self.state.output),
+                    custom_outputs=self.state.custom_outputs,
+                    trace=self.state.trace,
+                    trace_id=self.state.trace_id,
+                    request_info=dict(self.state.request_info),
+                    error=self.state.error,
+                    pending_chunks={key: list(chunks) for key, chunks in list(self.state.pending_chunks.items())},
+                )
+                break
+            except RuntimeError:  # "dictionary changed size during iteration"
+                continue
+        else:
+            copy = Reduction()
+        note = "stopped while waiting for the agent; partial answer kept"
+        copy.error = secrets.redact(f"{copy.error}; {note}" if copy.error else note)
+        finish(copy, "interrupted")
+        elapsed = time.monotonic() - self._started
+        return AgentResult.from_reduction(
+            self.request.target,
+            copy,
+            interface=self.request.interface,
+            via=self.via,
+            elapsed=elapsed,
+            timings={"total": elapsed},
+            input=list(self.request.input),
+        )
+
     def _on_wait(self, wait: RetryWait) -> None:
         where = f"{wait.reason} from {self.request.target}"
         note = f"{where}: retrying in {wait.seconds:g} s, {wait.attempt} of {wait.retries}"
@@ -562,6 +596,7 @@ def compare(
     per_target: dict[str, AskOptions] | None = None,
     views: list[View] | None = None,
     histories: dict[str, list[dict[str, Any]]] | None = None,
+    debug: bool = False,
     **options: Unpack[AskOptions],
 ) -> AgentComparison:
     """Ask every target the same question at the same time; their answers side by side, in target order.
@@ -570,6 +605,8 @@ def compare(
     ``options``. One target failing or timing out does not stop the others; Ctrl-C stops them all and
     keeps every partial answer (status ``interrupted``). ``views`` (one per target) show them live.
     ``histories`` maps a target to the earlier turns of its own conversation, sent before the question.
+    ``debug``: an unexpected error (a bug, a library's) is raised here with its traceback, not kept
+    as that target's error.
     """
     if not targets:
         raise AgentUsageError("compare: name at least one target.")
@@ -580,12 +617,21 @@ def compare(
     per_target = per_target or {}
     executions: list[Execution | None] = [None] * len(targets)
     results: list[AgentResult | None] = [None] * len(targets)
+    stopping = threading.Event()  # Ctrl-C: a worker still looking up its target does not start
 
     finished = [threading.Event() for _ in targets]
+
+    bugs: list[Exception] = []
 
     def work(index: int, target: str) -> None:
         try:
             answer(index, target)
+        except Exception as exc:  # not an answer's failure (those are events): ours or a library's
+            if debug:
+                bugs.append(exc)
+            else:
+                problem = f"{target}: unexpected {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"
+                results[index] = AgentResult(target=target, text="", status="failed", error=secrets.redact(problem))
         finally:
             finished[index].set()
 
@@ -599,9 +645,14 @@ def compare(
             if views is not None:  # its column shows the failure now, not "connecting" until the end
                 views[index].finish(failed)
             return
+        if stopping.is_set():
+            return
         if views is not None:
             execution.view = views[index]
+        execution.debug = debug
         executions[index] = execution
+        if stopping.is_set():  # set after the main thread went through the executions: stop this one too
+            execution.stop()
         for _ in execution:
             pass
         results[index] = execution.result()
@@ -616,12 +667,19 @@ def compare(
             while not event.wait(0.1):  # short waits: Ctrl-C reaches the main thread at once
                 pass
     except KeyboardInterrupt:
+        stopping.set()
         for execution in executions:
             if execution is not None:
                 execution.stop()
         give_up = time.monotonic() + STOP_GRACE
         for event in finished:
             event.wait(max(0.0, give_up - time.monotonic()))
+        for index, execution in enumerate(executions):
+            if results[index] is None and execution is not None:  # still waiting for its next event
+                execution.view = NullView()  # it may read on after the cell: it shows nothing more
+                results[index] = execution.partial_result()
+    if bugs:
+        raise bugs[0]
     done = [
         result or AgentResult(target=target, text="", status="interrupted", error="stopped before it answered")
         for target, result in zip(targets, results)

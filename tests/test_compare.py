@@ -114,6 +114,67 @@ def test_ctrl_c_stops_every_target_and_keeps_each_partial_answer(paced: LocalWor
     ]  # what had arrived is kept (a finished one would be "completed")
 
 
+def test_ctrl_c_keeps_the_text_of_a_target_that_stalls_and_it_shows_nothing_after(
+    paced: LocalWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fault-stall sends a few words, then nothing for 3 s: after the grace its partial answer is
+    kept from what arrived, and its column hears nothing more once the comparison is over."""
+    from agent_magics import run
+    from agent_magics.run import NullView
+
+    monkeypatch.setattr(run, "STOP_GRACE", 0.3)
+    texts: dict[str, bool] = {}
+    late: list[str] = []
+    over = threading.Event()
+
+    class Noting(NullView):
+        def __init__(self, target: str) -> None:
+            self.target = target
+
+        def on_event(self, state, event) -> None:  # type: ignore[no-untyped-def]
+            if over.is_set():
+                late.append(self.target)
+            texts[self.target] = texts.get(self.target) or bool(state.text)
+
+        def finish(self, result) -> None:  # type: ignore[no-untyped-def]
+            if over.is_set():
+                late.append(self.target)
+
+    def interrupt_once_both_have_text() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if texts.get("demo-agent") and texts.get("fault-stall"):
+                time.sleep(0.2)  # fault-stall has sent all it will send before the stall
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    targets = ["demo-agent", "fault-stall"]
+    watcher = threading.Thread(target=interrupt_once_both_have_text, daemon=True)
+    watcher.start()
+    comparison = compare(targets, "What is MLflow? Explain in detail.", views=[Noting(t) for t in targets])
+    over.set()
+    watcher.join(5)
+    stalled = comparison["fault-stall"]
+    assert stalled.status == "interrupted" and stalled.text, (stalled.error, stalled.text)
+    assert "partial answer kept" in (stalled.error or "")
+    time.sleep(3.5)  # the stalled stream ends (dropped after hang_seconds=3) in its worker
+    assert late == []
+
+
+def test_debug_raises_a_bug_in_the_main_thread_and_otherwise_keeps_it_as_the_error(paced: LocalWorkspace) -> None:
+    from agent_magics.run import NullView
+
+    class Broken(NullView):
+        def on_event(self, state, event) -> None:  # type: ignore[no-untyped-def]
+            raise ValueError("a bug in the view")
+
+    with pytest.raises(ValueError, match="a bug in the view"):
+        compare(["demo-agent"], "Hi", views=[Broken()], debug=True)
+    kept = compare(["demo-agent"], "Hi", views=[Broken()])["demo-agent"]
+    assert kept.text and "a bug in the view" in (kept.error or "")  # the answer goes on without its view
+
+
 class Recorder:
     """IPython's display(), recorded: every bundle shown or updated through a display handle."""
 

@@ -180,3 +180,36 @@ def test_client_library_auto_uses_databricks_openai_only_when_already_imported(s
     assert magics._client_library() == "openai"
     monkeypatch.setitem(sys.modules, "databricks_openai", object())
     assert magics._client_library() == "databricks-openai"
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
+def test_log_interrupted_or_failing_keeps_the_answer(shell, monkeypatch, capsys, failure):
+    """Ctrl-C while --log starts the tracking server (or imports MLflow) costs only the logging."""
+    import agent_magics.evaluate.log as log
+
+    def stopped(*args, **kwargs):
+        raise failure("stopped")
+
+    monkeypatch.setattr(log, "log_answer", stopped)
+    shell.user_ns.pop("logged_answer", None)
+    result = shell.run_cell_magic("agent", "demo-agent --log --quiet --out logged_answer", "What is MLflow?")
+    assert isinstance(result, AgentResult) and result.ok and shell.user_ns["logged_answer"] is result
+    err = capsys.readouterr().err
+    assert "--log:" in err and "not logged" in err
+
+
+@pytest.mark.parametrize(
+    ("magic", "line"), [("agent_sql", "--engine local"), ("agent_eval", "demo-agent --data nowhere")]
+)
+def test_config_debug_lets_the_original_error_through_every_magic(shell, magic, line):
+    from agent_magics.core.errors import AgentUsageError
+
+    with pytest.raises(UsageError) as plain:
+        shell.run_line_magic(magic, line)
+    assert not isinstance(plain.value, AgentUsageError)
+    shell.run_line_magic("config", "AgentMagics.debug = True")
+    try:
+        with pytest.raises(AgentUsageError):  # the package's own exception, with its traceback
+            shell.run_line_magic(magic, line)
+    finally:
+        shell.run_line_magic("config", "AgentMagics.debug = False")

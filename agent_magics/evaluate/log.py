@@ -17,9 +17,11 @@ class Logged:
     trace_id: str
     url: str | None  # the trace in MLflow's UI, when there is one to open
 
-    def notice(self) -> str:
+    def notice(self, target: str | None = None) -> str:
+        """One line saying where the trace went; ``target`` names whose answer (a comparison logs several)."""
         where = self.url or f"trace {self.trace_id}"
-        return f"--log: the answer's trace is in MLflow: {where}"
+        whose = f"{target}: " if target else ""
+        return f"--log: {whose}the answer's trace is in MLflow: {where}"
 
 
 def log_answer(result: AgentResult, question: str, workspace: Any = None, experiment: str | None = None) -> Logged:

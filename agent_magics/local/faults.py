@@ -10,6 +10,7 @@ before the agent runs; stream faults let a few text events through, then break t
 | fault-429-always | 429 + ``Retry-After: 1`` every time |
 | fault-503 / fault-503-always | 503 for the first 2 attempts per distinct body / every time |
 | fault-hang | no bytes at all for ``hang_seconds`` (60 s by default), then the connection closes |
+| fault-stall | streams a few deltas, then no bytes for ``hang_seconds``, then closes; non-stream: as fault-hang |
 | fault-drop | streams a few deltas, then drops the TCP connection; non-stream: drops with no response |
 | fault-malformed-sse | a few good events, then ``data: {not json``; non-stream: a 200 body that is not JSON |
 | fault-error-event | a few deltas, then ``{"type": "error", ...}`` (chat: ``{"error": {...}}``); non-stream: 500 JSON |
@@ -42,6 +43,7 @@ FAULT_ENDPOINTS = (
     "fault-503",
     "fault-503-always",
     "fault-hang",
+    "fault-stall",
     "fault-drop",
     "fault-malformed-sse",
     "fault-error-event",
@@ -144,7 +146,7 @@ async def before_agent(
         return api_error(429, "REQUEST_LIMIT_EXCEEDED", f"Rate limit exceeded (simulated by {name}).", retry)
     if name == "fault-503-always" or (name == "fault-503" and attempt <= FAILING_ATTEMPTS):
         return api_error(503, "TEMPORARILY_UNAVAILABLE", f"The endpoint is temporarily unavailable ({name}).")
-    if name == "fault-hang":
+    if name == "fault-hang" or (name == "fault-stall" and not stream):
         await _wait_for_disconnect(request, hang_seconds)
         return Dropped()
     if stream:
@@ -179,9 +181,12 @@ def _is_text(event: dict[str, Any]) -> bool:
     return bool(choices[0].get("delta", {}).get("content") or event.get("delta", {}).get("content"))
 
 
-async def inject(name: str, events: AsyncIterator[Any], wire: str = "responses") -> AsyncGenerator[Any, None]:
+async def inject(
+    name: str, events: AsyncIterator[Any], wire: str = "responses", hang_seconds: float = 60.0
+) -> AsyncGenerator[Any, None]:
     """Pass ``events`` through until a few text events went out, then break the stream as ``name``
-    (its error event in the shape of the stream's ``wire``: Responses, or chat-completion chunks)."""
+    (its error event in the shape of the stream's ``wire``: Responses, or chat-completion chunks;
+    ``fault-stall`` sends nothing more for ``hang_seconds``, then drops the connection)."""
     if name not in FAULT_ENDPOINTS:
         async for event in events:
             yield event
@@ -194,7 +199,10 @@ async def inject(name: str, events: AsyncIterator[Any], wire: str = "responses")
             if texts >= TEXT_EVENTS_BEFORE_FAULT:
                 break
     message = ERROR_MESSAGE.format(name=name)
-    if name == "fault-drop":
+    if name == "fault-stall":
+        await asyncio.sleep(hang_seconds)  # Starlette cancels this when the client disconnects
+        yield DROP
+    elif name == "fault-drop":
         yield DROP
     elif name == "fault-malformed-sse":
         yield RawLine(MALFORMED)

@@ -132,7 +132,7 @@ async def query(state: WorkspaceState, request: Request, route: str, name: str |
     # databricks-sdk reads served-model-name into QueryEndpointResponse.served_model_name.
     headers = {"x-request-id": request_id, "served-model-name": endpoint.served_name}
     if stream:
-        events = faults.inject(name, run_stream(call, state.traces), call.wire)
+        events = faults.inject(name, run_stream(call, state.traces), call.wire, state.config.hang_seconds)
         return sse.event_stream(_encode(events, request), headers)
     try:
         return JSONResponse(await run_json(call, state.traces), headers=headers)

@@ -99,7 +99,10 @@ class AgentMagics(Magics):
         if missing:
             notice(f"not found in the notebook, left as written: {', '.join('{' + m + '}' for m in missing)}")
         if not question.strip():
-            raise AgentUsageError("the question is empty: write it in the cell body under %%agent TARGET.")
+            raise AgentUsageError(
+                "the question is empty: write it in the cell body under %%agent TARGET, or after the target "
+                "on the line (%agent TARGET question; the line form always names its TARGET)."
+            )
         view_mode = "none" if command.quiet else (command.view or self.view)
         if self._start_line is not None:  # the local workspace is starting: load the view meanwhile
             from agent_magics.magic.cold_start import prepare_while_starting
@@ -139,15 +142,15 @@ class AgentMagics(Magics):
             self._show_databricks_trace(result)
         if result.output:
             self.conversations[key] = [*history, *turn, *result.output]
-        if command.log:
-            from agent_magics.magic.log_answer import log_to_mlflow
-
-            log_to_mlflow(result, question, workspace, debug=command.debug)
-        if command.out:
+        if command.out:  # before --log: an interrupted or failed logging never costs the answer
             namespace[command.out] = result
         # The view showed it: this cell's value is then a one-line summary; quiet: nothing shown, not
         # even Out[] (still returned and assigned).
         shown_once.mark(self.shell, result, shown_live=not command.quiet, hide_once=command.quiet)
+        if command.log:
+            from agent_magics.magic.log_answer import log_to_mlflow
+
+            log_to_mlflow(result, question, workspace, debug=command.debug, quiet=command.quiet)
         return result
 
     def _show_databricks_trace(self, result: Any) -> None:

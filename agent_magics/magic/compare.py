@@ -50,6 +50,7 @@ def compare_cell(magics: AgentMagics, command: AgentCommand, namespace: dict[str
         per_target=per_target,  # type: ignore[arg-type]  # keys checked by _options
         views=view.views() if view is not None else None,
         histories=histories,
+        debug=command.debug or magics.debug,
     )
     if view is not None:
         view.finish(comparison)
@@ -62,9 +63,16 @@ def compare_cell(magics: AgentMagics, command: AgentCommand, namespace: dict[str
         if result.output:  # one conversation per target; a failed answer with no output is not a turn
             history = histories.get(result.target, [])
             magics.conversations[keys[result.target]] = [*history, *turn, *result.output]
-    if command.out:
+    if command.out:  # before --log: an interrupted or failed logging never costs the answers
         namespace[command.out] = comparison
     shown_once.mark(magics.shell, comparison, shown_live=view is not None, hide_once=command.quiet)
+    if command.log:
+        from agent_magics.magic.log_answer import log_to_mlflow
+
+        for result in comparison:  # a trace per answer, each holding the agent's own
+            logging = {"debug": command.debug, "quiet": command.quiet, "name_target": True}
+            if not log_to_mlflow(result, question, workspaces[result.target], **logging):
+                break
     return comparison
 
 
@@ -81,7 +89,7 @@ def _options(magics: AgentMagics, command: AgentCommand, target: str, workspace:
         "custom_inputs": own.get("custom_inputs"),
         "api": own.get("api") or "auto",
         "via": magics._via(own.get("via")),
-        "return_trace": magics.return_trace if command.return_trace is None else command.return_trace,
+        "return_trace": command.log or (magics.return_trace if command.return_trace is None else command.return_trace),
         "databricks_options": command.databricks_options,
         "stream": magics.stream if command.stream is None else command.stream,
         "timeout": command.timeout,

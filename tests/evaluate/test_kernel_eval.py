@@ -189,3 +189,19 @@ def test_ctrl_c_keeps_the_finished_rows(kernel: Kernel, store: Path) -> None:
     assert parent.info.status == "KILLED" and parent.data.tags["agent_magics.interrupted"] == "2 of 5 rows finished"
     assert kernel.value("len(ev.to_pandas())") == 2
     assert kernel.run("print('still alive')").stdout.strip() == "still alive"
+
+
+def test_agent_log_with_several_targets_logs_each_answer(kernel: Kernel) -> None:
+    from mlflow import MlflowClient
+
+    out = kernel.run("%%agent demo-agent demo-chat-agent --log --out both\nWhat is MLflow?")
+    assert not out.errors, out.errors
+    lines = [line for line in out.stdout.splitlines() if line.startswith("--log:")]
+    assert [line.split(":")[1].strip() for line in lines] == ["demo-agent", "demo-chat-agent"], lines
+    uri = kernel.value("__import__('mlflow').get_tracking_uri()")
+    client = MlflowClient(tracking_uri=uri)
+    for target, line in zip(["demo-agent", "demo-chat-agent"], lines):
+        trace = client.get_trace(line.rsplit("selectedEvaluationId=", 1)[1].strip())
+        names = [span.name for span in trace.data.spans]
+        assert names[0] == target and len(names) > 1, names  # the agent's own trace came back, under ours
+        assert trace.data.spans[0].outputs == kernel.value(f"both[{target!r}].text")
