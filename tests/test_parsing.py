@@ -86,3 +86,29 @@ def test_fuzz_parsers_raise_only_clean_errors():
         interpolate(body, {"a": 1, "b": {"c": [1]}})
 
     check()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'demo-agent --system "explain --custom-inputs {id} usage"',
+        "demo-agent --system 'pass --databricks-options={\"a\": 1} like this'",
+    ],
+)
+def test_an_option_name_inside_a_quoted_value_is_not_that_option(line: str) -> None:
+    command = parse_cell(line, "q", {})
+    assert "--" in (command.system or "") and command.custom_inputs is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['demo-agent --custom-inputs {"id": 5}', 'demo-agent --custom-inputs={"id":5}', 'a b --custom-inputs a={"id": 5}'],
+)
+def test_unquoted_json_is_still_told_to_be_quoted(line: str) -> None:
+    with pytest.raises(AgentUsageError, match="quote the JSON"):
+        parse_cell(line, "q", {})
+
+
+def test_quoted_json_passes() -> None:
+    assert parse_cell("demo-agent --custom-inputs '{\"id\": 5}'", "q", {}).custom_inputs == {"id": 5}
+    assert parse_cell("demo-agent --custom-inputs={}", "q", {}).custom_inputs == {}

@@ -15,8 +15,8 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from agent_magics.core import defaults
 from agent_magics.core.errors import AgentUsageError
 from agent_magics.magic import shown_once
-from agent_magics.magic.command import _Parser, add_shared_options, split_line
-from agent_magics.magic.errors import usage_errors
+from agent_magics.magic.command import _Parser, add_shared_options, check_common, split_line
+from agent_magics.magic.errors import configured_debug, usage_errors
 
 
 def _parser() -> _Parser:
@@ -70,6 +70,7 @@ class EvalCommand:
 
 def parse(line: str, cell: str | None) -> EvalCommand:
     args = _parser().parse_args(split_line(line))  # --help: printed, then HelpShown
+    check_common(args)  # --timeout a positive number, --out a Python name, as for the other magics
     scorers = [s.strip() for s in args.scorers.split(",") if s.strip()] if args.scorers else None
     guidelines = cell if cell is not None and cell.strip() else None
     return EvalCommand(
@@ -97,7 +98,7 @@ class AgentEvalMagics(Magics):
         namespace = self.shell.user_ns if self.shell is not None else {}
         with usage_errors("agent_eval: ") as guard:
             command = parse(line, cell)
-            guard.debug = command.debug
+            guard.debug = command.debug or configured_debug(self.shell)
             return self._run(command, namespace)
         return None
 

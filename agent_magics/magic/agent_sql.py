@@ -13,7 +13,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 
 from agent_magics.core.errors import AgentUsageError
 from agent_magics.core.secrets import redact
-from agent_magics.magic.errors import usage_errors
+from agent_magics.magic.errors import configured_debug, usage_errors
 from agent_magics.magic.interpolate import interpolate_sql
 from agent_magics.magic.notice import notice
 
@@ -30,7 +30,7 @@ class AgentSqlMagics(Magics):
         namespace = self.shell.user_ns if self.shell is not None else {}
         with usage_errors("agent_sql: ") as guard:
             command = parse_cell(line, cell, namespace) if cell is not None else parse_line(line, namespace)
-            guard.debug = command.debug
+            guard.debug = command.debug or configured_debug(self.shell)
             return self._run(command, namespace)
         return None  # --help was shown
 

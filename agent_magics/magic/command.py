@@ -207,14 +207,26 @@ def json_option(name: str, value: str | None, namespace: Mapping[str, Any]) -> d
     return parsed
 
 
-_UNQUOTED_JSON = re.compile(r"(?:^|\s)(--custom-inputs|--databricks-options)(?:=|\s+)(?:[^\s'\"={]+=)?(\{\S*)")
+_JSON_OPTIONS = ("--custom-inputs", "--databricks-options")
+_TARGET_PREFIX = re.compile(r"^[^\s'\"={]+=")  # TARGET= of a per-target value
 
 
 def check_unquoted_json(line: str) -> None:
     """A JSON object typed without quotes is split at its spaces (and loses its quotes) by the shell
-    rules: argparse would then say "unrecognized arguments: 5}". Say to quote it instead."""
-    for match in _UNQUOTED_JSON.finditer(line):
-        option, token = match.groups()
+    rules: argparse would then say "unrecognized arguments: 5}". Say to quote it instead.
+
+    Read word by word as typed (a quoted string is one word), so an option's name inside another
+    option's quoted value (``--system "use --custom-inputs {id}"``) is not taken for the option."""
+    words = [match.group(1) for match in TOKEN.finditer(line)]
+    for index, word in enumerate(words):
+        option, equals, token = word.partition("=")
+        if option not in _JSON_OPTIONS:
+            continue
+        if not equals:
+            token = words[index + 1] if index + 1 < len(words) else ""
+        token = _TARGET_PREFIX.sub("", token, count=1)
+        if not token.startswith("{"):
+            continue
         try:
             whole = json.loads(" ".join(shlex.split(token)))
         except ValueError:

@@ -15,6 +15,12 @@ from agent_magics.core.errors import AgentError, AgentUsageError
 from agent_magics.core.secrets import redact
 
 
+def configured_debug(shell: object) -> bool:
+    """``%config AgentMagics.debug``, for the magics of the other classes (``%agent_sql``, ``%%agent_eval``)."""
+    registry = getattr(getattr(shell, "magics_manager", None), "registry", {})
+    return bool(getattr(registry.get("AgentMagics"), "debug", False))
+
+
 class HelpShown(Exception):
     """``--help`` was printed; nothing else to do."""
 

@@ -94,6 +94,10 @@ def test_demo_judge_is_the_default_on_the_local_workspace(
         ("demo-agent --data plain --scorers latency_under:-3", "positive number of seconds"),
         ("demo-agent --data plain --scorers guidelines", "write the guidelines in the cell body"),
         ("demo-agent demo-agent --data plain", "each target once"),
+        ("demo-agent --data plain --timeout -1", "--timeout must be a positive number"),
+        ("demo-agent --data plain --timeout 0", "--timeout must be a positive number"),
+        ("demo-agent --data plain --timeout nan", "--timeout must be a positive number"),
+        ("demo-agent --data plain --out my-ev", "not a valid Python variable name"),
     ],
 )
 def test_mistakes_are_one_line(shell: Any, mlflow_store: Path, line: str, message: str) -> None:
