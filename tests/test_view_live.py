@@ -658,6 +658,19 @@ def test_text_view_prints_each_piece_once() -> None:
     ]
 
 
+def test_text_view_and_the_plain_result_send_no_escape_sequence_to_the_terminal() -> None:
+    """Agent text that would clear the screen, write the clipboard (OSC 52) or overwrite a line."""
+    out = io.StringIO()
+    view = TextView(clock=Clock(), stream=out)
+    view.start("demo")
+    hostile = "Hi\x1b[2J there\x1b]52;c;ZXZpbA==\x07\rfake line\u202e\n\tnext"
+    state = drive(view, [*chunks(hostile, 5), ItemDone({"type": "function_call", "name": "\x1b[31mx", "call_id": "c"})])
+    result = end(view, state)
+    for shown in (out.getvalue(), render.render_result_text(result)):
+        assert not any(ch in shown for ch in "\x1b\x07\r\u202e"), repr(shown)
+        assert "\\x1b[2J" in shown and "\n\tnext" in shown  # shown escaped; newlines and tabs kept
+
+
 def test_text_view_reports_interruption() -> None:
     out = io.StringIO()
     view = TextView(clock=Clock(), stream=out)

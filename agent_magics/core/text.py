@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 ELLIPSIS = "…"
+
+# What a terminal acts on rather than shows: C0 controls but tab and newline (ESC starts sequences
+# that clear the screen or write the clipboard, CR overwrites a line), DEL, C1, and the bidi overrides
+# that reorder what is shown.
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """Agent text made safe to print: the characters a terminal would act on are shown escaped (``\\x1b``)."""
+    if not _TERMINAL_CONTROL.search(text):
+        return text
+    return _TERMINAL_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def shorten(text: str, limit: int = 80) -> str:

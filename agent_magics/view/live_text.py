@@ -23,6 +23,7 @@ from agent_magics.core.events import (
     TraceReceived,
     message_text,
 )
+from agent_magics.core.text import terminal_safe
 from agent_magics.view import render
 from agent_magics.view.coalesce import Coalescer
 
@@ -59,7 +60,7 @@ class TextView:
 
     def _write(self, text: str) -> None:
         if text:
-            self._out().write(text)
+            self._out().write(terminal_safe(text))  # agent text: no escape sequence reaches the terminal
             self._last2 = (self._last2 + text)[-2:]
 
     def _flush(self, force: bool = False) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_magics.core.text import one_line as text_one_line
+from agent_magics.core.text import terminal_safe
 from agent_magics.view.sanitize import NO_MATH, escape, markdown_to_html, pre_block, to_display_text
 
 # -- inline styles (rgba colours so that light and dark themes both work) --------------------------
@@ -464,4 +465,4 @@ def render_result_text(result: Any, *, max_answer_chars: int | None = None) -> s
     trace = trace_summary_text(result.trace_dict, result.trace_id)
     if trace:
         lines.append(trace)
-    return "\n".join(lines)
+    return terminal_safe("\n".join(lines))  # terminal IPython prints it as it is
