@@ -32,12 +32,10 @@ class TokenRegistry:
         self._lock = threading.Lock()
 
     def client_matches(self, client_id: str | None, client_secret: str | None) -> bool:
-        return hmac.compare_digest(client_id or "", self._client_id) and hmac.compare_digest(
-            client_secret or "", self._client_secret
-        )
+        return _same(client_id, self._client_id) and _same(client_secret, self._client_secret)
 
     def pat_matches(self, token: str | None) -> bool:
-        return hmac.compare_digest(token or "", self._pat)
+        return _same(token, self._pat)
 
     def issue_oauth_token(self) -> str:
         # Opaque and random, like the real service's tokens from the client's point of view.
@@ -59,6 +57,11 @@ class TokenRegistry:
         if expiry is not None and expiry > time.monotonic():
             return "oauth"
         return None
+
+
+def _same(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of UTF-8 bytes (``compare_digest`` refuses non-ASCII str: a 500)."""
+    return hmac.compare_digest((given or "").encode("utf-8", "surrogatepass"), expected.encode("utf-8"))
 
 
 def bearer_token(scope: Scope) -> str | None:

@@ -65,6 +65,20 @@ def _validated(build: Any, *args: Any, **kwargs: Any) -> Any:
         raise InvalidRequest(describe_invalid(exc)) from exc
 
 
+def chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``messages`` of a chat body, checked for the shape the adapters read (a 400, not a 500)."""
+    messages = body.get("messages") or []
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise InvalidRequest('\'messages\' must be a list of message objects like {"role": "user", "content": ...}.')
+    for message in messages:
+        calls = message.get("tool_calls") or []
+        if not isinstance(calls, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("function", {}), dict) for c in calls
+        ):
+            raise InvalidRequest('\'tool_calls\' must be a list of objects like {"id": ..., "function": {...}}.')
+    return messages
+
+
 class ResponsesAdapter:
     interface: ClassVar[str] = "responses"
 
@@ -79,7 +93,7 @@ class ResponsesAdapter:
 
     def parse_chat(self, body: dict[str, Any]) -> ResponsesAgentRequest:
         items: list[dict[str, Any]] = []
-        for message in body.get("messages") or []:
+        for message in chat_messages(body):
             role = message.get("role")
             if role == "tool":
                 items.append(
@@ -124,7 +138,7 @@ class ChatAgentAdapter:
 
     def parse_chat(self, body: dict[str, Any]) -> ChatAgentRequest:
         messages = []
-        for message in body.get("messages") or []:
+        for message in chat_messages(body):
             fields = {k: message[k] for k in ("role", "name", "tool_calls", "tool_call_id") if message.get(k)}
             fields["content"] = text_of(message.get("content")) if message.get("content") is not None else None
             messages.append(_validated(ChatAgentMessage, **fields))
@@ -149,7 +163,7 @@ class ChatModelAdapter:
         self.model = model
 
     def parse(self, body: dict[str, Any]) -> tuple[list[ChatMessage], ChatParams]:
-        messages = [_validated(ChatMessage.from_dict, dict(m)) for m in body.get("messages") or []]
+        messages = [_validated(ChatMessage.from_dict, dict(m)) for m in chat_messages(body)]
         if not messages:
             raise InvalidRequest("'messages' must be a non-empty list of chat messages.")
         params = {k: v for k, v in body.items() if k in _CHAT_PARAMS and v is not None}

@@ -64,6 +64,22 @@ def _looks_like_json(body: bytes) -> bool:
     return start in (b"{", b"[")
 
 
+def as_utf8(body: bytes) -> bytes:
+    """``body`` as plain UTF-8: ``json.loads`` also reads a BOM and UTF-16/32, which the depth check
+    (on bytes) would not recognise; the app is then given what was checked."""
+    import json
+
+    encoding = json.detect_encoding(body)
+    if encoding == "utf-8":
+        return body
+    try:
+        text = body.decode(encoding)  # utf-8-sig drops the BOM
+    except UnicodeError:
+        return body  # not text in that encoding: the app's JSON parsing refuses it (400)
+    as_text = text.encode("utf-8")
+    return as_text if _looks_like_json(as_text) else body  # other bodies (binary, forms) go on untouched
+
+
 class _TooLarge(Exception):
     pass
 
@@ -101,6 +117,7 @@ class RequestLimits:
             return
         if body is None:  # the client left
             return
+        body = as_utf8(body)
         if _looks_like_json(body) and json_depth(body) > self.limits.max_json_depth:
             message = (
                 f"The request body is nested too deeply: JSON may nest at most {self.limits.max_json_depth} levels."

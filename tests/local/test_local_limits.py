@@ -192,6 +192,11 @@ DEPTHS = [
     ("unbalanced, only opening", b"[" * 100_000, 400),
     ("64 levels is fine", b'{"input": [{"role": "user", "content": "hi", "x": ' + _nested(61) + b"}]}", 200),
     ("brackets inside strings do not count", json.dumps({"input": "[" * 100_000}).encode(), 200),
+    # json.loads reads a BOM and UTF-16/32 too: the depth check must see through them
+    ("deep behind a UTF-8 BOM", b"\xef\xbb\xbf" + _nested(100_000), 400),
+    ("deep in UTF-16", _nested(100_000).decode().encode("utf-16-be"), 400),
+    ("deep in UTF-32 with a BOM", _nested(100_000).decode().encode("utf-32"), 400),
+    ("a fine body behind a BOM", b"\xef\xbb\xbf" + b'{"input": "hi"}', 200),
 ]
 
 
@@ -219,6 +224,17 @@ def test_json_depth_of_16_mb_is_quick() -> None:
     start = time.monotonic()
     assert json_depth(_nested(8 * MiB)) == 8 * MiB
     assert time.monotonic() - start < 2.0
+
+
+@pytest.mark.parametrize("token", ["tok\u00e9n", "\u4e2d\u6587-token-value"])
+def test_a_non_ascii_token_is_a_401_not_a_500(local_workspace: LocalWorkspace, token: str) -> None:
+    headers = [(b"Authorization", b"Bearer " + token.encode("utf-8"))]
+    with httpx.Client(base_url=local_workspace.host, timeout=30) as client:
+        response = client.get("/api/2.0/serving-endpoints", headers=headers)
+        assert response.status_code == 401 and response.json()["error_code"] == "UNAUTHENTICATED", response.text
+        form = {"grant_type": "client_credentials", "client_id": "x", "client_secret": token, "scope": "all-apis"}
+        denied = client.post("/oidc/v1/token", data=form)
+        assert denied.status_code == 401 and denied.json()["error"] == "invalid_client", denied.text
 
 
 def test_unauthenticated_body_is_not_read(local_workspace: LocalWorkspace) -> None:

@@ -34,6 +34,26 @@ def test_bad_requests(http: httpx.Client) -> None:
     assert invalid.status_code == 400 and "responses" in invalid.json()["message"]
 
 
+ODD_MESSAGES = [
+    ["hi"],
+    "hi",
+    [{"role": "assistant", "tool_calls": ["x"]}],
+    [{"role": "assistant", "tool_calls": [{"function": "f"}]}],
+]
+
+
+@pytest.mark.parametrize("endpoint", ["demo-agent", "demo-chat-agent", "demo-chat-model"])
+@pytest.mark.parametrize("messages", ODD_MESSAGES, ids=range(len(ODD_MESSAGES)))
+def test_chat_bodies_of_the_wrong_shape_are_a_400(http: httpx.Client, endpoint: str, messages: Any) -> None:
+    for path, body in [
+        ("/serving-endpoints/chat/completions", {"model": endpoint, "messages": messages}),
+        (f"/serving-endpoints/{endpoint}/invocations", {"messages": messages}),
+    ]:
+        response = http.post(path, json=body)
+        assert response.status_code == 400, (path, response.status_code, response.text[:300])
+        assert response.json()["error_code"] == "BAD_REQUEST"
+
+
 def test_multi_turn_with_replayed_output_items(http: httpx.Client) -> None:
     first = http.post("/serving-endpoints/demo-agent/invocations", json={"input": QUESTION}).json()
     follow_up = [*QUESTION, *first["output"], {"role": "user", "content": "Can I use a PAT for that?"}]
