@@ -94,8 +94,16 @@ def redact_value(value: Any) -> Any:
         return redact(value)
     if isinstance(value, dict):
         return {redact_value(k): redact_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list) or type(value) is tuple:
         return type(value)(redact_value(v) for v in value)
+    if isinstance(value, tuple):  # a struct cell: a namedtuple, or pyspark's Row (toPandas)
+        items = [redact_value(v) for v in value]
+        if hasattr(value, "_make"):
+            return value._make(items)
+        fields = getattr(value, "__fields__", None)
+        if isinstance(fields, list):  # Row(*names) is the Row "class" of those fields
+            return type(value)(*fields)(*items)
+        return tuple(items)
     return value
 
 

@@ -166,11 +166,21 @@ def _decode(raw: str, quote: str) -> str:
 
 
 def sql_value(value: Any) -> Any:
-    """The value to bind: bool, int, float, None and str as they are; numpy scalars unwrapped; else str()."""
+    """The value to bind: bool, int, float, None and str as they are; numpy scalars unwrapped; pandas'
+    missing values (``pd.NA``, ``pd.NaT``) NULL; a dict or list its JSON (a request body); else str()."""
     if hasattr(value, "item") and type(value).__module__.split(".")[0] == "numpy" and getattr(value, "ndim", 1) == 0:
         value = value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if type(value).__module__.split(".")[0] == "pandas" and type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    if isinstance(value, (dict, list, tuple)):
+        import json
+
+        try:
+            return json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):
+            return str(value)
     return str(value)
 
 

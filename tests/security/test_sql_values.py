@@ -78,6 +78,19 @@ def test_numbers_stay_numbers_and_braces_escape(shell):
     assert "MLflow" in answer["a"][0]  # a constant argument from a parameter is read as a value
 
 
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_missing_values_are_null_and_a_dict_is_its_json(shell, engine):
+    import json
+
+    import pandas as pd
+
+    shell.user_ns.update(na=pd.NA, nat=pd.NaT, body={"messages": [{"role": "user", "content": "it's"}]}, items=[1, "a"])
+    frame = _select(shell, engine, "SELECT {na} IS NULL AS na, {nat} IS NULL AS nat, {body} AS body, {items} AS items")
+    row = frame.iloc[0]
+    assert bool(row["na"]) and bool(row["nat"])
+    assert json.loads(row["body"]) == shell.user_ns["body"] and json.loads(row["items"]) == [1, "a"]
+
+
 # Each reaches DuckDB (the SQL parses) and is refused there: by the disabled external access, or by
 # the locked configuration when the SQL tries to turn it back on.
 EXTERNAL = [
