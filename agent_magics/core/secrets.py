@@ -102,7 +102,7 @@ def redact_value(value: Any) -> Any:
             return value._make(items)
         fields = getattr(value, "__fields__", None)
         if isinstance(fields, list):  # Row(*names) is the Row "class" of those fields
-            return type(value)(*fields)(*items)
+            return type(value)(*fields)(*items)  # type: ignore[operator]
         return tuple(items)
     return value
 

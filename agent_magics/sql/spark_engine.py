@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -59,6 +60,7 @@ def run_spark(
 
     def work() -> None:
         try:
+            outcome["cancel"] = _tag_this_thread(spark)  # only this statement's jobs are cancelled
             # named parameters are bound by Spark as literals: a value never becomes SQL
             outcome["frame"] = (spark.sql(sql, args=args) if args else spark.sql(sql)).toPandas()
         except BaseException as exc:
@@ -75,10 +77,10 @@ def run_spark(
             if note is not None:
                 note(f"spark: running · {elapsed:.1f} s")
             if timeout is not None and elapsed > timeout:
-                _cancel(spark)
+                _cancel_until(finished, spark, outcome.get("cancel"))
                 raise AgentError(f"spark: no result within --timeout {timeout:g} s; Spark jobs cancelled.")
     except KeyboardInterrupt:
-        _cancel(spark)
+        _cancel_until(finished, spark, outcome.get("cancel"))
         raise AgentError("spark: interrupted; the statement's Spark jobs were cancelled.") from None
     if "error" in outcome:
         raise AgentError(describe_spark_error(outcome["error"])) from None
@@ -141,11 +143,50 @@ def _condition(exc: BaseException) -> str | None:
     return None
 
 
-def _cancel(spark: Any) -> None:
+def _tag_this_thread(spark: Any) -> Callable[[], Any] | None:
+    """Mark the jobs this thread starts as a group of their own; what cancels just them (None: nothing
+    marks them here). Classic Spark groups a thread's jobs (``setJobGroup``; its session's
+    ``interruptTag`` does not reach the jobs ``toPandas`` starts); Spark Connect has no SparkContext and
+    tags operations (``addTag``). Both are per thread, so other notebooks' and threads' jobs go on."""
+    tag = f"agent_magics_{uuid.uuid4().hex}"
     try:
-        if callable(getattr(spark, "interruptAll", None)):
-            spark.interruptAll()
+        context = spark.sparkContext  # Spark Connect: raises (no SparkContext on the client)
+        context.setJobGroup(tag, "agent_magics %agent_sql", interruptOnCancel=True)
+        return lambda: context.cancelJobGroup(tag)
+    except Exception:
+        pass
+    try:
+        spark.addTag(tag)
+        return lambda: spark.interruptTag(tag)
+    except Exception:
+        return None
+
+
+CANCEL_EVERY = 0.5  # seconds between cancels while the statement's thread still runs
+CANCEL_FOR = 120.0  # seconds the cancels go on at most
+
+
+def _cancel_until(finished: threading.Event, spark: Any, cancel: Callable[[], Any] | None) -> None:
+    """Cancel now, then again until the statement's thread ends: a job the statement had not started
+    yet (Spark still planning it) starts after the first cancel, and is cancelled by the next."""
+    _cancel(spark, cancel)
+    if cancel is None:  # every job was cancelled: not again and again
+        return
+
+    def again() -> None:
+        give_up = time.monotonic() + CANCEL_FOR
+        while not finished.wait(CANCEL_EVERY) and time.monotonic() < give_up:
+            _cancel(spark, cancel)
+
+    threading.Thread(target=again, name="agent_sql_spark_cancel", daemon=True).start()
+
+
+def _cancel(spark: Any, cancel: Callable[[], Any] | None) -> None:
+    """Cancel the statement's jobs: by its tag or job group, else (nothing marked them) every job."""
+    try:
+        if cancel is not None:
+            cancel()
         else:
             spark.sparkContext.cancelAllJobs()
-    except Exception:  # best effort
+    except Exception:  # best effort: the error says what happened, and the jobs end with the session
         pass

@@ -100,3 +100,40 @@ def test_auto_runs_on_spark_when_the_query_reads_its_tables(spark, local_workspa
     assert "running on the notebook's Spark session" in capsys.readouterr().err
     local = run_sql(sql, {"spark": spark, "spark_questions": pd.DataFrame({"q": ["what is MLflow?"]})}, progress="none")
     assert local.attrs["agent_sql_engine"] == "local"  # a notebook DataFrame of that name: the local engine
+
+
+def test_a_timeout_cancels_only_the_statements_own_jobs(spark):
+    """--timeout (and Ctrl-C) cancel the statement's jobs by their tag: another thread's job on the
+    same session goes on (cancelling every job would stop other notebooks' work too)."""
+    import threading
+    import time
+
+    spark.udf.register("agent_magics_test_slow", lambda x: time.sleep(0.25) or x, "bigint")
+    slow = "SELECT sum(agent_magics_test_slow(id)) AS s FROM range(0, 60, 1, 2)"  # ~7.5 s on local[2]
+    other: dict[str, object] = {}
+    before = max(spark.sparkContext.statusTracker().getJobIdsForGroup(None), default=-1)  # earlier tests' jobs
+
+    def neighbour() -> None:
+        try:
+            other["rows"] = spark.sql("SELECT sum(agent_magics_test_slow(id)) AS s FROM range(0, 16, 1, 1)").collect()
+        except Exception as exc:
+            other["error"] = exc
+
+    thread = threading.Thread(target=neighbour, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    with pytest.raises(AgentError, match="no result within --timeout 1 s"):
+        run_spark(slow, spark, timeout=1)
+    assert time.monotonic() - started < 3
+    tracker = spark.sparkContext.statusTracker()
+    thread.join(30)
+    assert "error" not in other, other.get("error")  # the neighbour's job was not cancelled
+    assert other["rows"][0]["s"] == sum(range(16))
+    deadline = time.monotonic() + 30
+    while tracker.getActiveJobsIds() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # The statement's job was cancelled, even one Spark started only after the timeout (still planning).
+    new = range(before + 1, before + 50)
+    statuses = {job: str(tracker.getJobInfo(job).status) for job in new if tracker.getJobInfo(job) is not None}
+    assert list(statuses.values()).count("FAILED") == 1, statuses  # the neighbour's jobs SUCCEEDED
