@@ -550,3 +550,82 @@ def base64_id(n: int) -> str:
     import base64
 
     return base64.b64encode(n.to_bytes(8, "big")).decode()
+
+
+# -- hostile shapes stay within the bound ------------------------------------------------------------
+
+
+def _spans(spans: list[dict[str, Any]]) -> Trace:
+    return parse_trace({"info": {"trace_id": "tr-hostile"}, "data": {"spans": spans}})
+
+
+def _otlp_span(i: int, parent: int | None = None, **extra: Any) -> dict[str, Any]:
+    attributes = {f"mlflow.span{k.capitalize()}": json.dumps(extra.pop(k)) for k in ("inputs", "outputs") if k in extra}
+    return {
+        "span_id": base64_id(i), "parent_span_id": base64_id(parent) if parent else None, "name": f"s{i}",
+        "start_time_unix_nano": 1_700_000_000_000_000_000 + i * 1000,
+        "end_time_unix_nano": 1_700_000_000_000_000_000 + i * 1000 + 900,
+        "attributes": {**attributes, **extra.pop("attributes", {})}, **extra,
+    }  # fmt: skip
+
+
+def _failed_quoted(i: int) -> dict[str, Any]:
+    error = {"code": "STATUS_CODE_ERROR", "message": '"' * 2500}  # escaping makes quotes 6x longer
+    return {**_otlp_span(i + 1, 1 if i else None), "name": "'" * 1000, "status": error}
+
+
+HOSTILE_SHAPES = {
+    "a role of a million characters": lambda: _spans(
+        [_otlp_span(1, inputs={"input": [{"type": "message", "role": "<" * 1_000_000, "content": "hi"}]})]
+    ),
+    "a role that is a list of long strings": lambda: _spans(
+        [_otlp_span(1, inputs={"input": [{"type": "message", "role": ["x" * 2000] * 500, "content": "hi"}]})]
+    ),
+    "3,000 tool calls in one output": lambda: _spans(
+        [_otlp_span(1, outputs={"output": [{"type": "function_call", "name": "f", "arguments": "{}"}] * 3000})]
+    ),
+    "5,000 chat spans of 60 messages": lambda: _spans(
+        [
+            _otlp_span(i + 1, 1 if i else None, inputs={"messages": [{"role": "user", "content": "hi"}] * 60})
+            for i in range(5000)
+        ]
+    ),
+    "5,000 failed spans with quoted names and errors": lambda: _spans([_failed_quoted(i) for i in range(5000)]),
+}
+
+
+@pytest.mark.parametrize("shape", list(HOSTILE_SHAPES))
+def test_a_hostile_trace_shape_stays_within_the_panel_bound(shape: str) -> None:
+    html = trace_to_html(HOSTILE_SHAPES[shape]())
+    assert len(html) < HTML_BOUND, len(html)
+    assert_safe(html)
+
+
+def test_many_messages_are_counted_past_the_first_ones() -> None:
+    html = trace_to_html(HOSTILE_SHAPES["3,000 tool calls in one output"]())
+    assert "2,950 more messages (the whole trace is on the result (result.trace))" in text_of(html)
+
+
+def test_a_long_traceback_says_how_much_of_its_start_was_cut() -> None:
+    stack = "HEAD-OF-TRACE\n" + "  frame\n" * 12_500 + "ValueError: boom"  # 100 KB
+    event = {"name": "exception", "attributes": {"exception.stacktrace": stack}}
+    html = trace_to_html(_spans([{**_otlp_span(1), "status": {"code": "STATUS_CODE_ERROR"}, "events": [event]}]))
+    assert f"(the first {len(stack) - 20_000:,} of {len(stack):,} characters cut" in text_of(html)
+    assert "ValueError: boom" in html and "HEAD-OF-TRACE" not in html
+
+
+def test_an_unset_timestamp_of_zero_is_no_time() -> None:
+    """OTLP writes an unset time as 0: it is not 1970, and the real spans keep their scale."""
+    trace = _spans([_otlp_span(1), {**_otlp_span(2, 1), "start_time_unix_nano": "0", "end_time_unix_nano": "0"}])
+    assert trace.spans[1].start_ns is None and trace.spans[1].end_ns is None
+    html = trace_to_html(trace)
+    assert "min" not in part_text(html, "am-trace-header")  # 900 ns, not 28,333,333 minutes
+    assert "margin-left:100%" not in html
+
+
+def test_a_huge_integer_attribute_keeps_the_trace_readable() -> None:
+    attributes = [{"key": "big", "value": {"int_value": "9" * 5000}}, {"key": "small", "value": {"int_value": "42"}}]
+    span = {**_otlp_span(1), "attributes": attributes}
+    trace = _spans([span])
+    assert trace.spans[0].attributes["small"] == 42 and trace.spans[0].attributes["big"] == "9" * 5000
+    assert "Trace" in trace_to_html(trace)

@@ -574,7 +574,8 @@ def _any_value(value: Any, depth: int) -> Any:
 
 
 def _int_or_raw(value: Any) -> Any:
-    if isinstance(value, str) and value.lstrip("-").isascii() and value.lstrip("-").isdigit():
+    digits = value.lstrip("-") if isinstance(value, str) else ""
+    if digits.isascii() and digits.isdigit() and len(digits) <= 40:  # int() refuses over 4,300 digits
         return int(value)
     return value
 
@@ -709,13 +710,16 @@ def _object_or_empty(value: Any) -> dict[str, Any]:
 
 
 def _to_ns(value: Any) -> int | None:
-    """Nanoseconds since the epoch from an int/float ns, a digit string, or an ISO timestamp."""
+    """Nanoseconds since the epoch from an int/float ns, a digit string, or an ISO timestamp.
+
+    0 is no time: OTLP writes an unset timestamp as 0, and taking it for 1970 would put every real
+    span decades away on the timeline."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
-        return value if 0 <= value < _MAX_NS else None
+        return value if 0 < value < _MAX_NS else None
     if isinstance(value, float):
-        return int(value) if math.isfinite(value) and 0 <= value < _MAX_NS else None
+        return int(value) if math.isfinite(value) and 0 < value < _MAX_NS else None
     if not isinstance(value, str):
         return None
     text = value.strip()

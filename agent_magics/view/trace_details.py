@@ -18,7 +18,7 @@ from agent_magics.core.trace import (
 from agent_magics.view import trace_style as st
 from agent_magics.view.sanitize import escape
 from agent_magics.view.trace_timeline import Timeline
-from agent_magics.view.trace_values import Budget, display, prune, value_html
+from agent_magics.view.trace_values import WHOLE_TRACE, Budget, display, prune, value_html
 
 # Attributes shown elsewhere (the row, inputs, outputs, token usage) or of no interest to a reader.
 HIDDEN_ATTRIBUTES = frozenset(
@@ -45,7 +45,7 @@ def usage_text(usage: dict[str, int] | None) -> str:
 def details_html(span: Span, timeline: Timeline, budget: Budget) -> str:
     """The body under a span's summary row."""
     facts = [
-        f"<b>{escape(shorten(span.name, 1000))}</b>",
+        f"<b>{budget.spend(escape(shorten(span.name, 1000)))}</b>",  # escaping can make it 6x longer
         escape(shorten(span.span_type, 40))
         + (f" (recorded as {escape(shorten(span.recorded_type, 40))})" if span.recorded_type else ""),
         f"started {escape(timeline.offset(span))}",
@@ -84,10 +84,16 @@ def error_html(span: Span, budget: Budget) -> str:
     trace_html = ""
     if stack and budget.max_chars > 0:
         inner = Budget(TRACEBACK_CHARS, budget.left)
+        cut = ""
+        if len(stack) > TRACEBACK_CHARS:  # its end is where the error is: the start goes, said so
+            cut = (
+                f'<div style="{st.LABEL}">(the first {len(stack) - TRACEBACK_CHARS:,} of {len(stack):,} '
+                f"characters cut; {WHOLE_TRACE})</div>"
+            )
         block = inner.text(stack[-TRACEBACK_CHARS:])
         budget.left = inner.left
-        trace_html = f'<details><summary style="cursor:pointer;{st.LABEL}">traceback</summary>{block}</details>'
-    return f'<div class="am-trace-error" style="{st.ERROR}">{escape(text)}{trace_html}</div>'
+        trace_html = f'<details><summary style="cursor:pointer;{st.LABEL}">traceback</summary>{cut}{block}</details>'
+    return f'<div class="am-trace-error" style="{st.ERROR}">{budget.spend(escape(text))}{trace_html}</div>'
 
 
 def _stacktrace(span: Span) -> str | None:

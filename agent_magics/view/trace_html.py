@@ -31,6 +31,9 @@ from agent_magics.view.trace_values import EXPAND_CHARS, PANEL_BUDGET, WHOLE_TRA
 __all__ = ["EXPAND_CHARS", "MAX_SPANS", "PANEL_BUDGET", "trace_to_html", "trace_to_text"]
 
 MAX_SPANS = 100  # span rows in one panel; the rest are summarised
+# Characters of one panel: rows stop before it, whatever the values' budget let through (names,
+# errors, markup), so that a saved answer stays under 1 MB.
+MAX_PANEL_CHARS = 700_000
 MAX_HIDDEN_ERRORS = 10  # failed spans past the first rows still get a row of their own
 
 
@@ -55,14 +58,17 @@ def trace_to_html(
         out.append(f'<div style="{st.MUTED}">(no spans)</div>')
     else:
         out.append(timeline.axis_html())
-        shown = 0
+        shown, size = 0, sum(map(len, out))
         for span in tree_order(trace):
             if shown >= max(0, max_spans):
                 break
-            out.append(_row_html(span, timeline, budget, open_depth))
-            shown += 1
+            row = _row_html(span, timeline, budget, open_depth)
+            if size + len(row) > MAX_PANEL_CHARS:
+                break
+            out.append(row)
+            shown, size = shown + 1, size + len(row)
         if shown < len(trace.spans):
-            out.append(_rest_html(trace, shown, timeline, budget, open_depth))
+            out.append(_rest_html(trace, shown, timeline, budget, open_depth, MAX_PANEL_CHARS - size))
     out.append("</div>")
     return "".join(out)
 
@@ -125,8 +131,9 @@ def _badge(span_type: str) -> str:
     return f'<span class="am-span-type" style="{style}">{escape(shorten(span_type, 40))}</span>'
 
 
-def _rest_html(trace: Trace, shown: int, timeline: Timeline, budget: Budget, open_depth: int) -> str:
-    """The spans past the first rows: counted by type, their errors given rows of their own."""
+def _rest_html(trace: Trace, shown: int, timeline: Timeline, budget: Budget, open_depth: int, room: int) -> str:
+    """The spans past the first rows: counted by type, their errors given rows of their own (in
+    ``room`` characters)."""
     rest = list(tree_order(trace))[shown:]
     types = Counter(span.span_type for span in rest)
     by_type = ", ".join(f"{count:,} {escape(shorten(kind, 40))}" for kind, count in types.most_common(6))
@@ -143,8 +150,15 @@ def _rest_html(trace: Trace, shown: int, timeline: Timeline, budget: Budget, ope
         else:
             note += " below"
     note += f". {escape(WHOLE_TRACE.capitalize())}: <code>.spans</code>, <code>.to_pandas()</code>."
-    rows = "".join(_row_html(span, timeline, budget, open_depth) for span in failed[:MAX_HIDDEN_ERRORS])
-    return f'<div class="am-trace-rest" style="{st.NOTE}">{note}</div>{rows}'
+    rows = []
+    room -= len(note) + 200
+    for span in failed[:MAX_HIDDEN_ERRORS]:
+        row = _row_html(span, timeline, budget, open_depth)
+        room -= len(row)
+        if room < 0:
+            break
+        rows.append(row)
+    return f'<div class="am-trace-rest" style="{st.NOTE}">{note}</div>{"".join(rows)}'
 
 
 def _count(n: int, noun: str) -> str:

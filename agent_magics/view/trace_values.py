@@ -14,14 +14,18 @@ All text reaches the markup through :func:`~agent_magics.view.sanitize.escape`.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
+from agent_magics.core.text import shorten
 from agent_magics.view import trace_style as st
 from agent_magics.view.sanitize import escape, to_display_text
 
 EXPAND_CHARS = 8_000  # characters of one value a panel can hold in all (head + "more")
-PANEL_BUDGET = 300_000  # characters of escaped values in one panel
+PANEL_BUDGET = 300_000  # characters of escaped values (and the markup around messages) in one panel
+MAX_MESSAGES = 50  # chat messages or items shown for one value; the rest are counted
 _PRUNE_DEPTH = 40  # deeper structures are shown as they are
 _CHAT_ROLES = frozenset({"user", "assistant", "system", "developer", "tool", "function"})
 _ITEM_TYPES = frozenset({"message", "function_call", "function_call_output", "reasoning"})
@@ -59,6 +63,22 @@ class Budget:
     def __init__(self, max_chars: int, total: int = PANEL_BUDGET) -> None:
         self.max_chars = max(0, max_chars)
         self.left = total
+
+    @property
+    def full(self) -> bool:
+        return self.left <= 0
+
+    def spend(self, markup: str) -> str:
+        """``markup`` (already escaped) counted against the panel's budget; returned as it is."""
+        self.left -= len(markup)
+        return markup
+
+    def with_markup(self, build: Callable[[], str]) -> str:
+        """What ``build`` makes, its markup counted too (its text counts itself through :meth:`text`)."""
+        before = self.left
+        html = build()
+        self.left -= max(0, len(html) - (before - self.left))
+        return html
 
     def text(self, text: str, style: str = st.PRE, tag: str = "pre") -> str:
         """``text`` escaped in a ``<tag>``: cut past ``max_chars`` (with slack), the rest stated."""
@@ -105,10 +125,17 @@ def value_html(label: str, value: Any, budget: Budget) -> str:
     value = prune(value) if isinstance(value, (dict, list)) else value
     if _is_empty(value):
         return ""
-    messages, rest = conversation(value)
     parts = [f'<div style="{st.LABEL}">{escape(label)}</div>']
+    if budget.full:  # one short line for the whole value, not one per message
+        return parts[0] + f'<div style="{st.LABEL}">(left out: this panel is full; {WHOLE_TRACE})</div>'
+    messages, rest = conversation(value)
     if messages:
-        parts.extend(message_html(m, budget) for m in messages)
+        for index, message in enumerate(messages):
+            if index == MAX_MESSAGES or budget.full:
+                left = len(messages) - index
+                parts.append(f'<div style="{st.LABEL}">{left:,} more message{"s" * (left != 1)} ({WHOLE_TRACE})</div>')
+                break
+            parts.append(budget.with_markup(functools.partial(message_html, message, budget)))
         if rest:
             parts.append(f'<div style="{st.LABEL}">other fields</div>{budget.text(display(rest))}')
     else:
@@ -169,7 +196,8 @@ def message_html(item: dict[str, Any], budget: Budget) -> str:
         return _block("tool output", st.ROLE_COLOURS["tool"], block)
     if kind == "reasoning":
         return _block("reasoning", st.UNKNOWN_COLOUR, budget.text(_parts_text(item.get("summary")), st.TEXT, "div"))
-    role = str(item.get("role") or "message")
+    role = item.get("role")
+    role = shorten(role, 40) if isinstance(role, str) and role else "message"  # agent data: any size, any type
     body = []
     text = _parts_text(item.get("content"))
     if text:
