@@ -251,8 +251,10 @@ def test_the_style_filter_drops_styles_that_are_not_ours() -> None:
     from agent_magics.view.sanitize import clean_html
 
     assert clean_html('<span style="position:fixed">x</span>') == "<span>x</span>"
-    kept = '<span style="color:var(--jp-mirror-editor-string-color,#ba2121);">x</span>'
+    kept = '<span style="color:#ba2121;color:var(--jp-mirror-editor-string-color,#ba2121);">x</span>'
     assert clean_html(kept) == kept
+    themed_only = '<span style="color:var(--jp-mirror-editor-string-color,#ba2121);">x</span>'  # no longer ours
+    assert clean_html(themed_only) == "<span>x</span>"
 
 
 def test_header_shows_tokens_first_token_rate_and_duration() -> None:

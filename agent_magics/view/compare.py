@@ -15,7 +15,7 @@ from agent_magics.view.sanitize import NO_MATH, escape
 _ROW = "display:flex;flex-wrap:wrap;gap:.8em;align-items:flex-start;"
 # min(): never wider than a narrow output area (stacked columns are clipped otherwise).
 _COLUMN = "flex:1 1 22em;min-width:min(18em,100%);max-width:100%;overflow-x:auto;"
-_FIGURES = "font-size:.8em;opacity:.75;margin:-.2em 0 .3em 0;"
+_FIGURES = "font-size:.8em;opacity:0.75;margin:-.2em 0 .3em 0;"
 _DIFF = "max-height:24em;overflow:auto;font-size:.85em;white-space:pre-wrap;margin:.2em 0;"
 
 

@@ -16,48 +16,56 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from agent_magics.view.trace_style import themed
+
 
 def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-_MONO = "font-family:var(--jp-code-font-family,SFMono-Regular,Menlo,Consolas,monospace);"
+# Each themed value comes after a plain declaration of its fallback (``themed``): JupyterLab's
+# sanitiser, which an untrusted notebook's outputs go through, drops a ``var()`` value it cannot read.
+_FONTS = "SFMono-Regular,Menlo,Consolas,monospace"
+_MONO = themed("font-family", "--jp-code-font-family", _FONTS) + ";"
+_BORDER2 = themed("border", "--jp-border-color2", "rgba(127,127,127,0.25)", "1px solid {}") + ";"
 CODE_BOX = (
     "margin:.6em 0;border-radius:4px;overflow:hidden;"
-    "background:var(--jp-cell-editor-background,rgba(127,127,127,.08));"
-    "border:1px solid var(--jp-border-color2,rgba(127,127,127,.25));"
-)
+    + themed("background", "--jp-cell-editor-background", "rgba(127,127,127,0.08)") + ";" + _BORDER2
+)  # fmt: skip
 CODE_LABEL = (
-    "padding:.15em .75em;font-size:.75em;line-height:1.6;opacity:.75;" + _MONO
-    + "border-bottom:1px solid var(--jp-border-color2,rgba(127,127,127,.25));"
+    "padding:.15em .75em;font-size:.75em;line-height:1.6;opacity:0.75;" + _MONO
+    + themed("border-bottom", "--jp-border-color2", "rgba(127,127,127,0.25)", "1px solid {}") + ";"
 )  # fmt: skip
 CODE_PRE = (
     "margin:0;padding:.5em .75em;overflow-x:auto;background:transparent;border:0;"
-    "font-size:var(--jp-code-font-size,13px);line-height:1.45;white-space:pre;" + _MONO
-)
+    + themed("font-size", "--jp-code-font-size", "13px") + ";line-height:1.45;white-space:pre;" + _MONO
+)  # fmt: skip
 # JupyterLab gives ``pre > code`` the page's background and pre-wrap: the box's own, here.
 CODE_INNER = "background:transparent;padding:0;border:0;white-space:inherit;font:inherit;color:inherit;"
-INLINE_CODE = "padding:.1em .3em;border-radius:3px;background:rgba(127,127,127,.15);font-size:.9em;" + _MONO
+INLINE_CODE = "padding:.1em .3em;border-radius:3px;background:rgba(127,127,127,0.15);font-size:.9em;" + _MONO
 TABLE = "border-collapse:collapse;margin:.6em 0;"
-_CELL = "border:1px solid var(--jp-border-color1,rgba(127,127,127,.45));padding:.25em .6em;"
+_CELL = themed("border", "--jp-border-color1", "rgba(127,127,127,0.45)", "1px solid {}") + ";padding:.25em .6em;"
 CELLS = {align: _CELL + f"text-align:{align};" for align in ("left", "center", "right")}
 HEAD_CELLS = {align: _CELL + f"text-align:{align};font-weight:600;" for align in ("left", "center", "right")}
 QUOTE = (
     "margin:.6em 0;padding:.1em .9em;"
-    "border-left:4px solid var(--jp-border-color1,rgba(127,127,127,.5));"
-    "color:var(--jp-content-font-color2,inherit);background:transparent;"
-)
+    + themed("border-left", "--jp-border-color1", "rgba(127,127,127,0.5)", "4px solid {}") + ";"
+    + themed("color", "--jp-content-font-color2", "inherit") + ";background:transparent;"
+)  # fmt: skip
 
 # Token kinds -> colours: JupyterLab's CodeMirror variables (the notebook's own code colours).
+_TOKEN_COLOURS = {
+    "keyword": ("--jp-mirror-editor-keyword-color", "#008000", "font-weight:bold;"),
+    "builtin": ("--jp-mirror-editor-builtin-color", "#008000", ""),
+    "def": ("--jp-mirror-editor-def-color", "#0000ff", ""),
+    "string": ("--jp-mirror-editor-string-color", "#ba2121", ""),
+    "number": ("--jp-mirror-editor-number-color", "#008800", ""),
+    "comment": ("--jp-mirror-editor-comment-color", "#408080", "font-style:italic;"),
+    "operator": ("--jp-mirror-editor-operator-color", "#aa22ff", ""),
+    "meta": ("--jp-mirror-editor-meta-color", "#aa22ff", ""),
+}
 _TOKEN_STYLES = {
-    "keyword": "color:var(--jp-mirror-editor-keyword-color,#008000);font-weight:bold;",
-    "builtin": "color:var(--jp-mirror-editor-builtin-color,#008000);",
-    "def": "color:var(--jp-mirror-editor-def-color,#0000ff);",
-    "string": "color:var(--jp-mirror-editor-string-color,#ba2121);",
-    "number": "color:var(--jp-mirror-editor-number-color,#008800);",
-    "comment": "color:var(--jp-mirror-editor-comment-color,#408080);font-style:italic;",
-    "operator": "color:var(--jp-mirror-editor-operator-color,#aa22ff);",
-    "meta": "color:var(--jp-mirror-editor-meta-color,#aa22ff);",
+    kind: themed("color", var, plain) + ";" + extra for kind, (var, plain, extra) in _TOKEN_COLOURS.items()
 }
 
 STYLES = frozenset(

@@ -19,12 +19,13 @@ from typing import Any
 from agent_magics.core.text import one_line as text_one_line
 from agent_magics.core.text import terminal_safe
 from agent_magics.view.sanitize import NO_MATH, escape, markdown_to_html, pre_block, to_display_text
+from agent_magics.view.trace_style import themed
 
 # -- inline styles (rgba colours so that light and dark themes both work) --------------------------
-ROOT_STYLE = "line-height:1.5;font-size:var(--jp-content-font-size1, 14px);"
+ROOT_STYLE = "line-height:1.5;" + themed("font-size", "--jp-content-font-size1", "14px") + ";"
 ANSWER_STYLE = "line-height:1.5;"
 _HEADER = "margin:0 0 .3em 0;font-size:.9em;line-height:1.5;"
-_MUTED = "opacity:.7;"
+_MUTED = "opacity:0.7;"
 _BADGE = "padding:0 .45em;border-radius:.6em;font-size:.85em;white-space:nowrap;"
 _BADGE_COLOURS = {
     "completed": "background:rgba(46,160,67,.18);",
@@ -36,7 +37,7 @@ _BADGE_COLOURS = {
 }
 _ENTRY = "margin:.2em 0;padding-left:.6em;border-left:3px solid rgba(127,127,127,.35);"
 _SUMMARY = "cursor:pointer;"
-_LABEL = "font-size:.8em;opacity:.7;margin-top:.2em;"
+_LABEL = "font-size:.8em;opacity:0.7;margin-top:.2em;"
 _PRE = "max-height:24em;overflow:auto;margin:.1em 0;padding:.3em .5em;font-size:.85em;white-space:pre-wrap;"
 _ERROR = "margin:.3em 0;padding:.3em .6em;border-left:3px solid rgba(218,54,51,.9);background:rgba(218,54,51,.08);"
 

@@ -173,3 +173,22 @@ def test_nbconvert_export_looks_the_same(tmp_path: Path, page: Any) -> None:
     page.route(re.compile(r"^https?://"), lambda route: route.abort())  # offline: no CDN for the export
     page.goto(path.as_uri())
     assert_code_table_quote(look(page))
+
+
+def test_a_reopened_untrusted_notebook_keeps_the_look(lab: LabServer, page: Any, tmp_path: Path) -> None:
+    """A saved notebook opened again (or someone else's) is untrusted: JupyterLab then sanitises its
+    HTML outputs, and its sanitiser keeps only the CSS values it recognises (no ``var()``). Every
+    themed declaration has a plain one before it, so the look survives in both themes."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext agent_magics"), nbformat.v4.new_code_cell(SHOW_MARKDOWN)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    name = "reopened-untrusted.ipynb"
+    nbformat.write(nb, lab.root / name)  # not signed: untrusted when opened
+    open_notebook(page, lab, name)
+    page.wait_for_function(f"() => ({JS_OUTPUT_AREA})(1)?.querySelector('.am-answer pre') != null", timeout=30_000)
+    trusted = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.widgets[1].model.trusted")
+    assert trusted is False
+    assert_code_table_quote(look(page, 1))
