@@ -23,7 +23,6 @@ from agent_magics.core.errors import AgentUsageError
 _PART = r"(?:[A-Za-z_][A-Za-z0-9_]*|`(?:[^`\r\n]|``)+`)"
 _TABLE = re.compile(rf"{_PART}(?:\.{_PART}){{0,2}}")
 _QUERY_START = re.compile(r"\s*(?:\(\s*)*(?:SELECT|WITH|VALUES|FROM|TABLE)\b", re.IGNORECASE)
-_ERROR_FIELD = re.compile(r"[<,]\s*`?errorMessage`?\s*:", re.IGNORECASE)
 
 
 def check_table_name(name: str) -> str:
@@ -55,9 +54,28 @@ def failed_condition(described: Any) -> str | None:
     for name, dtype in zip(described.iloc[:, 0], described.iloc[:, 1], strict=False):
         if not isinstance(name, str) or not name or name.startswith("#"):  # partition / detail sections
             continue
-        if isinstance(dtype, str) and dtype.lower().startswith("struct") and _ERROR_FIELD.search(dtype):
+        if isinstance(dtype, str) and "errormessage" in (f.lower() for f in struct_fields(dtype)):
             checks.append(f"{quote_identifier(name)}.errorMessage IS NOT NULL")
     return " OR ".join(checks) or None
+
+
+def struct_fields(dtype: str) -> list[str]:
+    """The top-level field names of a ``struct<a:string,b:struct<c:int>>`` type ([] for another type):
+    a nested ``errorMessage`` is not the column's (``col.errorMessage`` would not resolve)."""
+    text = dtype.strip()
+    if not (text[:7].lower() == "struct<" and text.endswith(">")):
+        return []
+    names, depth, start, inner = [], 0, 0, text[7:-1]
+    for at, ch in enumerate(inner + ","):
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            name = inner[start:at].split(":", 1)[0].strip()
+            names.append(name[1:-1].replace("``", "`") if name.startswith("`") and name.endswith("`") else name)
+            start = at + 1
+    return names
 
 
 def quote_identifier(name: str) -> str:

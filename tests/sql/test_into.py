@@ -100,6 +100,23 @@ def test_failed_rows_are_read_from_error_struct_columns():
     assert failed_condition(described.iloc[[0, 2]]) is None
 
 
+@pytest.mark.parametrize(
+    ("dtype", "fails"),
+    [
+        ("struct<info:struct<errorMessage:string>>", False),  # nested: `meta`.errorMessage would not resolve
+        ("struct<a:decimal(10,2),`errorMessage`:string>", True),
+        ("STRUCT<result: STRING, errorMessage: STRING>", True),
+        ("array<struct<errorMessage:string>>", False),
+        ("struct<result:map<string,struct<errorMessage:int>>,n:int>", False),
+    ],
+)
+def test_only_a_top_level_error_field_counts(dtype, fails):
+    import pandas as pd
+
+    described = pd.DataFrame({"col_name": ["meta"], "data_type": [dtype]})
+    assert (failed_condition(described) == "`meta`.errorMessage IS NOT NULL") is fails
+
+
 def test_warehouse_writes_the_table_and_returns_a_summary(warehouse_client, statement_server, monkeypatch):
     url, _ = statement_server
     point_at(monkeypatch, {"DATABRICKS_HOST": url, "DATABRICKS_TOKEN": "dapi-test", "DATABRICKS_AUTH_TYPE": "pat"})
