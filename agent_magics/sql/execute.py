@@ -260,8 +260,12 @@ def _run_local(sql: str, namespace: Mapping[str, Any], options: SqlOptions) -> A
 
     try:
         frame = run_local(sql, namespace, invoker, local, tick=tick)
-    except BatchInterrupted:
+    except BatchInterrupted as stopped:
         close("stopped")
+        if last and not options.estimate:  # --retry-failed sends only what was not answered
+            from agent_magics.sql.retry_failed import remember
+
+            remember(stopped.partial, sql, options.parameters, list(last[0].records), stopped=True)
         raise
     except BaseException:
         close("failed")

@@ -38,10 +38,13 @@ _memos: dict[int, tuple[weakref.ref[Any], Memo]] = {}
 _lock = threading.Lock()
 
 
-def remember(frame: Any, sql: str, parameters: dict[str, Any] | None, records: list[RowRecord]) -> None:
-    """Keep the answers beside ``frame`` when some of its requests failed (nothing to retry otherwise)."""
+def remember(
+    frame: Any, sql: str, parameters: dict[str, Any] | None, records: list[RowRecord], *, stopped: bool = False
+) -> None:
+    """Keep the answers beside ``frame`` when some of its requests failed, or the statement was
+    ``stopped`` (interrupted, timed out, failed) before every row was answered: nothing to retry otherwise."""
     failed = sum(record.answer.error is not None for record in records)
-    if not failed:
+    if not failed and not stopped:
         return
     answers = {(r.call, r.request): r.answer for r in records if r.answer.error is None}
     _keep(frame, Memo(sql, dict(parameters) if parameters else None, answers, failed))

@@ -3,6 +3,7 @@ over HTTP (real endpoints, real usage figures), through the magic in a real Inte
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 
@@ -116,3 +117,19 @@ def test_retry_failed_mistakes(shell):  # noqa: F811
         shell.run_line_magic("agent_sql", "--retry-failed plain")
     with pytest.raises(UsageError, match="write no SQL with it"):
         shell.run_line_magic("agent_sql", "--retry-failed plain SELECT 1")
+
+
+def test_retry_failed_after_a_timeout_sends_only_what_was_not_answered(shell, capsys):  # noqa: F811
+    """A stopped statement (--timeout, Ctrl-C) keeps its answers for --retry-failed: the rows already
+    answered are not sent, and paid for, again."""
+    shell.user_ns["qs"] = questions(12)
+    pace = '\'{"tokens": 20, "tokens_per_second": 40}\''  # bench-agent: about 0.5 s an answer
+    line = f"--quiet --concurrency 2 --timeout 2 --custom-inputs {pace} --out answers"
+    first = shell.run_cell_magic("agent_sql", line, "SELECT q, ai_query('bench-agent', q) AS a FROM qs")
+    assert first.attrs.get("agent_sql_status") == "interrupted"
+    capsys.readouterr()
+    again = shell.run_line_magic("agent_sql", f"--quiet --custom-inputs {pace} --retry-failed answers")
+    said = capsys.readouterr().out.strip()
+    sent, reused = (int(n) for n in re.findall(r"sent (\d+) requests? again, reused (\d+) answers?", said)[0])
+    assert sent + reused == 12 and 1 <= reused <= 10, said
+    assert again["a"].map(lambda a: isinstance(a, str) and len(a) > 0).all()
