@@ -181,13 +181,35 @@ _TIMEOUT_RESPONSE = (
 )
 
 
-def header_deadline_protocol(base: type, timeout: float) -> type:
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers; httptools itself keeps all it is sent
+_HEADERS_BODY = b'{"error_code": "REQUEST_HEADER_FIELDS_TOO_LARGE", "message": "The request headers are too large."}'
+_HEADERS_RESPONSE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\nconnection: close\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_HEADERS_BODY), _HEADERS_BODY)
+)
+
+
+def header_deadline_protocol(base: type, timeout: float, max_header_bytes: int = MAX_HEADER_BYTES) -> type:
     """A subclass of uvicorn's HTTP protocol ``base`` whose requests must finish their headers
-    within ``timeout`` seconds of the connection (or of the previous response) opening."""
+    within ``timeout`` seconds of the connection (or of the previous response) opening, in at most
+    ``max_header_bytes`` (431 past them: the headers are read before any auth check)."""
 
     class HeaderDeadline(base):
         _header_timer: asyncio.TimerHandle | None = None
         _waiting_cycle: Any = None
+        _header_bytes = 0
+
+        def data_received(self, data: bytes) -> None:
+            waiting = self._header_timer is not None
+            super().data_received(data)
+            if waiting:
+                self._header_bytes += len(data)
+                # Still waiting after the parser read it all: these bytes were headers.
+                if self._header_timer is not None and self._header_bytes > max_header_bytes:
+                    self._disarm_header_timer()
+                    if not self.transport.is_closing():
+                        self.transport.write(_HEADERS_RESPONSE)
+                        self.transport.close()
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -217,6 +239,7 @@ def header_deadline_protocol(base: type, timeout: float) -> type:
 
         def _arm_header_timer(self) -> None:
             self._disarm_header_timer()
+            self._header_bytes = 0
             self._waiting_cycle = getattr(self, "cycle", None)
             self._header_timer = self.loop.call_later(timeout, self._headers_too_slow)
 

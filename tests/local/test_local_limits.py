@@ -240,3 +240,41 @@ def test_a_non_ascii_token_is_a_401_not_a_500(local_workspace: LocalWorkspace, t
 def test_unauthenticated_body_is_not_read(local_workspace: LocalWorkspace) -> None:
     reply = _send_big_body(local_workspace.host, "not-a-token", 300 * MiB, chunked=False)
     assert reply.startswith(b"HTTP/1.1 401"), reply[:200]
+
+
+def _send_headers(url: str, head: bytes, total: int) -> bytes:
+    """Send ``head``, then header bytes up to ``total``, in 256 KiB pieces; the reply (or b"")."""
+    sock = _connect(url)
+    sock.settimeout(5)
+    try:
+        sock.sendall(head)
+        sent = len(head)
+        piece = b"a" * (256 * 1024)
+        try:
+            while sent < total:
+                sock.sendall(piece)
+                sent += len(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return _read_until_closed(sock, time.monotonic() + 5)
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "head"),
+    [
+        ("one huge header", b"GET /api/2.0/serving-endpoints HTTP/1.1\r\nHost: x\r\nX-Big: "),
+        ("a huge URL", b"GET /api/2.0/serving-endpoints?q="),
+    ],
+)
+def test_headers_past_64_kb_are_a_431_before_any_auth(local_workspace: LocalWorkspace, name: str, head: bytes) -> None:
+    """httptools keeps every header byte it is sent: 50 MB of headers (no token needed, they are read
+    before auth) were held in memory."""
+    reply = _send_headers(local_workspace.host, head, 50 * MiB)
+    assert reply.startswith(b"HTTP/1.1 431"), (name, reply[:200])
+
+
+def test_many_headers_under_the_limit_are_served(http: httpx.Client) -> None:
+    headers = {f"X-Pad-{i}": "v" * 100 for i in range(300)}  # 30 KB: a big cookie jar, still fine
+    assert http.get("/api/2.0/serving-endpoints", headers=headers).status_code == 200
