@@ -21,6 +21,9 @@ T = TypeVar("T")
 _EXECUTOR = ThreadPoolExecutor(max_workers=512, thread_name_prefix="agent-worker")
 
 _ITEM, _ERROR, _END = "item", "error", "end"
+# Items a stream's thread may be ahead of its reader: a client that stops reading (the socket's
+# buffer full) holds the agent back instead of a queue that grows to the whole answer.
+MAX_AHEAD = 256
 
 
 async def call_in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -33,6 +36,7 @@ async def iterate_in_thread(make: Callable[[], Iterable[T]]) -> AsyncIterator[T]
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     stop = threading.Event()
+    ahead = threading.Semaphore(MAX_AHEAD)
 
     def post(kind: str, value: Any) -> None:
         try:
@@ -44,6 +48,9 @@ async def iterate_in_thread(make: Callable[[], Iterable[T]]) -> AsyncIterator[T]
         iterator = iter(make())
         try:
             for item in iterator:
+                while not ahead.acquire(timeout=0.1):  # the reader is MAX_AHEAD items behind: wait
+                    if stop.is_set():
+                        break
                 if stop.is_set():
                     break
                 post(_ITEM, item)
@@ -61,7 +68,9 @@ async def iterate_in_thread(make: Callable[[], Iterable[T]]) -> AsyncIterator[T]
     try:
         while True:
             kind, value = await queue.get()
-            if kind == _END:
+            if kind == _ITEM:
+                ahead.release()
+            elif kind == _END:
                 return
             if kind == _ERROR:
                 raise value
