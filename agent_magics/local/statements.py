@@ -39,6 +39,7 @@ from agent_magics.transport.embedded_config import LOCAL_WAREHOUSE_ID
 LOCAL_WAREHOUSE_NAME = "Local DuckDB warehouse"
 DEFAULT_CHUNK_ROWS = 1000
 RESULT_TTL = 3600.0  # seconds a finished statement's result is kept, as Databricks does
+CANCEL_WAIT = 30.0  # seconds an on_wait_timeout=CANCEL request waits for the statement to stop
 _WAIT = re.compile(r"(\d+)s\Z")
 
 
@@ -93,6 +94,7 @@ class StatementService:
         self._statements: dict[str, Statement] = {}
         self.tables = WarehouseTables()  # what CREATE TABLE ... AS wrote (warehouse_tables.py)
         self._lock = threading.Lock()
+        self._states = threading.Lock()  # a statement's state moves under it: cancel races its start
 
     # -- the statement lifecycle ---------------------------------------------------------------
 
@@ -116,9 +118,10 @@ class StatementService:
             return self._statements.get(statement_id)
 
     def cancel(self, statement: Statement) -> None:
-        statement.cancel.set()
-        if statement.state == "PENDING":  # not started yet: it never will
-            self._finish(statement, "CANCELED")
+        with self._states:
+            statement.cancel.set()
+            if statement.state == "PENDING":  # not started yet: it never will
+                self._finish_locked(statement, "CANCELED")
 
     def _run(self, statement: Statement, parameters: dict[str, Any], host: str, token: str) -> None:
         from agent_magics.core.errors import AgentError, AgentUsageError
@@ -128,13 +131,20 @@ class StatementService:
         from agent_magics.sql.local_engine import LocalOptions
         from agent_magics.transport.workspace import Workspace
 
-        if statement.cancel.is_set():
+        with self._states:
+            if statement.cancel.is_set():
+                self._finish_locked(statement, "CANCELED")
+                return
+            statement.state = "RUNNING"
+        try:
+            host, token = self.serving or (host, token)
+            workspace = Workspace(host=host, config=_BearerConfig(token), label="local warehouse", is_local=True)
+            failures = ServingFailures()  # the endpoints' own error answers, quoted as a warehouse does
+            failures.watch(workspace.http())
+        except Exception as exc:  # never a statement left RUNNING by a dead thread
+            statement.error = {"error_code": "INTERNAL_ERROR", "message": f"{type(exc).__name__}: {exc}"}
+            self._finish(statement, "FAILED")
             return
-        statement.state = "RUNNING"
-        host, token = self.serving or (host, token)
-        workspace = Workspace(host=host, config=_BearerConfig(token), label="local warehouse", is_local=True)
-        failures = ServingFailures()  # the endpoints' own error answers, quoted as a warehouse does
-        failures.watch(workspace.http())
 
         def fetch(cursor: Any) -> tuple[list[dict[str, Any]], list[list[str | None]]]:
             columns = []
@@ -215,6 +225,10 @@ class StatementService:
         return result
 
     def _finish(self, statement: Statement, state: str) -> None:
+        with self._states:
+            self._finish_locked(statement, state)
+
+    def _finish_locked(self, statement: Statement, state: str) -> None:
         if statement.done.is_set():
             return
         statement.state = state
@@ -356,7 +370,8 @@ def statement_routes(service: StatementService | None = None, **settings: Any) -
             await asyncio.sleep(0.01)
         if not statement.done.is_set() and wait > 0 and body.get("on_wait_timeout") == "CANCEL":
             service.cancel(statement)
-            while not statement.done.is_set():
+            give_up = time.monotonic() + CANCEL_WAIT
+            while not statement.done.is_set() and time.monotonic() < give_up:
                 await asyncio.sleep(0.01)
         return JSONResponse(service.response(statement))
 

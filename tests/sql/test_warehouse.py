@@ -175,3 +175,18 @@ def test_warehouse_id_sources(monkeypatch):
     assert configured_warehouse(None, Config()) == "from-env"
     monkeypatch.delenv("DATABRICKS_WAREHOUSE_ID")
     assert configured_warehouse(None, None) is None
+
+
+def test_a_statement_whose_setup_fails_is_failed_not_running_forever(warehouse_client, monkeypatch):
+    """Everything of a statement's run is inside its error handling: a failure while it sets up
+    (a bug, an import) ends it FAILED, so a poller stops."""
+    import agent_magics.local.statements as statements
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("setup broke")
+
+    monkeypatch.setattr(statements, "ServingFailures", broken)
+    api = warehouse_client.statement_execution
+    response = api.execute_statement(statement="SELECT 1 AS one", warehouse_id=WH, wait_timeout="5s")
+    assert response.status.state == StatementState.FAILED
+    assert "setup broke" in response.status.error.message
