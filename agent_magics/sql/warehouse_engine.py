@@ -9,6 +9,7 @@ result chunk is read (``next_chunk_index``), and cells are typed by the manifest
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -66,8 +67,8 @@ def run_warehouse(
 
     api = client.statement_execution
     label = f"warehouse {warehouse_id}"
-    try:
-        response = api.execute_statement(
+    submitted = _Submission(
+        lambda: api.execute_statement(
             statement=sql,
             warehouse_id=warehouse_id,
             wait_timeout="0s",
@@ -76,6 +77,15 @@ def run_warehouse(
             format=Format.JSON_ARRAY,
             parameters=parameters,
         )
+    )
+    try:
+        response = submitted.result()
+    except KeyboardInterrupt:  # the warehouse may have the statement: its id, then cancel it
+        statement_id = submitted.statement_id(SUBMIT_GRACE)
+        if statement_id is None:
+            raise AgentError(f"{label}: interrupted while the statement was sent.") from None
+        _cancel(api, statement_id)
+        raise AgentError(f"{label}: interrupted; statement {statement_id} cancelled.") from None
     except DatabricksError as exc:
         raise AgentError(f"{label}: {_sdk_message(exc)}") from None
     statement_id = response.statement_id
@@ -87,7 +97,46 @@ def run_warehouse(
         raise AgentError(f"{label}: interrupted; statement {statement_id} cancelled.") from None
     except DatabricksError as exc:
         raise AgentError(f"{label}: {_sdk_message(exc)}") from None
+    except AgentError:
+        raise
+    except Exception as exc:  # the poll itself failed (the connection): the statement must not run on
+        _cancel(api, statement_id)
+        raise AgentError(f"{label}: {type(exc).__name__}: {exc}; statement {statement_id} cancelled.") from None
     return _frame(api, response, label)
+
+
+SUBMIT_GRACE = 10.0  # seconds a Ctrl-C waits for the statement id, to cancel it
+
+
+class _Submission:
+    """``execute_statement`` in a thread of its own: a Ctrl-C during it reaches the caller at once,
+    and the id it then returns still lets the caller cancel the statement."""
+
+    def __init__(self, submit: Callable[[], Any]) -> None:
+        self._outcome: dict[str, Any] = {}
+        self._done = threading.Event()
+
+        def work() -> None:
+            try:
+                self._outcome["response"] = submit()
+            except BaseException as exc:
+                self._outcome["error"] = exc
+            finally:
+                self._done.set()
+
+        threading.Thread(target=work, name="agent_sql_submit", daemon=True).start()
+
+    def result(self) -> Any:
+        while not self._done.wait(0.1):  # short waits: Ctrl-C reaches the main thread
+            pass
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["response"]
+
+    def statement_id(self, grace: float) -> str | None:
+        self._done.wait(grace)
+        response = self._outcome.get("response")
+        return getattr(response, "statement_id", None)
 
 
 def _wait(

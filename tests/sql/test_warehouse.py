@@ -190,3 +190,45 @@ def test_a_statement_whose_setup_fails_is_failed_not_running_forever(warehouse_c
     response = api.execute_statement(statement="SELECT 1 AS one", warehouse_id=WH, wait_timeout="5s")
     assert response.status.state == StatementState.FAILED
     assert "setup broke" in response.status.error.message
+
+
+def test_ctrl_c_while_the_statement_is_sent_still_cancels_it(warehouse_client, statement_server, monkeypatch):
+    import os
+    import signal
+    import threading
+
+    _, service = statement_server
+    api = warehouse_client.statement_execution
+    send = api.execute_statement
+
+    def slow_send(**kwargs):
+        time.sleep(0.6)  # a slow network: the POST is still on its way when Ctrl-C comes
+        return send(**kwargs)
+
+    monkeypatch.setattr(api, "execute_statement", slow_send)
+    before = set(service._statements)
+    threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(AgentError, match=r"interrupted; statement .* cancelled"):
+        run_warehouse(slow_sql(0.5, 400), warehouse_client, WH)
+    (new,) = [s for key, s in service._statements.items() if key not in before]
+    assert new.done.wait(5) and new.state == "CANCELED"
+
+
+def test_a_poll_that_fails_cancels_the_statement(warehouse_client, statement_server, monkeypatch):
+    _, service = statement_server
+    api = warehouse_client.statement_execution
+    polls = {"n": 0}
+    poll = api.get_statement
+
+    def failing_poll(statement_id):
+        polls["n"] += 1
+        if polls["n"] == 2:
+            raise ConnectionError("the network went away")
+        return poll(statement_id)
+
+    monkeypatch.setattr(api, "get_statement", failing_poll)
+    before = set(service._statements)
+    with pytest.raises(AgentError, match=r"ConnectionError: the network went away; statement .* cancelled"):
+        run_warehouse(slow_sql(0.5, 400), warehouse_client, WH)
+    (new,) = [s for key, s in service._statements.items() if key not in before]
+    assert new.done.wait(5) and new.state == "CANCELED"
