@@ -188,6 +188,9 @@ def test_unfinished_span_and_no_timings() -> None:
     assert "unfinished" in "".join(unfinished["summary"]) and "width:0.00%" in unfinished["bar"]
     untimed = trace_to_html({"spans": [{"span_id": "a", "name": "x"}]})
     assert "(no timings)" in text_of(untimed) and "am-trace-bar" not in untimed
+    started = [{"span_id": f"{i}", "name": f"s{i}", "start_time": 1_000_000 + i * 1000} for i in range(3)]
+    all_unfinished = trace_to_html({"spans": started})  # starts but no end: no scale to place them on
+    assert "(no timings)" in text_of(all_unfinished) and "am-trace-bar" not in all_unfinished
 
 
 # -- what a span's details show ---------------------------------------------------------------------

@@ -42,7 +42,8 @@ class Timeline:
     def bar_html(self, span: Span) -> str:
         """The span's track: a bar at its start offset, as wide as its duration (a marker if unfinished)."""
         fill = ""
-        if self.start is not None and span.start_ns is not None:
+        # No scale (every span unfinished, or no times): no bar, rather than all at 0 as if they had one.
+        if self.total and self.total > 0 and self.start is not None and span.start_ns is not None:
             left = self.percent(span.start_ns - self.start)
             width = self.percent(span.end_ns - span.start_ns) if span.end_ns is not None else 0.0
             width = min(width, 100.0 - left)
