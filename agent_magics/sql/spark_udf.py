@@ -167,7 +167,10 @@ def make_udf(settings: WorkerSettings) -> Any:
         "responseFormat": pd.Series,
         "return": pd.Series,
     }
-    return pandas_udf(ai_query, "string")  # type: ignore[call-overload]  # the hints are set at run time
+    udf = pandas_udf(ai_query, "string")  # type: ignore[call-overload]  # the hints are set at run time
+    # Each call is a paid request with an answer of its own: Spark must not run it twice for one row
+    # (an optimiser duplicating the expression) nor fold it as a constant.
+    return udf.asNondeterministic()
 
 
 # -- on the worker ---------------------------------------------------------------------------------
@@ -316,7 +319,12 @@ def _request_texts(request: Any) -> list[str | None]:
     import pandas as pd
 
     if isinstance(request, pd.DataFrame):  # a STRUCT request (named_struct(...)) arrives as a frame
-        return [json.dumps(_plain(row)) for row in request.to_dict("records")]
+        # A NULL struct arrives as a row of nulls (Arrow to pandas keeps no struct validity): NULL,
+        # not a request of nulls sent to the endpoint.
+        return [
+            None if all(_missing(v) for v in row.values()) else json.dumps(_plain(row))
+            for row in request.to_dict("records")
+        ]
     return [None if _missing(value) else json.dumps(_plain(value)) for value in request.tolist()]
 
 

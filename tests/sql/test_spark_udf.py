@@ -49,6 +49,14 @@ def test_struct_requests_arrive_as_a_frame_and_go_as_json(settings):
     assert "output" in json.loads(out[0])  # no returnType: the endpoint's whole JSON answer
 
 
+def test_a_null_struct_request_is_null_and_sends_nothing(settings):
+    """CASE WHEN q IS NULL THEN NULL ELSE named_struct(...) END: Arrow gives the NULL struct as a row of
+    nulls; it is a NULL answer, as on the local engine, not {"input": null} sent to the endpoint."""
+    request = pd.DataFrame({"input": [[{"role": "user", "content": "what is MLflow?"}], None]})
+    out = answer_batch(settings, pd.Series(["demo-agent", "fault-500"]), request)  # fault-500 would fail the row
+    assert "output" in json.loads(out[0]) and out[1] is None
+
+
 def test_model_parameters_as_a_frame_with_decimals(settings):
     parameters = pd.DataFrame({"temperature": [Decimal("0.2")]})
     with pytest.raises(AgentUsageError, match="AI_FUNCTION_INVALID_MODEL_PARAMETERS"):
