@@ -62,7 +62,10 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> tuple[str, list[str]
 # -- %agent_sql: {name} is a value, bound as a named parameter, never pasted into the SQL ----------
 
 PARAMETER_PREFIX = "_v"
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b"}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "b": "\b", "Z": "\x1a"}
+_KEPT_ESCAPES = frozenset("%_")  # \% and \_ stay as written: LIKE patterns read them
+_OCTAL = re.compile(r"[0-3][0-7]{2}")
+_HEX4 = re.compile(r"[0-9A-Fa-f]{4}")
 
 
 @dataclass
@@ -98,6 +101,8 @@ def interpolate_sql(text: str, namespace: Mapping[str, Any]) -> SqlInterpolation
             pieces.append(_code(chunk, namespace, out.missing, bind))
         elif kind == "literal":
             pieces.append(_literal(chunk, namespace, out.missing, bind))
+        elif kind == "raw":  # r'...': no escapes (a Windows path), the r goes with the literal
+            pieces.append(_literal(chunk[1:], namespace, out.missing, bind, raw=True, prefix=chunk[0]))
         else:  # comments, identifiers
             pieces.append(chunk)
     out.sql = "".join(pieces)
@@ -118,16 +123,19 @@ def _code(chunk: str, namespace: Mapping[str, Any], missing: list[str], bind: An
     return _FIELD.sub(replace, chunk)
 
 
-def _literal(chunk: str, namespace: Mapping[str, Any], missing: list[str], bind: Any) -> str:
+def _literal(
+    chunk: str, namespace: Mapping[str, Any], missing: list[str], bind: Any, *, raw: bool = False, prefix: str = ""
+) -> str:
     quote, body = chunk[0], chunk[1:-1]
     fields = [m for m in _FIELD.finditer(body) if m.group(1)]
     if not fields:
-        return quote + body.replace("{{", "{").replace("}}", "}") + quote
+        return prefix + quote + body.replace("{{", "{").replace("}}", "}") + quote
+    decode = (lambda text, _quote: text) if raw else _decode
     found = False
     parts: list[str] = []
     pos = 0
     for match in _FIELD.finditer(body):
-        parts.append(_decode(body[pos : match.start()], quote))
+        parts.append(decode(body[pos : match.start()], quote))
         pos = match.end()
         token = match.group(0)
         if token in ("{{", "}}"):
@@ -140,21 +148,31 @@ def _literal(chunk: str, namespace: Mapping[str, Any], missing: list[str], bind:
         else:
             found = True
             parts.append(str(value))
-    parts.append(_decode(body[pos:], quote))
+    parts.append(decode(body[pos:], quote))
     if not found:
-        return chunk
+        return prefix + chunk
     text = "".join(parts)
     return str(bind(("literal", text), text))
 
 
 def _decode(raw: str, quote: str) -> str:
-    """A literal's text as Databricks reads it: backslash escapes, and a doubled quote is one quote."""
+    """A literal's text as Databricks reads it: backslash escapes (``\\n``, ``\\u00e9``, octal ``\\101``;
+    ``\\%`` and ``\\_`` kept for LIKE), and a doubled quote is one quote."""
     out: list[str] = []
     i = 0
     while i < len(raw):
         ch = raw[i]
         if ch == "\\" and i + 1 < len(raw):
-            out.append(_ESCAPES.get(raw[i + 1], raw[i + 1]))
+            after = raw[i + 1]
+            if after == "u" and _HEX4.fullmatch(raw[i + 2 : i + 6]):
+                out.append(chr(int(raw[i + 2 : i + 6], 16)))
+                i += 6
+                continue
+            if _OCTAL.fullmatch(raw[i + 1 : i + 4]):
+                out.append(chr(int(raw[i + 1 : i + 4], 8)))
+                i += 4
+                continue
+            out.append("\\" + after if after in _KEPT_ESCAPES else _ESCAPES.get(after, after))
             i += 2
         elif ch == quote and raw[i + 1 : i + 2] == quote:
             out.append(quote)
@@ -199,7 +217,14 @@ def _sql_pieces(text: str) -> list[tuple[str, str]]:
 
     while i < n:
         ch = text[i]
-        if ch in "'\"`":
+        if ch in "'\"" and text[i - 1 : i] in ("r", "R") and not _word_char(text[i - 2 : i - 1]):
+            i -= 1  # a raw literal r'...': its backslashes are text, and the r is part of it
+            end = text.find(ch, i + 2)
+            if end == -1:  # unterminated: the SQL parser will say so; keep it as code
+                break
+            cut("raw", end + 1)
+            i = end + 1
+        elif ch in "'\"`":
             j = i + 1
             while j < n:
                 if text[j] == "\\" and ch != "`":
@@ -231,3 +256,7 @@ def _sql_pieces(text: str) -> list[tuple[str, str]]:
     if start < n:
         pieces.append(("code", text[start:]))
     return pieces
+
+
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"

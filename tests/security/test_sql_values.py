@@ -123,3 +123,25 @@ def test_dataframes_and_ai_query_still_work_with_external_access_off(shell):
     shell.user_ns["questions"] = pd.DataFrame({"q": ["What is MLflow?", "What is a ResponsesAgent?"]})
     frame = _select(shell, "local", "SELECT q, ai_query('demo-agent', q) AS a FROM questions")
     assert len(frame) == 2 and all("MLflow" in a or "Responses" in a for a in frame["a"])
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_a_literal_with_a_value_reads_its_escapes_as_databricks_does(shell, engine):
+    """The literal around {x} becomes one STRING parameter: its text must be what Databricks reads."""
+    shell.user_ns["x"] = "V"
+    sql = (
+        r"SELECT 'caf\u00e9 {x}' AS accent, '50\% {x}' AS percent, 'a\tb {x}' AS tab, "
+        r"r'C:\dir\{x}' AS raw_path, 'x\101 {x}' AS octal"
+    )
+    row = _select(shell, engine, sql).iloc[0]
+    assert row["accent"] == "café V"
+    assert row["percent"] == "50\\% V"  # kept for LIKE, as Databricks keeps it
+    assert row["tab"] == "a\tb V"
+    assert row["raw_path"] == "C:\\dir\\V"  # a raw literal: no escapes
+    assert row["octal"] == "xA V"
+
+
+def test_a_raw_literal_beside_another_keeps_both(shell):
+    shell.user_ns["x"] = "V"
+    row = _select(shell, "local", r"SELECT r'C:\' AS p, '{x}' AS q").iloc[0]
+    assert (row["p"], row["q"]) == ("C:\\", "V")
