@@ -140,6 +140,18 @@ def build_workspace_app(state: WorkspaceState) -> ASGIApp:
     return KeepRawSend(WorkspaceAuth(RequestLimits(app, limits_of(state.config)), state.tokens))
 
 
+def _limited(app: Any, limits: Any) -> Any:
+    """An app host with its body bounded after its auth gate, as the workspace's: an unauthenticated
+    request is refused unread."""
+    from agent_magics.local.auth import AppAuth
+    from agent_magics.local.limits import RequestLimits
+
+    if isinstance(app, AppAuth):
+        app.app = RequestLimits(app.app, limits)
+        return app
+    return RequestLimits(app, limits)
+
+
 def limits_of(config: ServerConfig) -> Any:
     from agent_magics.local.limits import Limits
 
@@ -157,7 +169,7 @@ async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: a
     from agent_magics.local.apps import build_apps
     from agent_magics.local.auth import TokenRegistry
     from agent_magics.local.catalog import build_endpoints
-    from agent_magics.local.limits import RequestLimits, http_protocol
+    from agent_magics.local.limits import http_protocol
     from agent_magics.local.pacing import Pace
     from agent_magics.local.state import WorkspaceState
 
@@ -176,7 +188,7 @@ async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: a
         endpoints=build_endpoints(pace),
     )
     limits = limits_of(config)
-    apps = {name: RequestLimits(app, limits) for name, app in build_apps(state, pace).items()}
+    apps = {name: _limited(app, limits) for name, app in build_apps(state, pace).items()}
     asgi_apps = {"workspace": build_workspace_app(state), **apps}
     sockets = {"workspace": workspace_sock, **app_socks}
     http = http_protocol(_http_implementation(), config.header_timeout)

@@ -242,6 +242,12 @@ def test_unauthenticated_body_is_not_read(local_workspace: LocalWorkspace) -> No
     assert reply.startswith(b"HTTP/1.1 401"), reply[:200]
 
 
+@pytest.mark.parametrize("chunked", [False, True])
+def test_an_app_refuses_an_unauthenticated_body_unread(local_workspace: LocalWorkspace, chunked: bool) -> None:
+    reply = _send_big_body(local_workspace.app_url("demo-app"), "not-a-token", 300 * MiB, chunked=chunked)
+    assert reply.startswith(b"HTTP/1.1 401"), reply[:200]
+
+
 def _send_headers(url: str, head: bytes, total: int) -> bytes:
     """Send ``head``, then header bytes up to ``total``, in 256 KiB pieces; the reply (or b"")."""
     sock = _connect(url)
