@@ -194,7 +194,7 @@ async def serve(config: ServerConfig, on_ready: Callable[[Ready], None], stop: a
     http = http_protocol(_http_implementation(), config.header_timeout)
     servers = {
         name: Server(
-            uvicorn.Config(app, http=http, lifespan="off", log_config=None, timeout_graceful_shutdown=2, ws="none")  # type: ignore[arg-type]
+            uvicorn.Config(app, http=http, lifespan="off", log_config=None, timeout_graceful_shutdown=2, ws="none")
         )
         for name, app in asgi_apps.items()
     }
