@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,17 +70,24 @@ def flaky_selects(body: bytes) -> bool:
 
 
 class AttemptBook:
-    """How many times each (endpoint, body) has been tried, so retries can eventually succeed."""
+    """How many times each (endpoint, body) has been tried, so retries can eventually succeed.
 
-    def __init__(self) -> None:
-        self._counts: dict[tuple[str, str], int] = {}
+    The newest ``capacity`` bodies are remembered (a load test against flaky-agent sends distinct
+    bodies without end); a retry comes within seconds, long before its body is forgotten."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._counts: OrderedDict[tuple[str, str], int] = OrderedDict()
+        self._capacity = capacity
         self._lock = threading.Lock()
 
     def attempt(self, endpoint: str, body: bytes) -> int:
         key = (endpoint, body_digest(body))
         with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + 1
-            return self._counts[key]
+            count = self._counts.pop(key, 0) + 1
+            self._counts[key] = count  # the newest at the end
+            if len(self._counts) > self._capacity:
+                self._counts.popitem(last=False)
+            return count
 
 
 class KeepRawSend:

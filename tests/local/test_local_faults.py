@@ -154,3 +154,15 @@ def test_flaky_agent_fails_first_attempts_of_some_bodies(http: httpx.Client) -> 
     assert http.post(url, content=chosen, headers=headers).status_code == 503
     assert http.post(url, content=chosen, headers=headers).status_code == 200
     assert http.post(url, content=spared, headers=headers).status_code == 200
+
+
+def test_the_attempt_book_remembers_the_newest_bodies_only() -> None:
+    from agent_magics.local.faults import AttemptBook
+
+    book = AttemptBook(capacity=3)
+    assert [book.attempt("fault-503", b"a") for _ in range(3)] == [1, 2, 3]
+    for body in (b"b", b"c", b"d"):
+        book.attempt("fault-503", body)
+    assert book.attempt("fault-503", b"d") == 2  # still counted
+    assert book.attempt("fault-503", b"a") == 1  # forgotten: the oldest of more than 3
+    assert len(book._counts) == 3
