@@ -162,17 +162,34 @@ def test_ctrl_c_keeps_the_text_of_a_target_that_stalls_and_it_shows_nothing_afte
     assert late == []
 
 
-def test_debug_raises_a_bug_in_the_main_thread_and_otherwise_keeps_it_as_the_error(paced: LocalWorkspace) -> None:
+def test_debug_raises_a_bug_in_the_main_thread_and_otherwise_keeps_it_as_the_error(
+    paced: LocalWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_magics import run
     from agent_magics.run import NullView
 
     class Broken(NullView):
         def on_event(self, state, event) -> None:  # type: ignore[no-untyped-def]
             raise ValueError("a bug in the view")
 
-    with pytest.raises(ValueError, match="a bug in the view"):
+    with pytest.raises(ValueError, match="a bug in the view"):  # inside the answer's stream
         compare(["demo-agent"], "Hi", views=[Broken()], debug=True)
     kept = compare(["demo-agent"], "Hi", views=[Broken()])["demo-agent"]
     assert kept.text and "a bug in the view" in (kept.error or "")  # the answer goes on without its view
+
+    stream = run._stream
+
+    def buggy(target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if target == "demo-chat-agent":
+            raise RuntimeError("a bug before the request")
+        return stream(target, *args, **kwargs)
+
+    monkeypatch.setattr(run, "_stream", buggy)  # outside the stream: the worker itself
+    with pytest.raises(RuntimeError, match="a bug before the request"):
+        compare(["demo-agent", "demo-chat-agent"], "Hi", debug=True)
+    both = compare(["demo-agent", "demo-chat-agent"], "Hi")
+    assert both["demo-agent"].ok and both["demo-chat-agent"].status == "failed"
+    assert "unexpected RuntimeError: a bug before the request (rerun with --debug" in (both[1].error or "")
 
 
 class Recorder:

@@ -93,6 +93,8 @@ def test_fuzz_parsers_raise_only_clean_errors():
     [
         'demo-agent --system "explain --custom-inputs {id} usage"',
         "demo-agent --system 'pass --databricks-options={\"a\": 1} like this'",
+        'demo-agent --system="use --custom-inputs {id}"',
+        "demo-agent --system='pass --custom-inputs {\"a\": 1}'",
     ],
 )
 def test_an_option_name_inside_a_quoted_value_is_not_that_option(line: str) -> None:

@@ -668,6 +668,7 @@ def test_text_view_and_the_plain_result_send_no_escape_sequence_to_the_terminal(
     result = end(view, state)
     for shown in (out.getvalue(), render.render_result_text(result)):
         assert not any(ch in shown for ch in "\x1b\x07\r\u202e"), repr(shown)
+        assert "\\r" not in shown  # a carriage return is dropped, not shown as text (CRLF ends lines as LF)
         assert "\\x1b[2J" in shown and "\n\tnext" in shown  # shown escaped; newlines and tabs kept
 
 

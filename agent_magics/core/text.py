@@ -14,9 +14,12 @@ _TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-
 
 
 def terminal_safe(text: str) -> str:
-    """Agent text made safe to print: the characters a terminal would act on are shown escaped (``\\x1b``)."""
+    """Agent text made safe to print: the characters a terminal would act on are shown escaped
+    (``\\x1b``); a carriage return is dropped (CRLF text ends its lines as LF does, and none can go
+    back over a line)."""
     if not _TERMINAL_CONTROL.search(text):
         return text
+    text = text.replace("\r", "")
     return _TERMINAL_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 

@@ -24,6 +24,7 @@ _ITEM, _ERROR, _END = "item", "error", "end"
 # Items a stream's thread may be ahead of its reader: a client that stops reading (the socket's
 # buffer full) holds the agent back instead of a queue that grows to the whole answer.
 MAX_AHEAD = 256
+STALLED_READER = 300.0  # seconds a stream waits for a reader that stopped reading; then it is dropped
 
 
 async def call_in_thread(fn: Callable[..., T], *args: Any) -> T:
@@ -48,9 +49,13 @@ async def iterate_in_thread(make: Callable[[], Iterable[T]]) -> AsyncIterator[T]
         iterator = iter(make())
         try:
             for item in iterator:
+                waited = 0.0
                 while not ahead.acquire(timeout=0.1):  # the reader is MAX_AHEAD items behind: wait
+                    waited += 0.1
                     if stop.is_set():
                         break
+                    if waited > STALLED_READER:  # a worker is not held for ever; the stream fails
+                        raise TimeoutError(f"the client read nothing for {STALLED_READER:g} s")
                 if stop.is_set():
                     break
                 post(_ITEM, item)

@@ -150,7 +150,7 @@ class AgentMagics(Magics):
         if command.log:
             from agent_magics.magic.log_answer import log_to_mlflow
 
-            log_to_mlflow(result, question, workspace, debug=command.debug, quiet=command.quiet)
+            log_to_mlflow(result, question, workspace, debug=command.debug or self.debug, quiet=command.quiet)
         return result
 
     def _show_databricks_trace(self, result: Any) -> None:

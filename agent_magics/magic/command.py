@@ -209,6 +209,8 @@ def json_option(name: str, value: str | None, namespace: Mapping[str, Any]) -> d
 
 _JSON_OPTIONS = ("--custom-inputs", "--databricks-options")
 _TARGET_PREFIX = re.compile(r"^[^\s'\"={]+=")  # TARGET= of a per-target value
+# A word as the shell rules read it: unquoted runs and quoted strings, joined (--opt="a b" is one).
+_WORD = re.compile(r"""(?:[^\s'"]+|'[^']*'|"(?:[^"\\]|\\.)*"|['"])+""")
 
 
 def check_unquoted_json(line: str) -> None:
@@ -217,7 +219,7 @@ def check_unquoted_json(line: str) -> None:
 
     Read word by word as typed (a quoted string is one word), so an option's name inside another
     option's quoted value (``--system "use --custom-inputs {id}"``) is not taken for the option."""
-    words = [match.group(1) for match in TOKEN.finditer(line)]
+    words = _WORD.findall(line)
     for index, word in enumerate(words):
         option, equals, token = word.partition("=")
         if option not in _JSON_OPTIONS:

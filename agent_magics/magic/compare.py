@@ -70,7 +70,7 @@ def compare_cell(magics: AgentMagics, command: AgentCommand, namespace: dict[str
         from agent_magics.magic.log_answer import log_to_mlflow
 
         for result in comparison:  # a trace per answer, each holding the agent's own
-            logging = {"debug": command.debug, "quiet": command.quiet, "name_target": True}
+            logging = {"debug": command.debug or magics.debug, "quiet": command.quiet, "name_target": True}
             if not log_to_mlflow(result, question, workspaces[result.target], **logging):
                 break
     return comparison

@@ -58,9 +58,15 @@ def run_spark(
     # itself is reported below, in one line.
     warnings.filterwarnings("ignore", message="toPandas attempted Arrow optimization", category=UserWarning)
 
+    mark, cancel = _statement_tag(spark)
+    outcome["cancel"] = cancel
+
     def work() -> None:
         try:
-            outcome["cancel"] = _tag_this_thread(spark)  # only this statement's jobs are cancelled
+            try:
+                mark()  # only this statement's jobs are cancelled
+            except Exception:  # nothing marks them here: a cancel cancels every job
+                outcome["cancel"] = None
             # named parameters are bound by Spark as literals: a value never becomes SQL
             outcome["frame"] = (spark.sql(sql, args=args) if args else spark.sql(sql)).toPandas()
         except BaseException as exc:
@@ -143,23 +149,21 @@ def _condition(exc: BaseException) -> str | None:
     return None
 
 
-def _tag_this_thread(spark: Any) -> Callable[[], Any] | None:
-    """Mark the jobs this thread starts as a group of their own; what cancels just them (None: nothing
-    marks them here). Classic Spark groups a thread's jobs (``setJobGroup``; its session's
-    ``interruptTag`` does not reach the jobs ``toPandas`` starts); Spark Connect has no SparkContext and
-    tags operations (``addTag``). Both are per thread, so other notebooks' and threads' jobs go on."""
+def _statement_tag(spark: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """(mark, cancel) for one statement: ``mark()`` in the thread that runs it makes its jobs a group
+    of their own, ``cancel()`` cancels just them (so other notebooks' and threads' jobs go on). Classic
+    Spark groups a thread's jobs (``setJobGroup``; its session's ``interruptTag`` does not reach the
+    jobs ``toPandas`` starts); Spark Connect has no SparkContext and tags operations (``addTag``).
+    Decided before the statement's thread starts, so a Ctrl-C at once still has its cancel."""
     tag = f"agent_magics_{uuid.uuid4().hex}"
     try:
         context = spark.sparkContext  # Spark Connect: raises (no SparkContext on the client)
-        context.setJobGroup(tag, "agent_magics %agent_sql", interruptOnCancel=True)
-        return lambda: context.cancelJobGroup(tag)
     except Exception:
-        pass
-    try:
-        spark.addTag(tag)
-        return lambda: spark.interruptTag(tag)
-    except Exception:
-        return None
+        return (lambda: spark.addTag(tag)), (lambda: spark.interruptTag(tag))
+    return (
+        (lambda: context.setJobGroup(tag, "agent_magics %agent_sql", interruptOnCancel=True)),
+        (lambda: context.cancelJobGroup(tag)),
+    )
 
 
 CANCEL_EVERY = 0.5  # seconds between cancels while the statement's thread still runs

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
-from agent_magics.core.text import rough_duration, shorten
+from agent_magics.core.text import rough_duration, shorten, terminal_safe
 from agent_magics.view.bundles import replace_bundle, show_bundle
 from agent_magics.view.coalesce import Coalescer
 from agent_magics.view.sanitize import NO_MATH
@@ -137,7 +137,8 @@ class _TextRenderer:
 
     def rows(self, counts: Counts | None, line: str, new: list[RowLine]) -> None:
         for row in new:  # a terminal line is narrower than a table cell
-            self._write(f"[row {row.row}] {shorten(row.request, 60)} -> {shorten(row.outcome, 60)}", end="\n")
+            shown = f"[row {row.row}] {shorten(row.request, 60)} -> {shorten(row.outcome, 60)}"
+            self._write(terminal_safe(shown), end="\n")  # agent text: no escape sequence reaches the terminal
         self._write(line, end="")
 
     def _write(self, text: str, end: str) -> None:

@@ -260,7 +260,7 @@ def _send_headers(url: str, head: bytes, total: int) -> bytes:
             while sent < total:
                 sock.sendall(piece)
                 sent += len(piece)
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):  # refused mid-way, or stopped reading
             pass
         return _read_until_closed(sock, time.monotonic() + 5)
     finally:

@@ -46,6 +46,15 @@ def test_text_line_is_throttled_and_stream_prints_rows():
     assert out.getvalue().split("\r")[-1].rstrip() == "done" and out.getvalue().endswith("\n")
 
 
+def test_streamed_rows_send_no_escape_sequence_to_the_terminal():
+    out = io.StringIO()
+    batch = finished_batch({'"\x1b]52;c;ZXZpbA==\x07q"': Answer(value="\x1b[2JA", text="\x1b[2JA")})
+    progress = Progress("text", stream=True, clock=Clock(), out=out)
+    progress.tick(batch_reading(batch, stream=True))
+    row = next(line for line in out.getvalue().split("\r") if "[row 0]" in line)
+    assert "\x1b" not in row and "\x07" not in row and "\\x1b[2JA" in row
+
+
 def test_status_line_counts():
     batch = finished_batch({'"x"': Answer(value="1"), '"y"': Answer(value="2")})
     line = status_line(batch.snapshot())

@@ -111,7 +111,8 @@ def test_a_timeout_cancels_only_the_statements_own_jobs(spark):
     spark.udf.register("agent_magics_test_slow", lambda x: time.sleep(0.25) or x, "bigint")
     slow = "SELECT sum(agent_magics_test_slow(id)) AS s FROM range(0, 60, 1, 2)"  # ~7.5 s on local[2]
     other: dict[str, object] = {}
-    before = max(spark.sparkContext.statusTracker().getJobIdsForGroup(None), default=-1)  # earlier tests' jobs
+    tracker = spark.sparkContext.statusTracker()
+    before = next(i for i in range(100_000) if tracker.getJobInfo(i) is None) - 1  # earlier tests' jobs (ids count up)
 
     def neighbour() -> None:
         try:
@@ -126,7 +127,6 @@ def test_a_timeout_cancels_only_the_statements_own_jobs(spark):
     with pytest.raises(AgentError, match="no result within --timeout 1 s"):
         run_spark(slow, spark, timeout=1)
     assert time.monotonic() - started < 3
-    tracker = spark.sparkContext.statusTracker()
     thread.join(30)
     assert "error" not in other, other.get("error")  # the neighbour's job was not cancelled
     assert other["rows"][0]["s"] == sum(range(16))
