@@ -739,6 +739,8 @@ def execute(nb: nbformat.NotebookNode) -> None:
     env.update({"DATABRICKS_CONFIG_FILE": "/nonexistent/databrickscfg", "MLFLOW_DISABLE_TELEMETRY": "true"})
     with tempfile.TemporaryDirectory() as ipython_dir:
         env["IPYTHONDIR"] = ipython_dir
+        # Evaluations from a fresh store: the machine's earlier runs would add "since run ..." lines.
+        env["AGENT_MAGICS_MLFLOW_DIR"] = os.path.join(ipython_dir, "mlflow")
         client = NotebookClient(
             nb,
             timeout=180,
