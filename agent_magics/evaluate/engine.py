@@ -192,7 +192,9 @@ def _predict_fn(
 
     # Our own root span, so the row's trace is "the question went to TARGET and this text came back",
     # with the agent's trace under it (MLflow would otherwise take the agent's root as the row's).
-    @mlflow.trace(name=target, span_type="AGENT")
+    # Every row traced, whatever MLFLOW_TRACE_SAMPLING_RATIO says: MLflow's results table leaves out
+    # a row with no trace, and the row would be neither scored nor failed.
+    @mlflow.trace(name=target, span_type="AGENT", sampling_ratio_override=1.0)
     def predict(question: str, custom_inputs: dict[str, Any] | None = None) -> str:
         if in_flight.cancelled.is_set():  # a row MLflow starts after Ctrl-C: not asked at all
             raise AgentAnswerError("not asked: the evaluation was interrupted")
@@ -215,7 +217,7 @@ def _predict_fn(
             # calls it once with tracing off: not a row, so not counted, and a failure must not abort
             # the evaluation (the row itself is asked again and reports it).
             return result.text
-        if trace_id is not None:  # None: a row MLflow's trace sampling left out (its table still has it)
+        if trace_id is not None:  # (always set: sampled at 1.0 above)
             answers[trace_id] = (question, result)
         if not result.ok and retries.will_retry(question, custom_inputs, result.error or ""):
             # MLflow asks this row again (its own rate-limit retry): the row is not done yet.
@@ -308,7 +310,7 @@ def evaluate(
                             scorers=resolved,
                         )
                     run = _target_run(target, child_id, rows, outcome, answers)
-                    if len(run.rows) == len(rows):  # every row scored: comparable, and a baseline for next time
+                    if len(run.rows) == len(rows) and not run.left_out:  # every row scored: a baseline for next time
                         run.since = _since_last(run, child.info.experiment_id, digest, names_resolved)
                     runs.append(run)
                 except KeyboardInterrupt:
@@ -393,4 +395,21 @@ def _target_run(
                 trace_id=str(record.get("trace_id")),
             )
         )
-    return TargetRun(target=target, run_id=run_id, rows=scores)
+    missing = _left_out(target, rows, scores)
+    return TargetRun(target=target, run_id=run_id, rows=[*scores, *missing], left_out=len(missing))
+
+
+def _left_out(target: str, rows: list[Row], scores: list[RowScore]) -> list[RowScore]:
+    """The dataset's rows MLflow's results table does not hold (its table keeps only traced rows, or
+    none when it could not be built): failed, saying so, so that every row is accounted for."""
+    from collections import Counter
+
+    present = Counter(score.question for score in scores)
+    missing = []
+    for row in rows:
+        if present[row.question] > 0:
+            present[row.question] -= 1
+        else:
+            reason = "MLflow's evaluation results do not hold this row (no trace was recorded for it)"
+            missing.append(RowScore(target=target, question=row.question, answer="", values={}, ok=False, error=reason))
+    return missing

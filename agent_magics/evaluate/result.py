@@ -62,6 +62,7 @@ class TargetRun:
     run_id: str
     rows: list[RowScore] = field(default_factory=list)
     since: Since | None = None  # None: no earlier evaluation of this target on this data
+    left_out: int = 0  # rows MLflow's results did not hold (failed, in ``rows``)
 
     def verdicts(self, scorers: list[str]) -> Verdicts:
         """Per row (data order): scorer -> passed, as ``evaluate.history`` keeps them."""

@@ -144,3 +144,29 @@ def test_the_next_evaluation_on_the_same_data_shows_what_changed(shell: Any, mlf
 
     shell.run_line_magic("agent_eval", line.format("other", "third"))
     assert shell.user_ns["third"].changes == {}  # other data: no baseline
+
+
+def test_every_row_is_scored_whatever_the_trace_sampling_ratio(
+    shell: Any, mlflow_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's MLFLOW_TRACE_SAMPLING_RATIO (copied from a production config) would leave rows
+    untraced, and MLflow's results table drops untraced rows: half the rows went unscored, unseen."""
+    monkeypatch.setenv("MLFLOW_TRACE_SAMPLING_RATIO", "0.3")
+    shell.user_ns["plain"] = QUESTIONS[["question"]]
+    shell.run_line_magic("agent_eval", "demo-agent --data plain --scorers safety --quiet --out sampled")
+    ev = shell.user_ns["sampled"]
+    assert len(ev.rows) == len(QUESTIONS) and all(row.ok for row in ev.rows), [r.error for r in ev.rows]
+    assert ev.metrics["safety"] == 1.0
+
+
+def test_rows_missing_from_mlflows_table_are_failed_rows() -> None:
+    from agent_magics.evaluate.dataset import Row
+    from agent_magics.evaluate.engine import _target_run
+
+    class Outcome:
+        tables = {"eval_results": pd.DataFrame([{"request": {"question": "b"}, "trace_id": "t", "state": "OK"}])}
+
+    rows = [Row("a"), Row("b"), Row("a")]
+    run = _target_run("demo-agent", "run", rows, Outcome(), {})
+    assert [r.question for r in run.rows] == ["b", "a", "a"] and run.left_out == 2
+    assert [r.ok for r in run.rows] == [True, False, False] and "do not hold this row" in (run.rows[1].error or "")
