@@ -164,7 +164,10 @@ def test_rows_missing_from_mlflows_table_are_failed_rows() -> None:
     from agent_magics.evaluate.engine import _target_run
 
     class Outcome:
-        tables = {"eval_results": pd.DataFrame([{"request": {"question": "b"}, "trace_id": "t", "state": "OK"}])}
+        def __init__(self) -> None:
+            self.tables = {
+                "eval_results": pd.DataFrame([{"request": {"question": "b"}, "trace_id": "t", "state": "OK"}])
+            }
 
     rows = [Row("a"), Row("b"), Row("a")]
     run = _target_run("demo-agent", "run", rows, Outcome(), {})
