@@ -49,6 +49,24 @@ def test_sse_parser_reports_malformed_json_cleanly():
         list(iter_sse_payloads(["data: {not json", ""]))
 
 
+def test_sse_parser_ignores_fields_it_does_not_know_and_still_refuses_junk():
+    """The SSE spec ignores an unknown field ("foo: bar", a bare "ping"); a line that is no field at all
+    (HTML, a JSON line without data:) still says the stream is not an event stream."""
+    lines = ['data: {"a": 1}', "foo: bar", "ping", "x-keep-alive: 1", "", "data: [DONE]", ""]
+    assert list(iter_sse_payloads(lines)) == [{"a": 1}, DONE]
+    for junk in ("<html><body>Sign in</body></html>", '{"a": 1}'):
+        with pytest.raises(MalformedStream, match="unexpected line"):
+            list(iter_sse_payloads([junk, ""]))
+
+
+def test_a_failed_response_without_an_error_object_is_still_a_failure():
+    translator = responses.ResponsesStream()
+    events = translator.feed({"type": "response.output_text.delta", "item_id": "m1", "delta": "Hel"})
+    events += translator.feed({"type": "response.failed", "response": {"status": "failed", "error": None}})
+    errors = [e for e in events if isinstance(e, ErrorEvent)]
+    assert len(errors) == 1 and "failed" in errors[0].message
+
+
 def test_fuzz_sse_parser():
     hypothesis = pytest.importorskip("hypothesis")
     from hypothesis import strategies as st

@@ -46,6 +46,8 @@ class ResponsesStream:
                 events.append(RequestInfo({"usage": response["usage"]}))
             if response.get("error"):
                 events.append(ErrorEvent(error_text(response["error"])))
+            elif kind == "response.failed" or response.get("status") == "failed":  # failed, saying nothing more
+                events.append(ErrorEvent("the agent's response failed (the server gave no error message)"))
             if kind == "response.incomplete":
                 details = response.get("incomplete_details") or {}
                 events.append(ErrorEvent(f"the agent stopped early ({details.get('reason', 'incomplete')})"))

@@ -122,8 +122,10 @@ def iter_sse_payloads(lines: Iterable[str], limit: int = MAX_EVENT) -> Iterator[
             if size > limit:
                 raise EventTooLarge("an event", limit)
             buffer.append(value)
-        elif field in ("event", "id", "retry"):
-            continue
+        elif field in ("event", "id", "retry") or (
+            field.isascii() and field.replace("-", "").replace("_", "").isalnum()
+        ):
+            continue  # the SSE spec ignores a field it does not know (a "ping" line, "foo: bar")
         else:
             raise MalformedStream(f"unexpected line in the event stream: {line[:80]!r}")
     if buffer:
