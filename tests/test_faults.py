@@ -99,6 +99,17 @@ def test_non_streaming_stream_faults(shell, target, via):
 
 
 @pytest.mark.parametrize("via", ["client", "rest"])
+@pytest.mark.parametrize("stream", ["--stream", "--no-stream"])
+def test_a_request_the_server_received_is_not_sent_again(fast_retries, via, stream):
+    """fault-drop closes the connection after the request arrived: the agent may have run (and been
+    paid for). openai reports that as a connection error too; only a request that never reached the
+    server is retried."""
+    result = run(fast_retries, "fault-drop", f"--api responses --via {via} {stream}", f"drop once {via} {stream}")
+    assert_clean_failure(result, "fault-drop")
+    assert not result.request_info.get("retries"), result.request_info
+
+
+@pytest.mark.parametrize("via", ["client", "rest"])
 def test_timeout_before_first_byte_names_the_limit(shell, via):
     started = time.monotonic()
     result = run(shell, "fault-hang", f"--api responses --via {via} --timeout 1", f"hang {via}")

@@ -115,9 +115,15 @@ def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: M
         if isinstance(exc.__cause__, BodyTooLarge):  # a whole answer past its limit, read inside the client
             return Failure(_too_large(request.target, exc.__cause__, attempt, hints))
         message = describe_exception(request.target, exc.__cause__ or exc, timeouts=request.timeouts)
-        return (
-            Failure(message) if isinstance(exc, openai.APITimeoutError) else Retry(message, reason="could not connect")
-        )
+        # openai wraps every error of the send as a connection error. Only a request that never
+        # reached the server is sent again (as on the REST path): after it did, the agent has run
+        # (and been paid for) whatever failed later (a body cut mid-way, a refused encoding).
+        import httpx  # loaded already: openai's client is built on it
+
+        never_sent = isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout))
+        if isinstance(exc, openai.APITimeoutError) or not never_sent:
+            return Failure(message)
+        return Retry(message, reason="could not connect")
     except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
         return Failure(f"{request.target}: {exc}")
 
