@@ -204,6 +204,24 @@ def test_chat_completion_items_keep_the_order_they_streamed_in():
     ]
 
 
+def test_chat_agent_tool_call_pieces_join_their_call():
+    """A tool call streamed in pieces of one id is one call with the arguments joined (as MLflow's
+    ChatAgent chunk reducer reads them), not a call per piece."""
+    translator = chat.ChatAgentStream()
+    pieces = [
+        {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": '{"q"'}},
+        {"id": "call_1", "type": "function", "function": {"arguments": ":1}"}},
+        {"id": "call_2", "type": "function", "function": {"name": "other", "arguments": "{}"}},
+    ]
+    events = []
+    for piece in pieces:
+        events += translator.feed({"delta": {"role": "assistant", "content": "", "id": "a", "tool_calls": [piece]}})
+    state = reduce_all([*events, *translator.close(), Done()])
+    calls = [(i["name"], i["arguments"]) for i in state.output if i["type"] == "function_call"]
+    assert calls == [("lookup", '{"q":1}'), ("other", "{}")]
+    assert pieces[0]["function"]["arguments"] == '{"q"'  # the chunks themselves are not changed
+
+
 def test_chat_agent_chunks_aggregate_by_delta_id():
     translator = chat.ChatAgentStream()
     events = []

@@ -154,7 +154,8 @@ class ChatAgentStream:
                 self.current["content"] += content
                 if self.current["role"] == "assistant":
                     events.append(TextDelta(delta_id, content))
-            self.current["tool_calls"].extend(delta.get("tool_calls") or [])
+            for call in delta.get("tool_calls") or []:
+                _merge_tool_call(self.current["tool_calls"], call)
             for key in ("name", "tool_call_id"):
                 self.current[key] = self.current.get(key) or delta.get(key)
         if chunk.get("usage"):
@@ -170,6 +171,23 @@ class ChatAgentStream:
 
     def close(self) -> list[Event]:
         return self._flush()
+
+
+def _merge_tool_call(calls: list[Any], call: Any) -> None:
+    """A streamed piece of a tool call joins the call of the same id (its arguments appended, as
+    MLflow's ChatAgent chunk reducer does); a piece with a new id (or none) is a call of its own."""
+    if not isinstance(call, dict):
+        calls.append(call)
+        return
+    known = next((c for c in calls if isinstance(c, dict) and call.get("id") and c.get("id") == call["id"]), None)
+    if known is None:
+        function = call.get("function")
+        calls.append({**call, "function": dict(function)} if isinstance(function, dict) else dict(call))
+        return
+    piece, whole = call.get("function"), known.get("function")
+    if isinstance(piece, dict) and isinstance(whole, dict):
+        whole["arguments"] = str(whole.get("arguments") or "") + str(piece.get("arguments") or "")
+        whole["name"] = whole.get("name") or piece.get("name")
 
 
 def chat_agent_body_events(body: dict[str, Any]) -> list[Event]:
