@@ -305,3 +305,5 @@ def test_request_bodies_per_api():
     chat_body = AgentRequest(**{**base, "interface": "chat_agent"}, api="invocations").body()
     assert chat_body["messages"] == [{"role": "user", "content": "q"}] and "model" not in chat_body
     assert isinstance(ItemDone(MESSAGE).item, dict)
+    url = AgentRequest(**{**base, "kind": "url", "name": "https://llm.example/v1"}, api="chat").body()
+    assert url["model"] == "agent"  # as the client path asks it: a URL is no model name

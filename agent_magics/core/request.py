@@ -15,6 +15,7 @@ Api = Literal["responses", "chat", "invocations"]
 Via = Literal["client", "rest"]
 
 MAX_ITEM_ID = 64  # Databricks rejects longer item ids when they are replayed as input
+URL_MODEL = "agent"  # the model name a URL target is asked with (it names no model of its own)
 
 
 def is_time_limit(seconds: float) -> bool:
@@ -86,8 +87,10 @@ class AgentRequest:
                 payload["model"] = self.name
         elif self.api == "chat":
             payload = {"messages": self.chat_messages()}
-            if self.kind != "app":
+            if self.kind == "endpoint":
                 payload["model"] = self.name
+            elif self.kind == "url":  # the URL is not a model name: the one the client path sends too
+                payload["model"] = URL_MODEL
         else:  # invocations: the endpoint's native shape
             payload = (
                 {"input": self.responses_input()}

@@ -16,7 +16,7 @@ import httpx
 from agent_magics.core.errors import AgentError
 from agent_magics.core.events import Event
 from agent_magics.core.extras import missing_extra_message
-from agent_magics.core.request import AgentRequest, Via
+from agent_magics.core.request import URL_MODEL, AgentRequest, Via
 from agent_magics.transport.client import ClientTransport, make_openai_client, url_token
 from agent_magics.transport.http import BoundedClient
 from agent_magics.transport.rest import RestTransport
@@ -69,7 +69,8 @@ def select_transport(request: AgentRequest, workspace: Workspace | None) -> Tran
             return RestTransport(_url_http_client(), base)
         # The client appends its own /responses or /chat/completions: a URL that names one is its base
         client_base = base.removesuffix("/chat/completions").removesuffix("/responses")
-        return ClientTransport(make_openai_client(client_base, _url_http_client(), api_key=url_token(request)), "agent")
+        client = make_openai_client(client_base, _url_http_client(), api_key=url_token(request))
+        return ClientTransport(client, URL_MODEL)
     assert workspace is not None
     if request.via == "rest" or request.api == "invocations":
         return RestTransport(workspace.http(), base)
