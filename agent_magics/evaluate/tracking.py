@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from agent_magics.core import defaults
+from agent_magics.core.errors import AgentUsageError
 
 DIR_ENV = "AGENT_MAGICS_MLFLOW_DIR"
 SERVER_ROUTE = "/api/2.0/agent-magics/mlflow-server"
@@ -134,6 +135,11 @@ def prepare(experiment: str | None = None, workspace: Any = None) -> Tracking:
         # A local store would put artifacts under ./mlruns; keep them in the data directory.
         location = (data_dir() / "artifacts").as_uri() if local else None
         experiment_id = mlflow.create_experiment(name, artifact_location=location)
+    elif found.lifecycle_stage == "deleted":  # the store still has it, and MLflow refuses to use it
+        raise AgentUsageError(
+            f"the MLflow experiment {name!r} was deleted: restore it (MlflowClient().restore_experiment("
+            f"{found.experiment_id!r})), or pass --experiment with another name."
+        )
     else:
         experiment_id = found.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)

@@ -173,3 +173,18 @@ def test_rows_missing_from_mlflows_table_are_failed_rows() -> None:
     run = _target_run("demo-agent", "run", rows, Outcome(), {})
     assert [r.question for r in run.rows] == ["b", "a", "a"] and run.left_out == 2
     assert [r.ok for r in run.rows] == [True, False, False] and "do not hold this row" in (run.rows[1].error or "")
+
+
+def test_a_deleted_experiment_is_one_line_saying_what_to_do(shell: Any, mlflow_store: Path) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    experiment_id = client.create_experiment("agent_magics-deleted-here")
+    client.delete_experiment(experiment_id)
+    shell.user_ns["plain"] = QUESTIONS[["question"]]
+    with pytest.raises(UsageError) as caught:
+        shell.run_line_magic(
+            "agent_eval", "demo-agent --data plain --scorers safety --experiment agent_magics-deleted-here --quiet"
+        )
+    message = str(caught.value)
+    assert "was deleted: restore it" in message and experiment_id in message and "\n" not in message
