@@ -244,14 +244,21 @@ class Execution:
         note = "stopped while waiting for the agent; partial answer kept"
         copy.error = secrets.redact(f"{copy.error}; {note}" if copy.error else note)
         finish(copy, "interrupted")
+        return self._result_of(copy, first_text=None)
+
+    def _result_of(self, state: Reduction, first_text: float | None) -> AgentResult:
+        """``state`` (finished) as this request's result, timed from its start to now."""
         elapsed = time.monotonic() - self._started
+        timings = {"total": elapsed}
+        if first_text is not None:
+            timings["first_text"] = first_text
         return AgentResult.from_reduction(
             self.request.target,
-            copy,
+            state,
             interface=self.request.interface,
             via=self.via,
             elapsed=elapsed,
-            timings={"total": elapsed},
+            timings=timings,
             input=list(self.request.input),
         )
 
@@ -335,19 +342,7 @@ class Execution:
         if self.state.error:
             self.state.error = secrets.redact(self.state.error)
         finish(self.state, self._status)
-        elapsed = time.monotonic() - self._started
-        timings = {"total": elapsed}
-        if self._first_text is not None:
-            timings["first_text"] = self._first_text
-        self._result = AgentResult.from_reduction(
-            self.request.target,
-            self.state,
-            interface=self.request.interface,
-            via=self.via,
-            elapsed=elapsed,
-            timings=timings,
-            input=list(self.request.input),
-        )
+        self._result = self._result_of(self.state, self._first_text)
         try:
             self.view.finish(self._result)
         except KeyboardInterrupt:  # the final rendering of a big answer takes a while: the result is kept
