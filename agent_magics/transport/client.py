@@ -104,28 +104,40 @@ def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: M
         return call(**kwargs)
     except BodyTooLarge as exc:  # an error body past its limit, read by the client (BoundedClient's cap)
         return Failure(_too_large(request.target, exc, attempt, hints))
-    except openai.APIStatusError as exc:
+    except (openai.APIStatusError, openai.APIConnectionError) as exc:
+        return _client_error(exc, request, attempt, hints)
+    except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
+        cause = exc.__cause__
+        # It wraps the app's own HTTP and connection errors in a ValueError with a hint: the
+        # status (a 503 while the app starts is retried) and the cause (a body too large) are in them.
+        if isinstance(cause, (openai.APIStatusError, openai.APIConnectionError)):
+            return _client_error(cause, request, attempt, hints)
+        return Failure(f"{request.target}: {' '.join(str(exc).split())}")
+
+
+def _client_error(exc: Exception, request: AgentRequest, attempt: int, hints: Mapping[int, str]) -> Retry | Failure:
+    """An openai status or connection error as a :class:`Retry` or a :class:`Failure`."""
+    import httpx  # loaded already: openai's client is built on it
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
         text = exc.response.text if exc.response is not None else str(exc.message)
         headers = exc.response.headers
         message = describe_http_error(request.target, exc.status_code, text, headers, attempts=attempt, hints=hints)
         if exc.status_code in RETRY_STATUSES:
             return Retry(message, headers, str(exc.status_code))
         return Failure(message)
-    except openai.APIConnectionError as exc:
-        if isinstance(exc.__cause__, BodyTooLarge):  # a whole answer past its limit, read inside the client
-            return Failure(_too_large(request.target, exc.__cause__, attempt, hints))
-        message = describe_exception(request.target, exc.__cause__ or exc, timeouts=request.timeouts)
-        # openai wraps every error of the send as a connection error. Only a request that never
-        # reached the server is sent again (as on the REST path): after it did, the agent has run
-        # (and been paid for) whatever failed later (a body cut mid-way, a refused encoding).
-        import httpx  # loaded already: openai's client is built on it
-
-        never_sent = isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout))
-        if isinstance(exc, openai.APITimeoutError) or not never_sent:
-            return Failure(message)
-        return Retry(message, reason="could not connect")
-    except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
-        return Failure(f"{request.target}: {exc}")
+    cause = exc.__cause__
+    if isinstance(cause, BodyTooLarge):  # a whole answer past its limit, read inside the client
+        return Failure(_too_large(request.target, cause, attempt, hints))
+    message = describe_exception(request.target, cause or exc, timeouts=request.timeouts)
+    # openai wraps every error of the send as a connection error. Only a request that never
+    # reached the server is sent again (as on the REST path): after it did, the agent has run
+    # (and been paid for) whatever failed later (a body cut mid-way, a refused encoding).
+    never_sent = isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout))
+    if isinstance(exc, openai.APITimeoutError) or not never_sent:
+        return Failure(message)
+    return Retry(message, reason="could not connect")
 
 
 def _too_large(target: str, exc: BodyTooLarge, attempt: int, hints: Mapping[int, str]) -> str:

@@ -90,9 +90,39 @@ def _databricks_openai(workspace: Workspace) -> Any:
     from databricks_openai import DatabricksOpenAI
 
     client = DatabricksOpenAI(workspace_client=workspace.workspace_client(), max_retries=0)
-    # Its own httpx client reads whole bodies unbounded: swap in ours, with the same auth and redirects.
+    _bound_http(client)
+    _bound_app_clients(client.responses)
+    return client
+
+
+def _bound_http(client: Any) -> None:
+    """The library's own httpx client reads whole bodies unbounded: swap in ours, with the same auth,
+    redirects and timeout."""
     inner = getattr(client, "_client", None)
     if isinstance(inner, httpx.Client) and not isinstance(inner, BoundedClient):
         client._client = BoundedClient(auth=inner.auth, follow_redirects=inner.follow_redirects, timeout=inner.timeout)
         inner.close()
-    return client
+
+
+def _bound_app_clients(responses: Any) -> None:
+    """``apps/<name>`` goes through a second OpenAI client per app that DatabricksOpenAI builds itself,
+    with the openai default of 2 hidden retries and an unbounded httpx client: each one it builds
+    gets our bounded client and no retries of its own (ours happen before the first byte only)."""
+    build, cache = getattr(responses, "_get_app_client", None), getattr(responses, "_app_clients_cache", None)
+    if build is None or not isinstance(cache, dict):  # another release of the library: left as it is
+        return
+
+    def bounded_app_client(app_name: str) -> Any:
+        app_client = build(app_name)
+        if app_client.max_retries == 0 and isinstance(getattr(app_client, "_client", None), BoundedClient):
+            return app_client
+        inner = app_client._client
+        bounded = app_client.with_options(
+            max_retries=0,
+            http_client=BoundedClient(auth=inner.auth, follow_redirects=inner.follow_redirects, timeout=inner.timeout),
+        )
+        app_client.close()
+        cache[app_name] = bounded
+        return bounded
+
+    responses._get_app_client = bounded_app_client

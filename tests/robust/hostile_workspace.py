@@ -113,6 +113,8 @@ def api_of(method: str, path: str) -> str | None:
         return "statements"
     if path == "/serving-endpoints/responses":
         return "answer"  # not a workspace API: the agent's answer itself (for the client-library tests)
+    if path == "/app/responses":
+        return "app-answer"  # an app's answer (DatabricksOpenAI asks it through a client of its own)
     return None
 
 

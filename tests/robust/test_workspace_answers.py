@@ -104,6 +104,38 @@ def test_a_workspace_api_that_answers_no_json(hostile_shell, hostile, api, kind)
         assert "showing its id only" in message, message
 
 
+@pytest.mark.parametrize("stream", ["--no-stream", "--stream"])
+def test_an_app_asked_through_databricks_openai_is_bounded_and_not_retried_by_the_library(
+    hostile_shell, hostile, stream
+):
+    """DatabricksOpenAI asks ``apps/<name>`` through an OpenAI client it builds per app (openai's own
+    2 retries, an httpx client that reads any body whole): ours replaces both."""
+    import tracemalloc
+
+    pytest.importorskip("databricks_openai")
+    hostile_shell.run_line_magic("config", "AgentMagics.client_library = 'databricks-openai'")
+    try:
+        assert _agent(hostile_shell, "apps/demo-app", f"--via client {stream}").ok  # the lazy imports, first
+        hostile.bad["app-answer"] = "bomb"
+        bad_body("bomb", "")
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            result = _agent(hostile_shell, "apps/demo-app", f"--via client {stream}")
+            peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+        finally:
+            tracemalloc.stop()
+        assert result.status == "failed" and "larger than 64 MB" in result.error, result.error
+        assert peak_mb < 64 + 32, f"peak allocations {peak_mb:.0f} MB"
+        hostile.seen.clear()
+        hostile.bad["app-answer"] = "html"  # a 200 that is not an answer: an error, asked once
+        result = _agent(hostile_shell, "apps/demo-app", f"--via client {stream}")
+        assert result.status == "failed" and hostile.seen == ["app-answer"], (result.error, hostile.seen)
+    finally:
+        hostile.bad.pop("app-answer", None)
+        hostile_shell.run_line_magic("config", "AgentMagics.client_library = 'openai'")
+
+
 @pytest.mark.parametrize("library", ["openai", "databricks-openai"])
 @pytest.mark.parametrize("stream", ["--no-stream", "--stream"])
 def test_a_bomb_answer_through_either_client_library_is_refused_with_bounded_memory(
