@@ -12,6 +12,7 @@ message of the cell (``kernel.run(record=True)``) and computes:
 * *updates/s*: visible updates over that span, and the most in any one-second window (<= 20);
 * *re-sent*: answer characters that messages carried beyond the answer itself (tags stripped), as a
   multiple of the answer: 0 if every character went out once; target <= 1 (sent at most twice);
+  for the stream view (``--view stream``) a patch counts what it appends;
 * *iopub bytes*: every iopub message of the cell, serialised (reported, no target).
 
 ``--baseline-code DIR`` (``benchmarks.run``) runs the same cases with the ``agent_magics`` package
@@ -31,6 +32,7 @@ from .kernel import ROOT, BenchKernel
 from .report import check, fmt, median, table
 from .streaming import FIRST_WORD, SETUP, cell
 
+NEW_METHODS = {"agent_stream"}  # not in older code: left out of --baseline-code runs
 FRAME = 0.015  # seconds: messages closer than this are painted as one update
 _TAG = re.compile(r"<[^>]+>")
 ANSWER = {"answer": "__import__('json').dumps([_bench.status, len(_bench.text)])"}
@@ -42,22 +44,24 @@ class Case:
     name: str
     tokens: int
     tokens_per_second: float
-    methods: tuple[str, ...] = ("agent", "agent_widget")
+    methods: tuple[str, ...] = ("agent", "agent_stream", "agent_widget")
 
     def custom_inputs(self) -> dict[str, Any]:
         return {"tokens": self.tokens, "tokens_per_second": self.tokens_per_second, "first_token_delay": 0}
 
 
 def answer_html(kind: str, content: bytes) -> str:
-    """The HTML a message shows (display data, a widget's value), or ""."""
-    if b"am-answer" not in content:
-        return ""
-    body = json.loads(content)
+    """The answer HTML a message carries (display data, a widget's value, a stream-view patch), or ""."""
     if kind in ("display_data", "update_display_data", "execute_result"):
-        return str(body.get("data", {}).get("text/html", ""))
+        if b"am-answer" not in content:
+            return ""
+        return str(json.loads(content).get("data", {}).get("text/html", ""))
     if kind in ("comm_msg", "comm_open"):
-        state = (body.get("data") or {}).get("state") or {}
-        return str(state.get("value", ""))
+        state = (json.loads(content).get("data") or {}).get("state") or {}
+        if isinstance(state.get("patch"), list) and len(state["patch"]) == 3:
+            return str(state["patch"][2])  # the stream view's tail: what the patch appends
+        fragment = str(state.get("value") or state.get("html") or "")
+        return fragment if "am-answer" in fragment else ""
     return ""
 
 
@@ -98,9 +102,10 @@ def run(cases: list[Case], runs: int, log: Any = print, code: str | None = None)
         where = kernel.run("", expressions=WHERE).expressions["where"]
         log(f"  live updates: agent_magics from {where}")
         for case in cases:
-            per_method: dict[str, list[dict[str, Any]]] = {m: [] for m in case.methods}
+            methods = tuple(m for m in case.methods if not (code and m in NEW_METHODS))
+            per_method: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
             for index in range(runs):
-                for method in case.methods[index % 2 :] + case.methods[: index % 2]:
+                for method in methods[index % len(methods) :] + methods[: index % len(methods)]:
                     ex = kernel.run(
                         cell(method, case.custom_inputs()), marker=FIRST_WORD, expressions=ANSWER, record=True
                     )

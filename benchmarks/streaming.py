@@ -31,7 +31,7 @@ from .report import check, fmt, median, paired_ratio, table
 
 METHODS = ("agent", "raw", "naive")
 # %%agent by default (REST unless DatabricksOpenAI, the display view), --via client, --view widget
-AGENT_METHODS = ("agent", "agent_client", "agent_widget")
+AGENT_METHODS = ("agent", "agent_client", "agent_widget", "agent_stream")
 FIRST_WORD = b"Lakehouse"  # bench-agent's first token (agents.bench_tokens), found in the first update
 QUESTION = "benchmark"
 
@@ -78,7 +78,11 @@ probe.install()
 def cell(method: str, custom_inputs: dict[str, Any]) -> str:
     ci = json.dumps(custom_inputs)
     if method in AGENT_METHODS:
-        extra = {"agent_client": " --via client", "agent_widget": " --view widget"}.get(method, "")
+        extra = {
+            "agent_client": " --via client",
+            "agent_widget": " --view widget",
+            "agent_stream": " --view stream",
+        }.get(method, "")
         return f"%%agent bench-agent{extra} --out _bench --custom-inputs '{ci}'\n{QUESTION}"
     create = (
         f'client.responses.create(model="bench-agent", input=[{{"role": "user", "content": "{QUESTION}"}}], '

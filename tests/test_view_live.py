@@ -427,7 +427,7 @@ def test_failed_stream_shows_the_error_live_and_keeps_partial_text(wire: Wire, d
     assert "The first half of" in final["text/plain"]
 
 
-@pytest.mark.parametrize("mode", ["widget", "display"])
+@pytest.mark.parametrize("mode", ["widget", "display", "stream"])
 def test_interrupted_stream_keeps_partial_text(wire: Wire, displays: Publisher, mode: str) -> None:
     clock = Clock()
     view = make_view(mode, clock=clock)

@@ -34,9 +34,10 @@ class AgentMagics(Magics):
         list(defaults.CLIENT_LIBRARY_CHOICES), defaults.CLIENT_LIBRARY, help=defaults.CLIENT_LIBRARY_HELP
     ).tag(config=True)
     view = Enum(
-        ["auto", "widget", "display", "text"],
+        ["auto", "widget", "display", "stream", "text"],
         "auto",
-        help="live view: auto = display outputs in a kernel, text in a terminal; widget = one ipywidgets output",
+        help="live view: auto = display outputs in a kernel, text in a terminal; widget = one ipywidgets output; "
+        "stream = display outputs whose unfinished block is patched in place (needs anywidget)",
     ).tag(config=True)
     update_rate = Float(15.0, help="maximum live updates per second").tag(config=True)
     connect_timeout = Float(defaults.CONNECT_TIMEOUT, help="seconds to connect").tag(config=True)

@@ -111,7 +111,7 @@ def build_parser(prog: str = "%%agent") -> _Parser:
     )
     parser.add_argument(
         "--view",
-        choices=["auto", "widget", "display", "text"],
+        choices=["auto", "widget", "display", "stream", "text"],
         help="how to show the answer live (default: auto = display outputs in a kernel, text in a terminal)",
     )
     add_shared_options(

@@ -232,6 +232,6 @@ def make_comparison_view(mode: str, targets: list[str], *, max_rate: float = 8.0
         from agent_magics.view.compare_widget import CompareWidgetView
 
         return CompareWidgetView(targets, max_rate=max_rate)
-    if mode == "display":
+    if mode in ("display", "stream"):  # the columns are display outputs in both
         return ColumnsView(targets, max_rate=max_rate)
-    raise AgentUsageError(f"unknown view {mode!r}: expected auto, widget, display or text.")
+    raise AgentUsageError(f"unknown view {mode!r}: expected auto, widget, display, stream or text.")

@@ -6,6 +6,8 @@ or an interrupt. The views:
 
 * ``display`` (the default in kernels): the answer as a growing list of static outputs, only the
   unfinished tail re-sent; nothing is re-sent at the end (``live_display.py``);
+* ``stream``: the display view, with the block being written in a small anywidget that receives
+  only what changed, so text already on screen is not sent again while it streams (``live_stream.py``);
 * ``widget``: ipywidgets (7.8 and 8.x), one output; replaced at the end by the static HTML + text
   bundle through its display handle, which sends the whole answer once more (``live_widget.py``);
 * ``text``: prints new text as it arrives, for terminals (``live_text.py``);
@@ -21,7 +23,7 @@ from typing import Any
 
 from agent_magics.run import NullView, View
 
-MODES = ("auto", "widget", "display", "text", "none")
+MODES = ("auto", "widget", "display", "stream", "text", "none")
 
 
 def detect_mode() -> str:
@@ -48,7 +50,7 @@ def warm_up(mode: str = "auto") -> None:
     """
     if mode == "auto":
         mode = detect_mode()
-    if mode not in ("widget", "display"):
+    if mode not in ("widget", "display", "stream"):
         return
     import nh3  # noqa: F401 - imported for its side effect: loaded now, not at the first render
 
@@ -59,6 +61,9 @@ def warm_up(mode: str = "auto") -> None:
         import ipywidgets  # noqa: F401
 
         import agent_magics.view.live_widget
+    elif mode == "stream" and importlib.util.find_spec("anywidget") is not None:
+        import agent_magics.view.live_stream
+        import agent_magics.view.stream_widget
     else:
         import agent_magics.view.live_display  # noqa: F401
 
@@ -83,6 +88,12 @@ def make_view(
         from agent_magics.view.live_widget import WidgetView
 
         return WidgetView(max_rate=max_rate, clock=clock, **tuning)
+    if mode == "stream":
+        if importlib.util.find_spec("anywidget") is None:
+            raise ValueError("the stream view needs anywidget (pip install anywidget); or use the display view")
+        from agent_magics.view.live_stream import StreamView
+
+        return StreamView(max_rate=max_rate, clock=clock, **tuning)
     if mode == "display":
         from agent_magics.view.live_display import DisplayView
 

@@ -114,12 +114,16 @@ class DisplayView(LiveView):
         html = render.answer_html(source)
         if self._tail is not None:  # the tail output becomes this finished block
             block = self._tail
-            self._update(block, html)
+            self._settle(block, html)
             self._tail = None
         else:
             block = self._show(html)
             message.outputs.append(block)
         block.html = ""  # never re-sent: not kept
+
+    def _settle(self, tail: _Output, html: str) -> None:
+        """The tail output ``tail`` now shows ``html`` for good (a finished block, or nothing)."""
+        self._update(tail, html)
 
     def _set(self, token: _Output, html: str) -> None:
         self._update(token, html)
@@ -127,7 +131,7 @@ class DisplayView(LiveView):
     def _set_tail(self, html: str) -> None:
         if not html:
             if self._tail is not None:
-                self._update(self._tail, "")  # kept: the next block or tail fills it
+                self._settle(self._tail, "")  # kept: the next block or tail fills it
             return
         live = html  # no counter here (it is in the header): a finished tail then needs no re-send
         if self._tail is None:

@@ -95,7 +95,7 @@ class Progress:
         self.label = label
         self._clock = clock
         self._out = out
-        self._coalescer = Coalescer(HTML_RATE if mode in ("widget", "display") else TEXT_RATE, min_rate=0)
+        self._coalescer = Coalescer(HTML_RATE if mode in ("widget", "display", "stream") else TEXT_RATE, min_rate=0)
         self._notes = Coalescer(TEXT_RATE, min_rate=0)
         self._renderer: _TextRenderer | _WidgetRenderer | _DisplayRenderer | None = None
 
@@ -123,7 +123,7 @@ class Progress:
         if self._renderer is None:
             if self.mode == "widget":
                 self._renderer = _WidgetRenderer()
-            elif self.mode == "display":
+            elif self.mode in ("display", "stream"):
                 self._renderer = _DisplayRenderer()
             else:
                 self._renderer = _TextRenderer(self._out or sys.stdout)

@@ -63,8 +63,10 @@ JS_RECORD_ANSWER = """(index) => {
     const answer = Array.from(area.querySelectorAll('.am-answer')).map(e => e.textContent).join(' ');
     const live = area.querySelector('.jupyter-widgets, .am-live') !== null;
     const header = area.querySelector('.am-header')?.textContent ?? '';
-    const key = live + '|' + answer + '|' + header;
-    if (key !== last) { last = key; samples.push({t: performance.now(), live, answer, header}); }
+    const tail = area.querySelector('.am-live-tail') !== null;  // the stream view's patched block
+    const stale = area.querySelector('.am-live-tail[data-stale]') !== null;
+    const key = live + '|' + tail + '|' + stale + '|' + answer + '|' + header;
+    if (key !== last) { last = key; samples.push({t: performance.now(), live, tail, stale, answer, header}); }
   };
   // Sampled when the browser next paints, not on every DOM mutation: one update may take two
   // messages (an output becomes a finished block, the rest of the text moves to a new one below),
@@ -260,6 +262,37 @@ def test_answer_streams_incrementally(lab: LabServer, page: Any, notebook: Any, 
         f"({len(live) / max(last - first, 1e-3):.1f}/s); lengths {lengths[:4]}...{lengths[-2:]} of {len(expected)}"
     )
     screenshot(page, "streaming-final")
+
+
+def test_stream_view_patches_the_block_being_written_then_leaves_static_outputs(
+    lab: LabServer, page: Any, notebook: Any, page_log: PageLog
+) -> None:
+    """``--view stream``: the anywidget script in the page applies the patches (growing prefixes of
+    the answer, never stale), and the saved notebook holds only static outputs."""
+    from agent_magics.local.agents import bench_tokens
+
+    tokens, rate = 300, 60
+    cell = agent_cell("bench-agent", "Stream slowly, please.", tokens=tokens, tokens_per_second=rate)
+    name = notebook([("code", "%load_ext agent_magics"), ("code", cell.replace("\n", " --view stream\n", 1))])
+    open_notebook(page, lab, name)
+    page.evaluate(JS_RECORD_ANSWER, 1)
+    run_all(page)
+    state = wait_cell_done(page, 1)
+    samples: list[dict[str, Any]] = page.evaluate("() => window.__amSamples")
+    page.evaluate("() => window.__amObserver.disconnect()")
+
+    live, lengths = assert_streamed(state, samples, normalise("".join(bench_tokens(tokens, 50))))
+    patched = [s for s in live if s["tail"]]
+    assert len(patched) >= 5, f"the widget showed the tail in only {len(patched)} states"
+    assert not any(s["stale"] for s in samples), "a widget missed a patch"
+    assert not any(e in state["text"] for e in WIDGET_ERRORS), state["text"][:300]
+    assert not page_log.page_errors, page_log.page_errors
+    saved = save_notebook(page, lab, name)
+    kinds = [set(o.get("data", {})) for o in saved.cells[1].outputs]
+    assert not any("application/vnd.jupyter.widget-view+json" in k for k in kinds), kinds
+    widget_state = saved.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    assert not widget_state.get("state"), f"widget state saved: {list(widget_state.get('state', {}))[:5]}"
+    print(f"\nstream view: {len(live)} live states, {len(patched)} with the patched tail; lengths {lengths[-3:]}")
 
 
 def test_tool_calls_and_trace_render_and_expand(lab: LabServer, page: Any, notebook: Any, screenshot: Any) -> None:
