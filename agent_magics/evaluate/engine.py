@@ -32,6 +32,8 @@ from agent_magics.evaluate.tracking import is_local, prepare, tracks_to_databric
 
 logger = logging.getLogger("agent_magics.evaluate")
 
+SCORER_ERROR_CHARS = 500  # of a scorer's error message kept on the row (a traceback can be long)
+
 
 class AgentAnswerError(RuntimeError):
     """The agent did not answer a row: the row's trace records this, and the row counts as failed."""
@@ -377,11 +379,14 @@ def _target_run(
         request = record.get("request") or {}
         question = request.get("question") if isinstance(request, dict) else str(request)
         answer = answers.get(str(record.get("trace_id")), ("", None))[1]
-        values = {}
+        values, scorer_errors = {}, {}
         for key, value in record.items():
             if isinstance(key, str) and key.endswith("/value"):
                 name = key[: -len("/value")]
                 values[name] = (value, record.get(f"{name}/rationale"))
+            elif isinstance(key, str) and key.endswith("/error_message") and isinstance(value, str) and value.strip():
+                # a scorer that raised: MLflow keeps its message beside a value of None
+                scorer_errors[key[: -len("/error_message")]] = redact(" ".join(value.split()))[:SCORER_ERROR_CHARS]
         scores.append(
             RowScore(
                 target=target,
@@ -393,6 +398,7 @@ def _target_run(
                 latency=answer.elapsed if answer is not None else None,
                 tokens=answer.usage.get("total_tokens") if answer is not None else None,
                 trace_id=str(record.get("trace_id")),
+                scorer_errors=scorer_errors,
             )
         )
     missing = _left_out(target, rows, scores)

@@ -37,6 +37,9 @@ class RowScore:
     latency: float | None = None
     tokens: int | None = None
     trace_id: str | None = None
+    # scorer name -> why it raised (a judge endpoint down, a bug in an @scorer): no verdict, which
+    # counts as not passed, as MLflow's own EvaluationResult.passed counts it
+    scorer_errors: dict[str, str] = field(default_factory=dict)
 
     def verdict(self, scorer: str) -> bool | None:
         """Did the row pass ``scorer``? A row the agent did not answer fails every scorer: MLflow still
@@ -135,6 +138,7 @@ class EvalResult(ShownOnce):
                 value, rationale = row.values.get(name, (None, None))
                 record[f"{name}/value"] = getattr(value, "value", value)
                 record[f"{name}/rationale"] = rationale
+                record[f"{name}/error"] = row.scorer_errors.get(name)
             records.append(record)
         return pd.DataFrame.from_records(records)
 
@@ -177,8 +181,9 @@ class EvalResult(ShownOnce):
                 target=r.target,
                 question=r.question,
                 answer=r.answer if r.ok else f"[{r.error or 'failed'}]",
-                scores={name: (r.verdict(name), r.values.get(name, (None, None))[1]) for name in self.scorer_names},
+                scores={name: (r.verdict(name), _why(r, name)) for name in self.scorer_names},
                 failing=r.failing(self.scorer_names),
+                errored=tuple(name for name in self.scorer_names if name in r.scorer_errors and r.ok),
                 latency=r.latency,
                 tokens=r.tokens,
             )
@@ -217,3 +222,11 @@ class EvalResult(ShownOnce):
         rates = ", ".join(f"{k}={v:.0%}" for k, v in self.metrics.items())
         state = f", interrupted ({len(self.rows)} of {self.planned} rows)" if self.interrupted else ""
         return f"EvalResult(targets={self.targets}, rows={len(self.rows)}, {rates}, run_id={self.run_id!r}{state})"
+
+
+def _why(row: RowScore, scorer: str) -> Any:
+    """The scorecard's reason for a cell: the scorer's rationale, or why it raised."""
+    rationale = row.values.get(scorer, (None, None))[1]
+    if row.ok and scorer in row.scorer_errors and row.verdict(scorer) is None:
+        return f"scorer error: {row.scorer_errors[scorer]}"
+    return rationale

@@ -29,6 +29,7 @@ class ScoreRow:
     failing: bool = False
     latency: float | None = None
     tokens: int | None = None
+    errored: tuple[str, ...] = ()  # scorers that raised on this row (their cell says why)
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,20 @@ class Scorecard:
     def _groups(self) -> list[str | None]:
         return list(self.targets) if len(self.targets) > 1 else [None]
 
+    @property
+    def scorer_errors(self) -> int:
+        return sum(len(row.errored) for row in self.rows)
+
+    def _errors_note(self) -> str:
+        n = self.scorer_errors
+        return f"{n} scorer error{'s' if n != 1 else ''} (no verdict: counted as not passed)"
+
     def text(self) -> str:
         lines = [f"agent_eval: {len(self.rows)} rows · {', '.join(self.targets)} · run {self.run_id}"]
         if self.interrupted_of is not None:
             lines[0] += f" · interrupted: {len(self.rows)} of {self.interrupted_of} rows finished"
+        if self.scorer_errors:
+            lines[0] += f" · {self._errors_note()}"
         if self.run_url:
             lines[0] += f" · {self.run_url}"
         for target in self._groups():
@@ -86,7 +97,7 @@ class Scorecard:
         lines += self._since_text()
         shown = self.ordered()[: self.max_rows]
         for row in shown:
-            marks = " ".join(f"{s}={_mark(row.scores.get(s, (None, None))[0])}" for s in self.scorers)
+            marks = " ".join(f"{s}={_mark(row.scores.get(s, (None, None))[0], s in row.errored)}" for s in self.scorers)
             prefix = f"[{row.target}] " if len(self.targets) > 1 else ""
             lines.append(f"  {'✗' if row.failing else '✓'} {prefix}{one_line(row.question, TEXT_CELL)} · {marks}")
         if len(self.rows) > len(shown):
@@ -147,7 +158,7 @@ class Scorecard:
         body = []
         for row in shown:
             target_cell = f"<td>{escape(row.target)}</td>" if len(self.targets) > 1 else ""
-            scores = "".join(_score_cell(row.scores.get(s, (None, None))) for s in self.scorers)
+            scores = "".join(_score_cell(row.scores.get(s, (None, None)), s in row.errored) for s in self.scorers)
             body.append(
                 f'<tr class="{"am-fail" if row.failing else "am-pass"}">{target_cell}'
                 f"<td>{escape(shorten(row.question, CELL))}</td><td>{escape(shorten(row.answer, CELL))}</td>"
@@ -160,6 +171,8 @@ class Scorecard:
         state = ""
         if self.interrupted_of is not None:
             state = f" · <b>interrupted</b>: {len(self.rows)} of {self.interrupted_of} rows finished"
+        if self.scorer_errors:
+            state += f" · <b>{escape(self._errors_note())}</b>"
         link = ""
         if self.run_url and self.run_url.startswith(("http://", "https://")):
             link = f' · <a href="{escape(self.run_url)}" target="_blank" rel="noopener">open in MLflow</a>'
@@ -181,11 +194,11 @@ def _points(change: float) -> str:
     return "±0" if points == 0 else f"{'+' if points > 0 else '−'}{abs(points)} pts"
 
 
-def _mark(verdict: bool | None) -> str:
-    return "pass" if verdict is True else "FAIL" if verdict is False else "?"
+def _mark(verdict: bool | None, errored: bool = False) -> str:
+    return "pass" if verdict is True else "FAIL" if verdict is False else "error" if errored else "?"
 
 
-def _score_cell(score: tuple[bool | None, object]) -> str:
+def _score_cell(score: tuple[bool | None, object], errored: bool = False) -> str:
     verdict, rationale = score
     why = "" if rationale is None else escape(shorten(str(rationale), CELL))
-    return f'<td title="{why}">{_mark(verdict)}<br><small>{why}</small></td>'
+    return f'<td title="{why}">{_mark(verdict, errored)}<br><small>{why}</small></td>'

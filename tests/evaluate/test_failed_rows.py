@@ -84,3 +84,27 @@ def test_an_evaluation_that_fails_ends_its_progress_line(
     with pytest.raises(RuntimeError, match="tracking store"):
         evaluate(["demo-agent"], TWO, scorers=["latency_under:60"], progress=progress)
     assert progress.closed.startswith("agent_eval: failed after 0 answers"), progress.closed
+
+
+def test_a_scorer_that_raises_says_why_on_its_rows(shell: Any, mlflow_store: Path) -> None:
+    """MLflow keeps a raising scorer's message beside a value of None: it reaches the row, the
+    scorecard (an "error" cell with the reason, a count in the header) and to_pandas()."""
+    from mlflow.genai.scorers import scorer
+
+    @scorer
+    def judge_down(outputs: Any) -> bool:
+        raise RuntimeError("the judge endpoint answered 503")
+
+    result = evaluate(
+        ["demo-agent"], TWO, scorers=["judge_down", "latency_under:60"], namespace={"judge_down": judge_down}
+    )
+    assert [row.ok for row in result.rows] == [True, True]  # the agent answered: only the scorer failed
+    assert all("503" in row.scorer_errors.get("judge_down", "") for row in result.rows), result.rows
+    assert result.metrics == {"judge_down": 0.0, "latency_under:60": 1.0}
+    frame = result.to_pandas()
+    assert all("503" in str(error) for error in frame["judge_down/error"])
+    assert frame["latency_under:60/error"].isna().all()
+    card = result.scorecard()
+    assert "judge_down=error" in card.text() and "2 scorer errors" in card.text()
+    html = card.html()
+    assert "scorer error: " in html and "503" in html and ">error<" in html

@@ -66,7 +66,7 @@ def test_metrics_and_compare() -> None:
     assert before.metrics == {"s": 0.25} and after.metrics == {"s": 0.75}  # no verdict counts as not passed
     assert after.compare(before) == {"s": {"before": 0.25, "after": 0.75, "change": 0.5}}
     frame = after.to_pandas()
-    assert list(frame.columns[-2:]) == ["s/value", "s/rationale"] and len(frame) == 4
+    assert list(frame.columns[-3:]) == ["s/value", "s/rationale", "s/error"] and len(frame) == 4
 
 
 def test_changes_and_regressions_over_the_rows_both_scored() -> None:
