@@ -28,7 +28,7 @@ from agent_magics.evaluate.dataset import Row, rows_from_frame
 from agent_magics.evaluate.partial import InFlight, finished_rows, mark_interrupted
 from agent_magics.evaluate.result import EvalResult, RowScore, Since, TargetRun
 from agent_magics.evaluate.scorers import default_judge, default_names, resolve
-from agent_magics.evaluate.tracking import is_local, prepare, tracks_to_databricks
+from agent_magics.evaluate.tracking import is_local, scoped, tracks_to_databricks
 
 logger = logging.getLogger("agent_magics.evaluate")
 
@@ -276,7 +276,6 @@ def evaluate(
         judge = default_judge(names, local=is_local(workspace), databricks_tracking=tracks_to_databricks())
     resolved = resolve(names, judge=judge, guidelines=guidelines, namespace=namespace)
     options = {**options, "workspace": workspace} if workspace is not None else options
-    tracking = prepare(experiment, workspace)
     import mlflow
 
     tally = Tally(submitted=len(rows) * len(targets))
@@ -296,7 +295,8 @@ def evaluate(
     title = f"agent_eval {', '.join(targets)}"
     # Lent until every run has ended: marking Ctrl-C's runs KILLED below ends them too (and prints URLs).
     lent = {**_judge_environment(workspace), **_mlflow_environment(is_local(workspace))}
-    with _progress_ends_on_failure(progress, tally), _lent_environment(lent):
+    # MLflow points at the store and experiment until the runs have ended, and back where it was after.
+    with _progress_ends_on_failure(progress, tally), _lent_environment(lent), scoped(experiment, workspace) as tracking:
         with _without_mlflow_output(), mlflow.start_run(run_name=title) as parent:
             mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})
             for target in targets:

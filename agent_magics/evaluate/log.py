@@ -26,20 +26,20 @@ class Logged:
 
 def log_answer(result: AgentResult, question: str, workspace: Any = None, experiment: str | None = None) -> Logged:
     """Log ``result`` (and the agent's trace, when it came back) as one MLflow trace; where it went."""
-    from agent_magics.evaluate.tracking import prepare
-
-    tracking = prepare(experiment, workspace)
     import mlflow
 
-    with mlflow.start_span(name=result.target, span_type="AGENT") as span:
-        span.set_inputs({"question": question})
-        if result.trace_dict:
-            mlflow.add_trace(result.trace_dict)
-        span.set_outputs(result.text)
-        span.set_attributes({"agent_magics.status": result.status, "agent_magics.target": result.target})
-        if not result.ok:
-            span.set_status("ERROR")
-        trace_id = span.trace_id
-    mlflow.flush_trace_async_logging()  # the link must open at once
+    from agent_magics.evaluate.tracking import scoped
+
+    with scoped(experiment, workspace) as tracking:  # MLflow points back where it was afterwards
+        with mlflow.start_span(name=result.target, span_type="AGENT") as span:
+            span.set_inputs({"question": question})
+            if result.trace_dict:
+                mlflow.add_trace(result.trace_dict)
+            span.set_outputs(result.text)
+            span.set_attributes({"agent_magics.status": result.status, "agent_magics.target": result.target})
+            if not result.ok:
+                span.set_status("ERROR")
+            trace_id = span.trace_id
+        mlflow.flush_trace_async_logging()  # the link must open at once (and before the store changes back)
     url = tracking.trace_url(tracking.experiment_id, trace_id) if tracking.experiment_id else None
     return Logged(trace_id, url)

@@ -8,14 +8,18 @@
 * Anything else (a workspace that is not ours and no tracking URI): a SQLite store in that same data
   directory, read by ``mlflow ui --backend-store-uri sqlite:///<dir>/mlflow.db``.
 
-Artifacts never land in the working directory.
+Artifacts never land in the working directory. ``scoped()`` gives MLflow's tracking URI and
+active experiment back as they were once the evaluation or the logging is over: a magic does not
+move where the user's own ``mlflow.start_run()`` in the next cell goes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,3 +148,27 @@ def prepare(experiment: str | None = None, workspace: Any = None) -> Tracking:
         experiment_id = found.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
     return Tracking(uri, ui, str(experiment_id))
+
+
+@contextlib.contextmanager
+def scoped(experiment: str | None = None, workspace: Any = None) -> Iterator[Tracking]:
+    """``prepare()`` for the body of the ``with``; then MLflow's tracking URI and active experiment
+    (and the variables MLflow mirrors them in, for subprocesses) as they were before."""
+    import mlflow
+    from mlflow.tracking import fluent, is_tracking_uri_set
+
+    uri_before = mlflow.get_tracking_uri() if is_tracking_uri_set() else None
+    experiment_before = getattr(fluent, "_active_experiment_id", None)
+    environment_before = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")}
+    try:
+        yield prepare(experiment, workspace)
+    finally:
+        if (mlflow.get_tracking_uri() if is_tracking_uri_set() else None) != uri_before:
+            mlflow.set_tracking_uri(uri_before)  # type: ignore[arg-type]  # None unsets it (MLflow handles it)
+        if hasattr(fluent, "_active_experiment_id"):
+            fluent._active_experiment_id = experiment_before
+        for name, value in environment_before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -108,3 +108,17 @@ def test_a_scorer_that_raises_says_why_on_its_rows(shell: Any, mlflow_store: Pat
     assert "judge_down=error" in card.text() and "2 scorer errors" in card.text()
     html = card.html()
     assert "scorer error: " in html and "503" in html and ">error<" in html
+
+
+def test_mlflow_points_back_at_the_users_store_and_experiment_afterwards(shell: Any, mlflow_store: Path) -> None:
+    import mlflow
+
+    mine = mlflow.set_experiment("my own experiment").experiment_id
+    uri = mlflow.get_tracking_uri()
+    result = evaluate(["demo-agent"], TWO[:1], scorers=["latency_under:60"], experiment="agent_magics eval here")
+    assert result.rows[0].ok
+    assert mlflow.get_tracking_uri() == uri
+    with mlflow.start_run() as run:  # the user's next run goes where it went before the evaluation
+        pass
+    assert run.info.experiment_id == mine
+    assert mlflow.get_run(result.run_id).info.experiment_id != mine  # (the evaluation went elsewhere)
