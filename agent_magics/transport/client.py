@@ -49,7 +49,8 @@ class ClientTransport:
     def events(self, request: AgentRequest, policy: RetryPolicy) -> Iterator[Event]:
         """Events for ``request``. Never raises for transport trouble: it yields errors."""
         deadline = time.monotonic() + request.timeouts.total if request.timeouts.total else None
-        answer = retrying(lambda n: _call(self.client, self.model, request, n, policy.hints), policy, deadline)
+        hints = policy.hints
+        answer = retrying(lambda n: _call(self.client, self.model, request, n, hints, deadline), policy, deadline)
         if isinstance(answer, Failure):
             yield ErrorEvent(answer.message)
             yield Done("failed")
@@ -85,16 +86,20 @@ def _plain(value: Any) -> Any:
     return _dump(value) if hasattr(value, "model_dump") else str(value)
 
 
-def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: Mapping[int, str]) -> Any:
+def _call(
+    client: Any, model: str, request: AgentRequest, attempt: int, hints: Mapping[int, str], deadline: float | None
+) -> Any:
     """One attempt: the client's answer, a :class:`Retry` or a :class:`Failure`."""
     import openai
+
+    from agent_magics.transport.deadline import attempt_timeout, reached, stopped_text
 
     kwargs: dict[str, Any] = {
         "model": model,
         "stream": request.stream,
         "extra_body": request.extra_body() or None,
         "extra_headers": request.extra_headers() or None,
-        "timeout": _timeout(request),
+        "timeout": attempt_timeout(request.timeouts, deadline),
     }
     if request.api == "responses":
         call, kwargs["input"] = client.responses.create, request.responses_input()
@@ -105,6 +110,8 @@ def _call(client: Any, model: str, request: AgentRequest, attempt: int, hints: M
     except BodyTooLarge as exc:  # an error body past its limit, read by the client (BoundedClient's cap)
         return Failure(_too_large(request.target, exc, attempt, hints))
     except (openai.APIStatusError, openai.APIConnectionError) as exc:
+        if isinstance(exc, openai.APITimeoutError) and reached(deadline):  # no answer yet at the --timeout
+            return Failure(f"{request.target}: {stopped_text(request.timeouts)}, before the agent answered.")
         return _client_error(exc, request, attempt, hints)
     except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
         cause = exc.__cause__
@@ -156,12 +163,6 @@ def _stream(request: AgentRequest, stream: Any, deadline: float | None) -> Itera
     from agent_magics.transport.rest import response_events
 
     yield from response_events(request, stream.response, deadline)
-
-
-def _timeout(request: AgentRequest) -> Any:
-    import httpx
-
-    return httpx.Timeout(request.timeouts.read, connect=request.timeouts.connect)
 
 
 def url_token(request: AgentRequest) -> str:

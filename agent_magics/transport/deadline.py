@@ -3,6 +3,10 @@
 httpx's read timeout restarts with every byte, so a server that trickles keep-alive comments keeps
 a stream open for as long as it likes. A watchdog timer shuts the response's socket down at the
 deadline (a blocked read returns at once); the reader then reports the timeout. No cost per token.
+
+Before the response's headers there is no socket to shut: each attempt's httpx timeouts are cut
+to what is left of the total (``attempt_timeout``), so a server that takes its time to answer at
+all (a non-streaming call, a cold endpoint) is given up at the deadline too, not at the read timeout.
 """
 
 from __future__ import annotations
@@ -10,7 +14,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from agent_magics.core.request import Timeouts
+
+SLACK = 0.05  # seconds: a timeout this close to the deadline is the deadline's
 
 
 class Watchdog:
@@ -44,3 +55,24 @@ class Watchdog:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+
+
+def attempt_timeout(timeouts: Timeouts, deadline: float | None) -> httpx.Timeout:
+    """httpx's timeouts for one attempt: the configured ones, cut to what is left before ``deadline``."""
+    import httpx
+
+    read, connect = timeouts.read, timeouts.connect
+    if deadline is not None:
+        left = max(deadline - time.monotonic(), 0.01)
+        read = left if read is None else min(read, left)
+        connect = left if connect is None else min(connect, left)
+    return httpx.Timeout(read, connect=connect)
+
+
+def reached(deadline: float | None) -> bool:
+    """Is ``deadline`` (monotonic) reached, give or take ``SLACK``?"""
+    return deadline is not None and time.monotonic() >= deadline - SLACK
+
+
+def stopped_text(timeouts: Timeouts) -> str:
+    return f"stopped at the --timeout of {timeouts.total:g} s"

@@ -14,7 +14,7 @@ from agent_magics.core.errors import AgentError, AgentUsageError
 from agent_magics.core.events import Done, ErrorEvent, Event
 from agent_magics.core.request import AgentRequest, Timeouts, Via
 from agent_magics.core.text import shorten
-from agent_magics.transport.deadline import Watchdog
+from agent_magics.transport.deadline import Watchdog, attempt_timeout, reached, stopped_text
 from agent_magics.transport.failures import (
     describe_exception,
     describe_http_error,
@@ -85,14 +85,20 @@ def open_response(
 
     Returns an open streaming response with status 2xx, or the failure (its message names ``target``).
     """
-    timeout = httpx.Timeout(timeouts.read, connect=timeouts.connect)
 
     def send(attempt: int) -> httpx.Response | Retry | Failure:
+        timeout = attempt_timeout(timeouts, deadline)
         try:
             response = client.send(
                 client.build_request("POST", url, json=body, headers=headers, timeout=timeout), stream=True
             )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        except httpx.TimeoutException as exc:
+            if reached(deadline):  # no answer yet at the --timeout: nothing was lost
+                return Failure(f"{target}: {stopped_text(timeouts)}, before the agent answered.")
+            if isinstance(exc, httpx.ConnectTimeout):
+                return Retry(describe_exception(target, exc, timeouts=timeouts), reason="could not connect")
+            return Failure(describe_exception(target, exc, timeouts=timeouts))
+        except httpx.ConnectError as exc:
             return Retry(describe_exception(target, exc, timeouts=timeouts), reason="could not connect")
         except httpx.HTTPError as exc:
             return Failure(describe_exception(target, exc, timeouts=timeouts))
@@ -245,7 +251,7 @@ def _is_terminal(payload: dict[str, Any]) -> bool:
 
 
 def timeout_text(request: AgentRequest) -> str:
-    return f"stopped at the --timeout of {request.timeouts.total:g} s"
+    return stopped_text(request.timeouts)
 
 
 def _body_events(request: AgentRequest, raw: bytes) -> Iterator[Event]:

@@ -128,6 +128,38 @@ def test_timeout_bounds_a_body_trickled_a_byte_at_a_time(shell):
     assert result.status == "failed" and "--timeout" in (result.error or ""), result.error
 
 
+def busy_then_silent() -> Script:
+    """A 503 asking to come back in 2 s, then (the retry) no byte at all for 20 s."""
+    attempts: list[float] = []
+
+    def script(conn: socket.socket) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            body = b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}'
+            conn.sendall(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 2\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(body), body)
+            )
+            return
+        time.sleep(20)
+
+    return script
+
+
+@pytest.mark.parametrize("via", VIAS)
+@pytest.mark.parametrize("stream", ["--stream", "--no-stream"])
+def test_the_retry_after_a_wait_gets_only_what_is_left_of_the_timeout(shell, via, stream):
+    """--timeout is the whole answer's: a retry does not start a fresh read timeout of its own."""
+    warm_up(shell, via)
+    with serve(busy_then_silent()) as url:
+        started = time.monotonic()
+        result = run(shell, url, f"--via {via} {stream} --timeout 3")
+        took = time.monotonic() - started
+    assert result.status == "failed" and "--timeout of 3 s" in (result.error or ""), result.error
+    assert result.request_info.get("retries"), result.request_info  # the 503 was retried
+    assert took < 4.0, took  # not 2 s of waiting + a read timeout of 3 s
+
+
 def stops_mid_sentence(conn: socket.socket) -> None:
     conn.sendall(SSE_HEAD + delta("Half of a sen") + delta("tence and then"))
 
