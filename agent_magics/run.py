@@ -145,7 +145,9 @@ class Redactor:
             stream = self._streams.setdefault(event.item_id, secrets.StreamRedactor())
             text = stream.feed(event.delta)
             return [dataclasses.replace(event, delta=text)] if text else []
-        flushed = self.flush()  # held-back tails go out before anything else (an item, an error, done)
+        # Held-back tails go out where the text they belong to ends (an item, an error, the end), not
+        # before the usage a chat stream reports after every chunk: the next delta may complete them.
+        flushed = self.flush() if isinstance(event, (ItemDone, ErrorEvent, Done)) else []
         if not secrets.known():
             return [*flushed, event]
         fields = {f.name: secrets.redact_value(getattr(event, f.name)) for f in dataclasses.fields(event)}
@@ -279,9 +281,12 @@ class Execution:
         return transport.events(self.request, self.policy)
 
     def __iter__(self) -> Iterator[Event]:
-        self.view.start(self.request.target)
-        events = self._events()
+        events: Iterator[Event] = iter(())
         try:
+            # Inside the try: choosing the transport can take a while (an app's URL, an OAuth
+            # token, building DatabricksOpenAI), and Ctrl-C or a library error there is a result too.
+            self.view.start(self.request.target)
+            events = self._events()
             for event in events:
                 if self._first_text is None and _has_text(event):
                     self._first_text = time.monotonic() - self._started
@@ -542,6 +547,14 @@ def _stream(
     max_retries: int = defaults.MAX_RETRIES,
     retry_max_wait: float = defaults.RETRY_MAX_WAIT,
 ) -> Stream:
+    # The magic's argument parser refuses these; from Python a typo would quietly take another path.
+    for name, value, choices in (
+        ("via", via, defaults.VIA_CHOICES),
+        ("api", api, defaults.API_CHOICES),
+        ("client_library", client_library, defaults.CLIENT_LIBRARY_CHOICES),
+    ):
+        if value not in choices:
+            raise AgentUsageError(f"{name}={value!r}: use one of {', '.join(map(repr, choices))}.")
     kind, _ = parse_target(target)
     if workspace is None and kind != "url":
         workspace = get_workspace(profile)
@@ -667,8 +680,11 @@ def compare(
             if execution is not None:
                 execution.stop()
         give_up = time.monotonic() + STOP_GRACE
-        for event in finished:
-            event.wait(max(0.0, give_up - time.monotonic()))
+        try:
+            for event in finished:
+                event.wait(max(0.0, give_up - time.monotonic()))
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting, keep what each target has
+            pass
         for index, execution in enumerate(executions):
             if results[index] is None and execution is not None:  # still waiting for its next event
                 execution.view = NullView()  # it may read on after the cell: it shows nothing more

@@ -171,3 +171,32 @@ def test_a_total_timeout_of_zero_or_none_is_no_limit_as_before():
     assert Timeouts(read=None).read is None  # read_timeout=None: httpx's no limit, as before
     with pytest.raises(AgentUsageError, match="positive number of seconds"):
         Timeouts(read=0)  # a read that may take no time at all would fail every answer
+
+
+@pytest.mark.parametrize("trouble", [KeyboardInterrupt, ValueError])
+def test_trouble_while_choosing_the_transport_is_a_result_not_a_traceback(
+    configured: LocalWorkspace, monkeypatch: pytest.MonkeyPatch, trouble: type[BaseException]
+) -> None:
+    """Ctrl-C during an app's URL lookup or OAuth (or a library's ValueError while building its
+    client) happens before the first event: stood in for here by the transport choice raising it."""
+    import agent_magics.run
+    from agent_magics import ask
+
+    def slow_choice(*args: Any) -> Any:
+        raise trouble("DatabricksOpenAI could not be built")
+
+    monkeypatch.setattr(agent_magics.run, "select_transport", slow_choice)
+    result = ask("demo-agent", "What is MLflow?")
+    expected = "interrupted" if trouble is KeyboardInterrupt else "failed"
+    assert result.status == expected and result.error and "\n" not in result.error, result
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("via", "REST"), ("api", "chatt"), ("client_library", "databricks_openai")]
+)
+def test_an_unknown_choice_is_refused_in_one_line_as_by_the_magic(option: str, value: str) -> None:
+    from agent_magics import ask
+
+    with pytest.raises(AgentUsageError, match=f"{option}={value!r}: use one of") as refused:
+        ask("demo-agent", "q", **{option: value})  # type: ignore[arg-type]
+    assert "\n" not in str(refused.value)

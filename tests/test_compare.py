@@ -162,6 +162,44 @@ def test_ctrl_c_keeps_the_text_of_a_target_that_stalls_and_it_shows_nothing_afte
     assert late == []
 
 
+def test_a_second_ctrl_c_during_the_grace_still_keeps_every_partial_answer(
+    paced: LocalWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent_magics import run
+    from agent_magics.run import NullView
+
+    monkeypatch.setattr(run, "STOP_GRACE", 2.5)  # fault-stall is silent for 3 s: the grace runs out
+    texts: dict[str, bool] = {}
+
+    class Noting(NullView):
+        def __init__(self, target: str) -> None:
+            self.target = target
+
+        def on_event(self, state, event) -> None:  # type: ignore[no-untyped-def]
+            texts[self.target] = texts.get(self.target) or bool(state.text)
+
+    def interrupt_twice() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if texts.get("demo-agent") and texts.get("fault-stall"):
+                time.sleep(0.2)
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.5)  # inside the grace: the impatient second press
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    targets = ["demo-agent", "fault-stall"]
+    watcher = threading.Thread(target=interrupt_twice, daemon=True)
+    watcher.start()
+    started = time.monotonic()
+    comparison = compare(targets, "What is MLflow? Explain in detail.", views=[Noting(t) for t in targets])
+    watcher.join(5)
+    assert comparison["fault-stall"].text and comparison["demo-agent"].text  # nothing lost to the second press
+    assert comparison["fault-stall"].status == "interrupted"
+    assert time.monotonic() - started < 8
+
+
 def test_debug_raises_a_bug_in_the_main_thread_and_otherwise_keeps_it_as_the_error(
     paced: LocalWorkspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -125,8 +125,10 @@ class StreamRedactor:
         return text
 
     def flush(self) -> str:
+        """What was held back, now that nothing can complete it (always the start of a secret: the
+        stream stopped in it); redacted unless too short to tell anything."""
         text, self._pending = self._pending, ""
-        return text
+        return REDACTED if len(text) >= MIN_LENGTH // 2 else text
 
 
 def _held_tail(text: str, secrets: Iterable[str]) -> int:

@@ -131,6 +131,15 @@ def test_agent_sql_rows_and_row_errors_are_redacted(echo_shell, echo, auth, caps
 SECRET_A, SECRET_B = "dapi" + "0123456789abcdef" * 2, "eyJ" + "zyxw" * 10
 
 
+def expected_shown(text: str) -> str:
+    """``text`` redacted; an end that is the start of a secret (4+ characters) redacted too (brute force)."""
+    shown = secrets.redact(text)
+    for size in range(len(shown), 3, -1):
+        if any(len(s) > size and s.startswith(shown[-size:]) for s in (SECRET_A, SECRET_B)):
+            return shown[:-size] + secrets.REDACTED
+    return shown
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     parts=st.lists(
@@ -145,5 +154,36 @@ def test_stream_redactor_catches_secrets_split_across_chunks(parts, cuts):
     redactor = secrets.StreamRedactor()
     emitted = [redactor.feed(text[a:b]) for a, b in itertools.pairwise(bounds)]
     emitted.append(redactor.flush())
-    assert "".join(emitted) == secrets.redact(text)
+    # all of it, redacted; an end that is the start of a secret (the stream stopped there) too
+    assert "".join(emitted) == expected_shown(text)
     assert SECRET_A not in "".join(emitted) and SECRET_B not in "".join(emitted)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(["", " ", "d", "dapi", "ey", SECRET_A, SECRET_B, "text "]), max_size=8),
+    cuts=st.lists(st.integers(min_value=0, max_value=400), max_size=12),
+    usage_after=st.lists(st.booleans(), max_size=12),
+    end=st.sampled_from(["done", "error", "interrupt"]),
+)
+def test_a_secret_split_across_chat_chunks_with_usage_between_them_is_still_caught(parts, cuts, usage_after, end):
+    """A chat stream reports usage after every chunk: that must not flush the held-back start of a
+    secret, which the next chunk completes; and a start left held at the end is redacted."""
+    from agent_magics.core.events import Done, ErrorEvent, RequestInfo, TextDelta
+    from agent_magics.run import Redactor
+
+    secrets.register(SECRET_A, SECRET_B)
+    text = "".join(parts) + SECRET_A[:14]  # ends with most of a secret: the stream stops there
+    bounds = sorted({0, len(text), *(c for c in cuts if c <= len(text))})
+    redactor, shown = Redactor(), []
+    for index, (a, b) in enumerate(itertools.pairwise(bounds)):
+        shown += redactor.events(TextDelta("m1", text[a:b]))
+        if index < len(usage_after) and usage_after[index]:
+            shown += redactor.events(RequestInfo({"usage": {"completion_tokens": index}}))
+    if end == "interrupt":
+        shown += redactor.flush()
+    else:
+        shown += redactor.events(Done("completed") if end == "done" else ErrorEvent("reset"))
+    joined = "".join(e.delta for e in shown if isinstance(e, TextDelta))
+    assert SECRET_A not in joined and SECRET_B not in joined
+    assert joined == expected_shown(text)
