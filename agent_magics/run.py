@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
@@ -246,7 +246,7 @@ class Execution:
         note = "stopped while waiting for the agent; partial answer kept"
         copy.error = secrets.redact(f"{copy.error}; {note}" if copy.error else note)
         finish(copy, "interrupted")
-        return self._result_of(copy, first_text=None)
+        return self._result_of(copy, first_text=self._first_text)
 
     def _result_of(self, state: Reduction, first_text: float | None) -> AgentResult:
         """``state`` (finished) as this request's result, timed from its start to now."""
@@ -523,6 +523,35 @@ class AskOptions(TypedDict, total=False):
     retry_max_wait: float
 
 
+def _check_choices(via: str, api: str, client_library: str) -> None:
+    """The magic's argument parser refuses these; from Python a typo would quietly take another path."""
+    for name, value, choices in (
+        ("via", via, defaults.VIA_CHOICES),
+        ("api", api, defaults.API_CHOICES),
+        ("client_library", client_library, defaults.CLIENT_LIBRARY_CHOICES),
+    ):
+        if value not in choices:
+            raise AgentUsageError(f"{name}={value!r}: use one of {', '.join(map(repr, choices))}.")
+
+
+def _check_options(where: str, options: Mapping[str, Any]) -> None:
+    """Options given to :func:`compare` checked before anything is sent, as ``ask`` would check them."""
+    unknown = sorted(set(options) - set(AskOptions.__annotations__))
+    if unknown:
+        known = ", ".join(sorted(AskOptions.__annotations__))
+        raise AgentUsageError(f"compare: unknown option(s) {', '.join(unknown)} in {where}: use {known}.")
+    _check_choices(
+        options.get("via", defaults.VIA),
+        options.get("api", defaults.API),
+        options.get("client_library", defaults.CLIENT_LIBRARY),
+    )
+    Timeouts(  # refuses a negative or nan timeout in one line
+        connect=options.get("connect_timeout", defaults.CONNECT_TIMEOUT),
+        read=options.get("read_timeout", defaults.READ_TIMEOUT),
+        total=options.get("timeout"),
+    )
+
+
 def _turn(question: str, system: str | None) -> list[dict[str, Any]]:
     return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
 
@@ -547,14 +576,7 @@ def _stream(
     max_retries: int = defaults.MAX_RETRIES,
     retry_max_wait: float = defaults.RETRY_MAX_WAIT,
 ) -> Stream:
-    # The magic's argument parser refuses these; from Python a typo would quietly take another path.
-    for name, value, choices in (
-        ("via", via, defaults.VIA_CHOICES),
-        ("api", api, defaults.API_CHOICES),
-        ("client_library", client_library, defaults.CLIENT_LIBRARY_CHOICES),
-    ):
-        if value not in choices:
-            raise AgentUsageError(f"{name}={value!r}: use one of {', '.join(map(repr, choices))}.")
+    _check_choices(via, api, client_library)
     kind, _ = parse_target(target)
     if workspace is None and kind != "url":
         workspace = get_workspace(profile)
@@ -623,6 +645,13 @@ def compare(
     if len(set(targets)) != len(targets):
         raise AgentUsageError("compare: each target once (a target named twice would be asked twice).")
     per_target = per_target or {}
+    strangers = [name for name in per_target if name not in targets]
+    if strangers:
+        named = ", ".join(map(repr, strangers))
+        raise AgentUsageError(f"compare: per_target names {named}, not one of the targets ({', '.join(targets)}).")
+    _check_options("options", options)
+    for target, own in per_target.items():
+        _check_options(f"per_target[{target!r}]", {**options, **own})
     executions: list[Execution | None] = [None] * len(targets)
     results: list[AgentResult | None] = [None] * len(targets)
     stopping = threading.Event()  # Ctrl-C: a worker still looking up its target does not start

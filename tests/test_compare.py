@@ -158,6 +158,7 @@ def test_ctrl_c_keeps_the_text_of_a_target_that_stalls_and_it_shows_nothing_afte
     stalled = comparison["fault-stall"]
     assert stalled.status == "interrupted" and stalled.text, (stalled.error, stalled.text)
     assert "partial answer kept" in (stalled.error or "")
+    assert stalled.timings.get("first_text") is not None  # its text came: so did the time to it
     time.sleep(3.5)  # the stalled stream ends (dropped after hang_seconds=3) in its worker
     assert late == []
 
@@ -310,3 +311,19 @@ def test_display_columns_refresh_smoothly_within_a_byte_bound(monkeypatch: pytes
     assert len(late) >= 5  # still refreshed, less often
     rate, bandwidth = len(late) / 10, sum(late) / 10e3
     print(f"\n{len(first_second)} refreshes in the first second; {rate:.1f}/s at {bandwidth:.0f} KB/s late")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"per_target": {"demo-agnet": {"api": "chat"}}}, "per_target names 'demo-agnet', not one of the targets"),
+        ({"timout": 5}, "unknown option(s) timout in options"),
+        ({"per_target": {"demo-agent": {"via": "REST"}}}, "via='REST': use one of"),
+        ({"timeout": -1}, "the total timeout must be a positive number"),
+    ],
+)
+def test_bad_options_are_refused_before_anything_is_sent(options: dict, message: str) -> None:
+    """As the magic does: one line, raised, not a failed result per target."""
+    with pytest.raises(AgentUsageError) as refused:
+        compare(["demo-agent", "demo-chat-agent"], "q", **options)
+    assert message in str(refused.value) and "\n" not in str(refused.value), refused.value

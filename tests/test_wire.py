@@ -286,6 +286,13 @@ def test_items_replay_as_chat_messages():
     ]
 
 
+def test_a_structured_tool_output_replays_as_json_for_chat_endpoints():
+    output = {"rows": [1, 2], "ok": True, "note": None}
+    items = [CALL, {**CALL_OUT, "output": output}]
+    tool = items_to_messages(items)[-1]
+    assert tool["role"] == "tool" and json.loads(tool["content"]) == output  # not "{'rows': [1, 2], ...}"
+
+
 def test_request_bodies_per_api():
     base = dict(
         target="t",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -137,7 +138,8 @@ def items_to_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "role": "tool",
                     "tool_call_id": item.get("call_id"),
                     "name": tool_names.get(str(item.get("call_id")), item.get("name", "tool")),
-                    "content": output if isinstance(output, str) else str(output),
+                    # a structured output goes as the JSON it was, not as Python's repr of it
+                    "content": output if isinstance(output, str) else json.dumps(output, default=str),
                 }
             )
         # reasoning and other items have no chat equivalent: skipped
