@@ -205,17 +205,22 @@ class Execution:
         self._stop = threading.Event()  # set from another thread (compare's Ctrl-C)
         self._view_failed = False
         self._redactor = Redactor()
+        # Held while an event is folded in: partial_result() copies the state from another thread,
+        # and a message half moved from pending_chunks to output would be in neither copy.
+        self._folding = threading.Lock()
 
     def _fold(self, event: Event) -> Iterator[Event]:
         for shown in self._redactor.events(event):
-            reduce_event(self.state, shown)
+            with self._folding:
+                reduce_event(self.state, shown)
             self._show(shown)
             yield shown
 
     def _fold_tail(self) -> Iterator[Event]:
         """Text the redactor held back (a possible secret's prefix) once nothing more can complete it."""
         for shown in self._redactor.flush():
-            reduce_event(self.state, shown)
+            with self._folding:
+                reduce_event(self.state, shown)
             self._show(shown)
             yield shown
 
@@ -227,6 +232,20 @@ class Execution:
         """What arrived so far, as an interrupted result, while another thread may still be reading
         the stream (a comparison's Ctrl-C when a target sent nothing within the grace): built from a
         copy of the state, with no view and no trace fetch."""
+        # The reading thread folds events under _folding (one event at a time, microseconds): waited
+        # for briefly; without it (a reader stuck inside a fold) the copy is retried as it grows.
+        locked = self._folding.acquire(timeout=1.0)
+        try:
+            copy = self._copy_state()
+        finally:
+            if locked:
+                self._folding.release()
+        note = "stopped while waiting for the agent; partial answer kept"
+        copy.error = secrets.redact(f"{copy.error}; {note}" if copy.error else note)
+        finish(copy, "interrupted")
+        return self._result_of(copy, first_text=self._first_text)
+
+    def _copy_state(self) -> Reduction:
         for _ in range(100):  # a copy of lists the reading thread appends to: retry if one grew mid-copy
             try:
                 copy = Reduction(
@@ -238,15 +257,10 @@ class Execution:
                     error=self.state.error,
                     pending_chunks={key: list(chunks) for key, chunks in list(self.state.pending_chunks.items())},
                 )
-                break
+                return copy
             except RuntimeError:  # "dictionary changed size during iteration"
                 continue
-        else:
-            copy = Reduction()
-        note = "stopped while waiting for the agent; partial answer kept"
-        copy.error = secrets.redact(f"{copy.error}; {note}" if copy.error else note)
-        finish(copy, "interrupted")
-        return self._result_of(copy, first_text=self._first_text)
+        return Reduction()
 
     def _result_of(self, state: Reduction, first_text: float | None) -> AgentResult:
         """``state`` (finished) as this request's result, timed from its start to now."""
@@ -692,7 +706,15 @@ def compare(
             execution.stop()
         for _ in execution:
             pass
-        results[index] = execution.result()
+        keep(index, execution.result())
+
+    kept = threading.Lock()
+
+    def keep(index: int, result: AgentResult) -> None:
+        """The first result of a target stays: its own, or the partial one taken after Ctrl-C's grace."""
+        with kept:
+            if results[index] is None:
+                results[index] = result
 
     threads = [threading.Thread(target=work, args=pair, daemon=True) for pair in enumerate(targets)]
     for thread in threads:
@@ -717,7 +739,7 @@ def compare(
         for index, execution in enumerate(executions):
             if results[index] is None and execution is not None:  # still waiting for its next event
                 execution.view = NullView()  # it may read on after the cell: it shows nothing more
-                results[index] = execution.partial_result()
+                keep(index, execution.partial_result())  # unless it finished meanwhile
     if bugs:
         raise bugs[0]
     done = [

@@ -327,3 +327,43 @@ def test_bad_options_are_refused_before_anything_is_sent(options: dict, message:
     with pytest.raises(AgentUsageError) as refused:
         compare(["demo-agent", "demo-chat-agent"], "q", **options)
     assert message in str(refused.value) and "\n" not in str(refused.value), refused.value
+
+
+def test_a_partial_result_taken_while_a_message_is_being_folded_in_holds_it_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A finished message moves from the pending deltas to the output in one fold: a copy taken by
+    another thread (compare's Ctrl-C) waits for that fold, so the text is in it exactly once. The
+    fold is slowed down between its two steps here (an in-process stand-in for a thread switch)."""
+    from agent_magics import run
+    from agent_magics.core.events import Done, ItemDone, TextDelta, reduce_event
+    from agent_magics.core.request import AgentRequest
+
+    def slow_reduce(state, event):  # type: ignore[no-untyped-def]
+        if isinstance(event, ItemDone):
+            state.pending_chunks.pop("m1", None)
+            time.sleep(0.5)  # the other thread copies the state now
+            state.output.append(event.item)
+            return state
+        return reduce_event(state, event)
+
+    class Transport:
+        via = "rest"
+
+        def events(self, request, policy):  # type: ignore[no-untyped-def]
+            yield TextDelta("m1", "The whole answer.")
+            message = {"type": "message", "id": "m1", "content": [{"type": "output_text", "text": "The whole answer."}]}
+            yield ItemDone(message)
+            yield Done("completed")
+
+    monkeypatch.setattr(run, "reduce_event", slow_reduce)
+    request = AgentRequest(
+        target="t", kind="endpoint", name="t", interface="responses", api="responses", via="rest", input=[]
+    )
+    execution = run.Execution(request, None, transport=Transport())  # type: ignore[arg-type]
+    reader = threading.Thread(target=lambda: [None for _ in execution], daemon=True)
+    reader.start()
+    time.sleep(0.2)  # the reader is inside the slow fold of the ItemDone
+    partial = execution.partial_result()
+    reader.join(5)
+    assert partial.text == "The whole answer.", partial.text
