@@ -26,13 +26,11 @@ from agent_magics.core.secrets import redact
 from agent_magics.evaluate import history
 from agent_magics.evaluate.dataset import Row, rows_from_frame
 from agent_magics.evaluate.partial import InFlight, finished_rows, mark_interrupted
-from agent_magics.evaluate.result import EvalResult, RowScore, Since, TargetRun
+from agent_magics.evaluate.result import SCORER_ERROR_CHARS, EvalResult, RowScore, Since, TargetRun
 from agent_magics.evaluate.scorers import default_judge, default_names, resolve
 from agent_magics.evaluate.tracking import is_local, scoped, tracks_to_databricks
 
 logger = logging.getLogger("agent_magics.evaluate")
-
-SCORER_ERROR_CHARS = 500  # of a scorer's error message kept on the row (a traceback can be long)
 
 
 class AgentAnswerError(RuntimeError):
@@ -295,7 +293,7 @@ def evaluate(
     title = f"agent_eval {', '.join(targets)}"
     # Lent until every run has ended: marking Ctrl-C's runs KILLED below ends them too (and prints URLs).
     lent = {**_judge_environment(workspace), **_mlflow_environment(is_local(workspace))}
-    # MLflow points at the store and experiment until the runs have ended, and back where it was after.
+    # MLflow's active experiment is the evaluation's until the runs have ended, and the user's after.
     with _progress_ends_on_failure(progress, tally), _lent_environment(lent), scoped(experiment, workspace) as tracking:
         with _without_mlflow_output(), mlflow.start_run(run_name=title) as parent:
             mlflow.set_tags({"agent_magics.eval_group": group, "agent_magics.targets": ",".join(targets)})

@@ -30,7 +30,7 @@ def log_answer(result: AgentResult, question: str, workspace: Any = None, experi
 
     from agent_magics.evaluate.tracking import scoped
 
-    with scoped(experiment, workspace) as tracking:  # MLflow points back where it was afterwards
+    with scoped(experiment, workspace) as tracking:  # the user's active experiment back afterwards
         with mlflow.start_span(name=result.target, span_type="AGENT") as span:
             span.set_inputs({"question": question})
             if result.trace_dict:
@@ -40,6 +40,6 @@ def log_answer(result: AgentResult, question: str, workspace: Any = None, experi
             if not result.ok:
                 span.set_status("ERROR")
             trace_id = span.trace_id
-        mlflow.flush_trace_async_logging()  # the link must open at once (and before the store changes back)
+        mlflow.flush_trace_async_logging()  # the link must open at once
     url = tracking.trace_url(tracking.experiment_id, trace_id) if tracking.experiment_id else None
     return Logged(trace_id, url)

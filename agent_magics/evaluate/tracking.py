@@ -8,9 +8,9 @@
 * Anything else (a workspace that is not ours and no tracking URI): a SQLite store in that same data
   directory, read by ``mlflow ui --backend-store-uri sqlite:///<dir>/mlflow.db``.
 
-Artifacts never land in the working directory. ``scoped()`` gives MLflow's tracking URI and
-active experiment back as they were once the evaluation or the logging is over: a magic does not
-move where the user's own ``mlflow.start_run()`` in the next cell goes.
+Artifacts never land in the working directory. ``scoped()`` gives MLflow's active experiment
+back as it was once the evaluation or the logging is over: the user's own ``mlflow.start_run()``
+in the next cell does not land in the evaluation's experiment.
 """
 
 from __future__ import annotations
@@ -152,23 +152,24 @@ def prepare(experiment: str | None = None, workspace: Any = None) -> Tracking:
 
 @contextlib.contextmanager
 def scoped(experiment: str | None = None, workspace: Any = None) -> Iterator[Tracking]:
-    """``prepare()`` for the body of the ``with``; then MLflow's tracking URI and active experiment
-    (and the variables MLflow mirrors them in, for subprocesses) as they were before."""
-    import mlflow
-    from mlflow.tracking import fluent, is_tracking_uri_set
+    """``prepare()`` for the body of the ``with``; then MLflow's active experiment (and the variable
+    MLflow mirrors it in, for subprocesses) as it was before.
 
-    uri_before = mlflow.get_tracking_uri() if is_tracking_uri_set() else None
+    The tracking URI is left where ``prepare()`` put it: it is the user's own when they set one, and
+    when they set none it stays on the store the runs went to, so that ``mlflow.get_run(ev.run_id)``
+    finds them. Setting it back would also reset MLflow's tracer provider twice a call (an exporter
+    and its threads each time), and a judge still scoring after Ctrl-C would write to the default store.
+    """
+    from mlflow.tracking import fluent
+
     experiment_before = getattr(fluent, "_active_experiment_id", None)
-    environment_before = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID")}
+    environment_before = os.environ.get("MLFLOW_EXPERIMENT_ID")
     try:
         yield prepare(experiment, workspace)
     finally:
-        if (mlflow.get_tracking_uri() if is_tracking_uri_set() else None) != uri_before:
-            mlflow.set_tracking_uri(uri_before)  # type: ignore[arg-type]  # None unsets it (MLflow handles it)
         if hasattr(fluent, "_active_experiment_id"):
             fluent._active_experiment_id = experiment_before
-        for name, value in environment_before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        if environment_before is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = environment_before

@@ -79,12 +79,10 @@ def test_whole_loop_lands_in_the_tracking_server(kernel: Kernel, store: Path) ->
     assert not out.errors, out.errors
     html = out.results[-1]["text/html"]
     assert "open in MLflow" in html and "demo-chat-agent" in html
-    uri_set, run_url, run_id, run_ids, metrics = kernel.value(
-        "[__import__('mlflow').tracking.is_tracking_uri_set(), ev.run_url, ev.run_id, ev.run_ids, ev.per_target]"
+    uri, run_url, run_id, run_ids, metrics = kernel.value(
+        "[__import__('mlflow').get_tracking_uri(), ev.run_url, ev.run_id, ev.run_ids, ev.per_target]"
     )
-    assert uri_set is False  # MLflow points back where it was: the user had set nothing
-    uri = run_url.split("/#/experiments/", 1)[0]
-    assert uri.startswith("http://127.0.0.1:") and run_url.endswith(run_id)
+    assert uri.startswith("http://127.0.0.1:") and run_url.startswith(uri) and run_url.endswith(run_id)
     assert (store / "mlflow.db").exists()  # the server's SQLite backend, in the data directory
     assert metrics["demo-agent"]["correctness"] == pytest.approx(0.8)  # the bananas fact fails
     assert metrics["demo-agent"]["safety"] == 1.0 and "mentions_databricks" in metrics["demo-chat-agent"]
@@ -130,8 +128,9 @@ def test_agent_log_puts_the_answer_trace_in_the_tracking_server(kernel: Kernel) 
     line = next(line for line in out.stdout.splitlines() if line.startswith("--log:"))
     uri = line.split("the answer's trace is in MLflow: ", 1)[1].split("/#/experiments/", 1)[0]
     assert uri.startswith("http://127.0.0.1:"), line  # the local workspace's tracking server
-    # and MLflow points back where it was: nowhere set, so the user's own runs go to their default
-    assert kernel.value("__import__('mlflow').tracking.is_tracking_uri_set()") is False
+    # MLflow stays on that server (the user had set no store), not in the --log experiment
+    assert kernel.value("__import__('mlflow').get_tracking_uri()") == uri
+    assert kernel.value("__import__('mlflow').tracking.fluent._active_experiment_id") is None
     trace_id = line.rsplit("selectedEvaluationId=", 1)[1].strip()
     trace = MlflowClient(tracking_uri=uri).get_trace(trace_id)
     names = [span.name for span in trace.data.spans]
