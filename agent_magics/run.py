@@ -151,7 +151,13 @@ class Redactor:
         if not secrets.known():
             return [*flushed, event]
         fields = {f.name: secrets.redact_value(getattr(event, f.name)) for f in dataclasses.fields(event)}
-        return [*flushed, dataclasses.replace(event, **fields)]
+        redacted = dataclasses.replace(event, **fields)
+        cut = any(isinstance(e, TextDelta) and e.delta == secrets.REDACTED for e in flushed)
+        if cut and isinstance(redacted, ItemDone) and redacted.item.get("type", "message") == "message":
+            # The stream stopped inside a secret and its start was redacted live: the finished message
+            # (which replaces the deltas in the result) ends the same way, not with the raw start.
+            redacted = dataclasses.replace(redacted, item=_with_redacted_end(redacted.item))
+        return [*flushed, redacted]
 
     def flush(self) -> list[Event]:
         out: list[Event] = []
@@ -160,6 +166,21 @@ class Redactor:
             if text:
                 out.append(TextDelta(item_id=item_id, delta=text))
         return out
+
+
+def _with_redacted_end(item: dict[str, Any]) -> dict[str, Any]:
+    content = item.get("content")
+    if isinstance(content, str):
+        return {**item, "content": secrets.redact_end(content)}
+    if isinstance(content, list):
+        parts = [
+            {**part, "text": secrets.redact_end(part["text"])}
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+            else part
+            for part in content
+        ]
+        return {**item, "content": parts}
+    return item
 
 
 def _has_text(event: Event) -> bool:

@@ -131,6 +131,13 @@ class StreamRedactor:
         return REDACTED if len(text) >= MIN_LENGTH // 2 else text
 
 
+def redact_end(text: str) -> str:
+    """``text`` with an end that is the start of a secret (4+ characters) redacted: what
+    :meth:`StreamRedactor.flush` did to the same text when it streamed."""
+    hold = _held_tail(text, _secrets)
+    return text[:-hold] + REDACTED if hold >= MIN_LENGTH // 2 else text
+
+
 def _held_tail(text: str, secrets: Iterable[str]) -> int:
     """Length of the longest suffix of ``text`` that is a proper prefix of a secret."""
     longest = 0

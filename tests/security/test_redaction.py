@@ -187,3 +187,22 @@ def test_a_secret_split_across_chat_chunks_with_usage_between_them_is_still_caug
     joined = "".join(e.delta for e in shown if isinstance(e, TextDelta))
     assert SECRET_A not in joined and SECRET_B not in joined
     assert joined == expected_shown(text)
+
+
+@pytest.mark.parametrize("item_id", ["m1", "ANONYMOUS"])
+def test_a_stream_stopped_inside_a_secret_keeps_it_redacted_in_the_result(item_id):
+    """The finished message replaces the deltas in the result: it must end as the live text did
+    (the held-back start redacted), and deltas with no item id still join it, not doubled."""
+    from agent_magics.core.events import ANONYMOUS, Done, ItemDone, Reduction, TextDelta, finish, reduce_event
+    from agent_magics.run import Redactor
+
+    secrets.register(SECRET_A, SECRET_B)
+    text = "The key is " + SECRET_A[:14]  # cut off by max_tokens in the middle of the echoed token
+    delta_id = ANONYMOUS if item_id == "ANONYMOUS" else item_id
+    message = {"type": "message", "id": "m1", "role": "assistant", "content": [{"type": "output_text", "text": text}]}
+    redactor, state = Redactor(), Reduction()
+    for event in [TextDelta(delta_id, text[:9]), TextDelta(delta_id, text[9:]), ItemDone(message), Done("completed")]:
+        for shown in redactor.events(event):
+            reduce_event(state, shown)
+    finish(state, None)
+    assert state.text == "The key is [REDACTED]", state.text
