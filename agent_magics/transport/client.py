@@ -110,16 +110,16 @@ def _call(
     except BodyTooLarge as exc:  # an error body past its limit, read by the client (BoundedClient's cap)
         return Failure(_too_large(request.target, exc, attempt, hints))
     except (openai.APIStatusError, openai.APIConnectionError) as exc:
-        if isinstance(exc, openai.APITimeoutError) and reached(deadline):  # no answer yet at the --timeout
-            return Failure(f"{request.target}: {stopped_text(request.timeouts)}, before the agent answered.")
-        return _client_error(exc, request, attempt, hints)
+        error: Exception = exc
     except ValueError as exc:  # DatabricksOpenAI's app routing errors (OAuth, no URL, 404 hints)
-        cause = exc.__cause__
         # It wraps the app's own HTTP and connection errors in a ValueError with a hint: the
         # status (a 503 while the app starts is retried) and the cause (a body too large) are in them.
-        if isinstance(cause, (openai.APIStatusError, openai.APIConnectionError)):
-            return _client_error(cause, request, attempt, hints)
-        return Failure(f"{request.target}: {' '.join(str(exc).split())}")
+        if not isinstance(exc.__cause__, (openai.APIStatusError, openai.APIConnectionError)):
+            return Failure(f"{request.target}: {' '.join(str(exc).split())}")
+        error = exc.__cause__
+    if isinstance(error, openai.APITimeoutError) and reached(deadline):  # no answer yet at the --timeout
+        return Failure(f"{request.target}: {stopped_text(request.timeouts)}, before the agent answered.")
+    return _client_error(error, request, attempt, hints)
 
 
 def _client_error(exc: Exception, request: AgentRequest, attempt: int, hints: Mapping[int, str]) -> Retry | Failure:

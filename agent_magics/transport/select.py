@@ -112,7 +112,13 @@ def _bound_app_clients(responses: Any) -> None:
     if build is None or not isinstance(cache, dict):  # another release of the library: left as it is
         return
 
+    building = threading.Lock()  # MLflow's predict threads share this client: one build per app
+
     def bounded_app_client(app_name: str) -> Any:
+        with building:
+            return _bounded_app_client(app_name)
+
+    def _bounded_app_client(app_name: str) -> Any:
         app_client = build(app_name)
         if app_client.max_retries == 0 and isinstance(getattr(app_client, "_client", None), BoundedClient):
             return app_client

@@ -49,6 +49,9 @@ def bad_body(kind: str, secret: str) -> tuple[int, dict[str, str], bytes]:
         return 200, {"Content-Type": "application/json"}, b'{"name": "demo", "task": "agent/v1/re'
     if kind == "bomb":
         return 200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, _bomb()
+    if kind == "busy":  # not in BAD_KINDS: a retryable status, for counting who retries it
+        body = b'{"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}'
+        return 503, {"Content-Type": "application/json", "Retry-After": "0"}, body
     raise ValueError(kind)
 
 

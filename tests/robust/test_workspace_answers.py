@@ -128,11 +128,14 @@ def test_an_app_asked_through_databricks_openai_is_bounded_and_not_retried_by_th
         assert result.status == "failed" and "larger than 64 MB" in result.error, result.error
         assert peak_mb < 64 + 32, f"peak allocations {peak_mb:.0f} MB"
         hostile.seen.clear()
-        hostile.bad["app-answer"] = "html"  # a 200 that is not an answer: an error, asked once
+        hostile.bad["app-answer"] = "busy"  # 503 every time: retried by our policy only (1 retry here)
+        hostile_shell.run_line_magic("config", "AgentMagics.max_retries = 1")
         result = _agent(hostile_shell, "apps/demo-app", f"--via client {stream}")
-        assert result.status == "failed" and hostile.seen == ["app-answer"], (result.error, hostile.seen)
+        assert result.status == "failed" and "503" in (result.error or ""), result.error
+        assert hostile.seen == ["app-answer"] * 2, hostile.seen  # openai's own 2 retries would make it 6
     finally:
         hostile.bad.pop("app-answer", None)
+        hostile_shell.run_line_magic("config", "AgentMagics.max_retries = 3")
         hostile_shell.run_line_magic("config", "AgentMagics.client_library = 'openai'")
 
 
