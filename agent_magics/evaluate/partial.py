@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent_magics.core.result import AgentResult
+from agent_magics.core.secrets import redact
 from agent_magics.evaluate.dataset import Row
-from agent_magics.evaluate.result import RowScore
+from agent_magics.evaluate.result import SCORER_ERROR_CHARS, RowScore
 
 INTERRUPTED_TAG = "agent_magics.interrupted"
 
@@ -46,17 +47,22 @@ class InFlight:
             stream.stop()
 
 
-def _verdicts(trace: Any, scorers: Sequence[str]) -> dict[str, tuple[Any, Any]] | None:
-    """Scorer -> (value, rationale) from the trace's feedback; None unless every scorer has one."""
+def _verdicts(trace: Any, scorers: Sequence[str]) -> tuple[dict[str, tuple[Any, Any]], dict[str, str]] | None:
+    """(scorer -> (value, rationale), scorer -> why it raised) from the trace's feedback; None
+    unless every scorer has one."""
     found: dict[str, tuple[Any, Any]] = {}
+    errors: dict[str, str] = {}
     for assessment in getattr(trace.info, "assessments", None) or []:
         feedback = getattr(assessment, "feedback", None)
         if feedback is None or assessment.name not in scorers:
             continue
-        value = feedback.value if feedback.error is None else None
-        rationale = assessment.rationale if feedback.error is None else str(feedback.error.error_message)
-        found[assessment.name] = (value, rationale)
-    return found if all(name in found for name in scorers) else None
+        if feedback.error is None:
+            found[assessment.name] = (feedback.value, assessment.rationale)
+        else:  # as the results table has it (engine._target_run): no value, the message apart
+            found[assessment.name] = (None, None)
+            message = " ".join(str(feedback.error.error_message).split())
+            errors[assessment.name] = redact(message)[:SCORER_ERROR_CHARS]
+    return (found, errors) if all(name in found for name in scorers) else None
 
 
 def finished_rows(
@@ -74,9 +80,10 @@ def finished_rows(
         trace = None
         with contextlib.suppress(Exception):
             trace = mlflow.get_trace(trace_id, silent=True)
-        verdicts = _verdicts(trace, scorers) if trace is not None else None
-        if verdicts is None:
+        scored = _verdicts(trace, scorers) if trace is not None else None
+        if scored is None:
             continue  # answered but not yet scored when the interrupt came: not a finished row
+        verdicts, scorer_errors = scored
         done.append(
             (
                 order.get(question, len(rows)),
@@ -90,6 +97,7 @@ def finished_rows(
                     latency=answer.elapsed,
                     tokens=answer.usage.get("total_tokens"),
                     trace_id=trace_id,
+                    scorer_errors=scorer_errors,
                 ),
             )
         )

@@ -8,6 +8,7 @@ from typing import Any
 from agent_magics.core.result import ShownOnce
 from agent_magics.evaluate.history import Change, Regression, Verdicts
 
+SCORER_ERROR_CHARS = 500  # of a scorer's error message kept on the row (a traceback can be long)
 PASS_VALUES = frozenset(["yes", "true", "pass", "passed", "1"])
 FAIL_VALUES = frozenset(["no", "false", "fail", "failed", "0"])
 

@@ -95,3 +95,26 @@ def test_the_change_since_last_time_is_shown_and_escaped(payload: str) -> None:
     )
     for dangerous in ("<script", "<img", "<svg", "<a href"):
         assert dangerous not in html
+
+
+def test_rows_kept_after_ctrl_c_keep_a_raising_scorers_message() -> None:
+    """The rows finished before an interrupt are read from their traces' assessments (MLflow's own
+    Feedback entities here): a scorer error is kept apart from the rationale, as in a whole run."""
+    from types import SimpleNamespace
+
+    from mlflow.entities import AssessmentError, Feedback
+
+    from agent_magics.evaluate.partial import _verdicts
+
+    trace = SimpleNamespace(
+        info=SimpleNamespace(
+            assessments=[
+                Feedback(name="judge_down", error=AssessmentError(error_code="E", error_message="answered\n503")),
+                Feedback(name="safety", value="yes", rationale="harmless"),
+            ]
+        )
+    )
+    values, errors = _verdicts(trace, ["judge_down", "safety"])  # type: ignore[misc]
+    assert values == {"judge_down": (None, None), "safety": ("yes", "harmless")}
+    assert errors == {"judge_down": "answered 503"}
+    assert _verdicts(trace, ["judge_down", "safety", "correctness"]) is None  # not every scorer yet
