@@ -5,7 +5,8 @@
 * the header of a real ``%%agent`` answer carries the tokens in/out, time to first token, tokens/s
   and duration, each with a tooltip saying what it counts; the question sent sits collapsed above
   the answer, and a ``--continue`` turn says its number;
-* the same answer exported with ``nbconvert --to html`` looks the same (the styles travel inline).
+* the same answer exported with ``nbconvert --to html`` looks the same (the styles travel inline);
+* in the stream view, the block being written (inside its widget) already looks as it will once finished.
 """
 
 from __future__ import annotations
@@ -119,6 +120,70 @@ def test_code_tables_and_quotes_in_light_and_dark(lab: LabServer, page: Any, not
     assert dark["keywordColour"] != light["keywordColour"], (light, dark)
     screenshot(page, "answer-look-dark")
     page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+
+
+# The stream view driven by hand in the kernel (the real widget, the real frontend): the markdown
+# above, a few characters at a time, pausing while the code block is the block being written.
+STREAM_MARKDOWN = f"""
+import time
+from agent_magics.core.events import Reduction, TextDelta, finish, reduce_event
+from agent_magics.core.result import AgentResult
+from agent_magics.view.live import make_view
+_md, _view, _state = {MARKDOWN!r}, make_view("stream"), Reduction()
+_view.start("demo")
+_pause = _md.index("return") + 8  # "return" shown, the fenced block still open: the tail, rendered live
+for _at in range(0, len(_md), 6):
+    _event = TextDelta("m1", _md[_at : _at + 6])
+    _view.on_event(reduce_event(_state, _event), _event)
+    _view.flush()
+    time.sleep(4 if _at <= _pause < _at + 6 else 0.02)
+finish(_state)
+_view.finish(AgentResult.from_reduction("demo", _state))
+"""
+
+
+def test_the_block_being_written_looks_like_the_finished_one_in_the_stream_view(
+    lab: LabServer, page: Any, notebook: Any
+) -> None:
+    """While a code block streams in the stream view's widget it is already the shaded, padded,
+    labelled, coloured box it will be once finished (the widget carries the same HTML and classes)."""
+    name = notebook([("code", "%load_ext agent_magics"), ("code", STREAM_MARKDOWN)])
+    open_notebook(page, lab, name)
+    run_all(page)
+    page.wait_for_function(
+        "(i) => { const a = window.jupyterapp.shell.currentWidget.content.widgets[i].node"
+        ".querySelector('.jp-Cell-outputArea .am-live-tail');"
+        " return a && a.querySelector('pre code span') && a.textContent.includes('return'); }",  # the pause
+        arg=1,
+        timeout=60_000,
+    )
+    tail = page.evaluate_handle(
+        "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].node.querySelector('.am-live-tail')", 1
+    )
+    live = page.evaluate(JS_LOOK_CODE, tail)
+    wait_cell_done(page, 1, timeout_ms=60_000)
+    # Each finished block is an output of its own: the one holding the code block, now static.
+    block = page.evaluate_handle(
+        "(i) => window.jupyterapp.shell.currentWidget.content.widgets[i].node"
+        ".querySelector('.jp-Cell-outputArea pre').closest('.agent-magics-result').parentElement",
+        1,
+    )
+    final = page.evaluate(JS_LOOK_CODE, block)
+    assert page.evaluate("(b) => b.closest('.am-live-tail') === null", block)  # static HTML, not the widget
+    assert live["label"] == "python" and live["tokenColours"] >= 3, live
+    for key in ("boxBackground", "prePadding", "preFont", "boxBorder", "keywordColour"):
+        assert live[key] == final[key], (key, live, final)
+
+
+# JS_LOOK for a code block only (the live tail holds the block being written, not the table).
+JS_LOOK_CODE = (
+    JS_LOOK.replace(
+        "const td = answer.querySelector('td'), th = answer.querySelector('th');",
+        "const td = document.body, th = document.body;",
+    )
+    .replace("const quote = answer.querySelector('blockquote');", "const quote = document.body;")
+    .replace("const inline = answer.querySelector('p code');", "const inline = document.body;")
+)
 
 
 def test_header_numbers_and_the_question_asked(lab: LabServer, page: Any, notebook: Any, screenshot: Any) -> None:
