@@ -98,7 +98,9 @@ def run(cases: list[Case], runs: int, log: Any = print, code: str | None = None)
     results: dict[str, Any] = {}
     with BenchKernel(extra) as kernel:
         kernel.run(SETUP)
-        kernel.run(cell("agent", {"tokens": 200, "tokens_per_second": 0, "first_token_delay": 0}))
+        warm = {"tokens": 200, "tokens_per_second": 0, "first_token_delay": 0}
+        for method in ("agent",) if code else ("agent", "agent_stream"):  # imports (anywidget) before timing
+            kernel.run(cell(method, warm))
         where = kernel.run("", expressions=WHERE).expressions["where"]
         log(f"  live updates: agent_magics from {where}")
         for case in cases:
